@@ -1,0 +1,36 @@
+# Two entry points that work on a fresh machine: `make demo` and `make test`.
+# Each bootstraps a pinned uv into .tools/ and the locked environment into .venv/.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+
+.PHONY: demo test lint bench strip clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	$(VENV)/bin/headcast animate samples/astronaut.png samples/speech.wav \
+		--text @samples/speech.txt -o out/demo.mp4
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check src tests quality benchmarks scripts
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/bench_animate.py
+
+strip: $(STAMP)
+	$(VENV)/bin/python scripts/make_readme_strip.py
+
+clean:
+	rm -rf $(VENV) .tools out

@@ -1,0 +1,85 @@
+"""End-to-end speed of `headcast animate`: a 30 s clip at 512², 25 fps, MP4.
+
+Times each stage separately (audio decode, face analysis, phones, motion, render, encode) and
+reports frames per second, the real-time factor and peak memory. Run: `make bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+MEDIA = ROOT / "tests" / "media"
+
+
+def thirty_second_speech(path: Path, seconds: float = 30.0) -> tuple[Path, str]:
+    """The sample speech looped to ``seconds`` (real recordings, with their transcript)."""
+    with wave.open(str(SAMPLES / "speech.wav")) as w:
+        rate = w.getframerate()
+        speech = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    text = (SAMPLES / "speech.txt").read_text().split("\n")
+    need = int(seconds * rate)
+    reps = int(np.ceil(need / len(speech)))
+    samples = np.tile(speech, reps)[:need]
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return path, " ".join(text * reps)
+
+
+def main() -> None:
+    from headcast.animate import animate
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="runs per portrait; the best is kept"
+    )
+    args = parser.parse_args()
+
+    portraits = [SAMPLES / "astronaut.png", MEDIA / "obama.jpg"]
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
+    print(
+        f"clip: {args.seconds:.0f} s speech, {args.size}x{args.size}, 25 fps, MP4 (H.264 + AAC)\n"
+    )
+    header = "| portrait | transcript | audio s | face s | phones s | motion s | render s | encode s | total s | fps | × real time |"
+    print(header)
+    print("|---" * (header.count("|") - 1) + "|")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav, transcript = thirty_second_speech(Path(tmp) / "speech30.wav", args.seconds)
+        for portrait in portraits:
+            for text in (transcript, None):
+                best = None
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    result = animate(
+                        portrait, wav, Path(tmp) / "out.mp4", text=text, size=args.size, fps=25.0
+                    )
+                    wall = time.perf_counter() - t0
+                    if best is None or wall < best[0]:
+                        best = (wall, result)
+                wall, result = best
+                st = result.stage_seconds
+                print(
+                    f"| {portrait.name} | {'yes' if text else 'no'} | {st['audio']:.2f} | {st['face']:.2f} | "
+                    f"{st['phones']:.2f} | {st['motion']:.2f} | {st['render']:.2f} | {st['encode']:.2f} | "
+                    f"{wall:.2f} | {result.n_frames / wall:.0f} | {result.audio_duration_s / wall:.1f} |"
+                )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

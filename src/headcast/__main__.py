@@ -1,0 +1,5 @@
+import sys
+
+from headcast.cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""The ``headcast`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from headcast import __version__
+from headcast.errors import HeadcastError
+
+EXIT_USAGE = 2
+
+
+class _OneLineFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"headcast: {record.levelname.lower()}: {record.getMessage()}"
+
+
+def _read_text(value: str | None) -> str | None:
+    """``--text`` accepts the transcript itself, ``@FILE`` to read one, or ``-`` for stdin."""
+    if value is None:
+        return None
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HeadcastError(f"cannot read transcript '{path}': {exc}") from exc
+    return value
+
+
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from headcast.animate import animate, check_output_path
+
+    check_output_path(args.output)
+    text = _read_text(args.text)
+    bar = tqdm(
+        total=0, unit="frame", desc="rendering", disable=args.quiet, leave=False, file=sys.stderr
+    )
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.update(done - bar.n)
+
+    try:
+        result = animate(
+            args.image,
+            args.audio,
+            args.output,
+            text=text,
+            fps=args.fps,
+            size=args.size,
+            engine=args.engine,
+            head_motion=not args.no_head_motion,
+            seed=args.seed,
+            max_audio_s=args.max_audio_seconds,
+            progress=progress,
+        )
+    finally:
+        bar.close()
+    if not args.quiet:
+        total = sum(result.stage_seconds.values())
+        speed = result.audio_duration_s / total if total > 0 else float("inf")
+        print(
+            f"wrote {result.output} ({result.n_frames} frames, {result.audio_duration_s:.2f} s, "
+            f"{speed:.1f}x real time)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="headcast", description="Give a portrait photo a voice.")
+    parser.add_argument("--version", action="version", version=f"headcast {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser(
+        "animate",
+        help="render a portrait speaking an audio file",
+        description="Render IMAGE speaking AUDIO into OUT (.mp4: H.264+AAC, .webm: VP9+Opus).",
+    )
+    p.add_argument("image", help="portrait photo (JPEG, PNG, WebP, ...)")
+    p.add_argument("audio", help="speech (WAV, MP3, OGG/Opus, FLAC, M4A/AAC, WebM)")
+    p.add_argument("-o", "--output", required=True, help="output video, .mp4 or .webm")
+    p.add_argument(
+        "--text",
+        help="transcript of the speech for exact lip timing; @FILE reads a file, - reads stdin",
+    )
+    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    p.add_argument(
+        "--size", type=int, default=512, help="output width and height in pixels (default 512)"
+    )
+    p.add_argument(
+        "--engine", default="warp", help="rendering engine (default: warp, the built-in CPU engine)"
+    )
+    p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    p.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion")
+    p.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=float(os.environ.get("HEADCAST_MAX_AUDIO_SECONDS", 600)),
+        help="refuse longer audio (default 600, or $HEADCAST_MAX_AUDIO_SECONDS)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(run=_cmd_animate)
+
+    from headcast.pick_reference_cli import add_parser as add_pick_reference
+
+    add_pick_reference(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    try:
+        return int(args.run(args))
+    except HeadcastError as exc:
+        print(f"headcast: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("headcast: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The built-in CPU engine: warps the portrait over its landmark mesh, frame by frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from headcast.face import regions
+from headcast.face.avatar import Avatar
+from headcast.motion.face_motion import FaceMotion
+from headcast.render.warp import deform
+from headcast.render.warp import tunables as T
+from headcast.render.warp.field import DisplacementField, exact_backward_maps
+from headcast.render.warp.mouth import MouthLook, draw_mouth
+
+_UPPER_LIP = {i for ring in regions.UPPER_LIP_RINGS for i in ring}
+_LOWER_LIP = {i for ring in regions.LOWER_LIP_RINGS for i in ring}
+_EYE_OPENINGS = (
+    {
+        *regions.RIGHT_EYE_UPPER,
+        *regions.RIGHT_EYE_LOWER,
+        *regions.RIGHT_EYE_CORNERS,
+        *regions.RIGHT_IRIS,
+    },
+    {
+        *regions.LEFT_EYE_UPPER,
+        *regions.LEFT_EYE_LOWER,
+        *regions.LEFT_EYE_CORNERS,
+        *regions.LEFT_IRIS,
+    },
+)
+
+
+def _spans_mouth(triangles: np.ndarray) -> np.ndarray:
+    """Triangles bridging upper and lower lip: they fill the opening and may fold when lips press."""
+    upper = np.isin(triangles, list(_UPPER_LIP)).any(axis=1)
+    lower = np.isin(triangles, list(_LOWER_LIP)).any(axis=1)
+    return upper & lower
+
+
+BLINK_EXACT_MAP_MIN = 0.02
+
+
+@dataclass(frozen=True)
+class DetailBox:
+    """A box where motion is strong enough to need the exact (rasterised) backward map."""
+
+    box: tuple[int, int, int, int]
+    triangles: np.ndarray  # drawn in this order: openings first, so the lids and lips cover them
+
+
+def _detail_box(
+    points_xy: np.ndarray,
+    margin_px: float,
+    extra_down_px: float,
+    size: int,
+    triangles: np.ndarray,
+    vertices_xy: np.ndarray,
+    spans_opening,
+) -> DetailBox:
+    x0, y0 = np.floor(points_xy.min(0) - margin_px).astype(int)
+    x1, y1 = np.ceil(points_xy.max(0) + margin_px).astype(int)
+    y1 += int(np.ceil(extra_down_px))
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, size), min(y1, size)
+    # Triangles whose bounding box meets the box, with a little slack for motion into it.
+    reach = 0.25 * margin_px + 4.0
+    corners = vertices_xy[triangles]
+    lo, hi = corners.min(axis=1), corners.max(axis=1)
+    near = (
+        (hi[:, 0] > x0 - reach)
+        & (lo[:, 0] < x1 + reach)
+        & (hi[:, 1] > y0 - reach)
+        & (lo[:, 1] < y1 + reach)
+    )
+    chosen = triangles[near]
+    inside_opening = spans_opening(chosen)
+    ordered = np.concatenate([chosen[inside_opening], chosen[~inside_opening]])
+    return DetailBox(box=(int(x0), int(y0), int(x1), int(y1)), triangles=ordered)
+
+
+@dataclass(frozen=True)
+class WarpPlan:
+    """Everything the warp needs that does not change from frame to frame."""
+
+    image: np.ndarray
+    vertices: np.ndarray  # (N, 3)
+    head_weight: np.ndarray  # (N,)
+    n_landmarks: int
+    field: DisplacementField
+    rest: np.ndarray  # (L, 2) landmark displacements
+    bases: dict[str, np.ndarray]  # control name → (L, 2) landmark displacement per unit
+    pivot: np.ndarray
+    mouth: MouthLook
+    details: tuple[DetailBox, ...]
+
+    @classmethod
+    def build(cls, avatar: Avatar) -> WarpPlan:
+        lm = avatar.landmarks.astype(np.float64)
+        bases = {
+            "jaw_open": deform.jaw_basis(lm),
+            "mouth_stretch": deform.stretch_basis(lm),
+            "lip_pucker": deform.pucker_basis(lm),
+            "lip_press": deform.press_basis(lm),
+            "blink_right": deform.blink_basis(lm, "right"),
+            "blink_left": deform.blink_basis(lm, "left"),
+        }
+        field = DisplacementField.build(avatar.mesh.vertices[:, :2], avatar.mesh.region)
+        size = avatar.size_px
+        vxy = avatar.mesh.vertices[:, :2].astype(np.float64)
+        mouth_width = float(np.linalg.norm(lm[61, :2] - lm[291, :2]))
+        lip_idx = [i for ring in regions.UPPER_LIP_RINGS + regions.LOWER_LIP_RINGS for i in ring]
+        details = [
+            _detail_box(
+                lm[[*lip_idx, 61, 291], :2],
+                0.3 * mouth_width,
+                T.JAW_OPEN_MAX_TO_MOUTH_WIDTH * mouth_width,
+                size,
+                field.triangles,
+                vxy,
+                _spans_mouth,
+            )
+        ]
+        for opening in _EYE_OPENINGS:
+            pts = lm[sorted(opening), :2]
+            eye_width = float(np.ptp(pts[:, 0]))
+            details.append(
+                _detail_box(
+                    pts,
+                    0.35 * eye_width,
+                    0.0,
+                    size,
+                    field.triangles,
+                    vxy,
+                    lambda tris, o=opening: np.all(np.isin(tris, list(o)), axis=1),
+                )
+            )
+        return cls(
+            image=avatar.image,
+            vertices=avatar.mesh.vertices.astype(np.float64),
+            head_weight=avatar.mesh.head_weight.astype(np.float64),
+            n_landmarks=len(lm),
+            field=field,
+            rest=deform.rest_offset(lm),
+            bases={k: v.astype(np.float64) for k, v in bases.items()},
+            pivot=deform.head_pivot(lm),
+            mouth=MouthLook.sample(avatar.image, lm),
+            details=tuple(details),
+        )
+
+
+class WarpSession:
+    """Renders FaceMotion frames for one avatar."""
+
+    def __init__(self, plan: WarpPlan) -> None:
+        self.plan = plan
+
+    def _landmark_offsets(self, motion: FaceMotion, with_jaw: bool = True) -> np.ndarray:
+        p = self.plan
+        offsets = p.rest.copy()
+        if with_jaw:
+            offsets += motion.jaw_open * p.bases["jaw_open"]
+        offsets += motion.mouth_stretch * p.bases["mouth_stretch"]
+        offsets += motion.lip_pucker * p.bases["lip_pucker"]
+        offsets += motion.lip_press * p.bases["lip_press"]
+        offsets += motion.blink * (p.bases["blink_right"] + p.bases["blink_left"])
+        return offsets
+
+    def _vertex_displacement(self, landmark_offsets: np.ndarray, motion: FaceMotion) -> np.ndarray:
+        p = self.plan
+        disp = np.zeros((len(p.vertices), 2))
+        disp[: p.n_landmarks] = landmark_offsets
+        if motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg:
+            moved = p.vertices.copy()
+            moved[:, :2] += disp
+            turned = deform.head_rotation(
+                moved, p.pivot, motion.head_yaw_deg, motion.head_pitch_deg, motion.head_roll_deg
+            )
+            w = p.head_weight[:, None]
+            disp = w * (turned - p.vertices[:, :2]) + (1 - w) * disp
+        return disp
+
+    def render(self, motion: FaceMotion) -> np.ndarray:
+        """One RGB frame of the avatar in the given pose."""
+        p = self.plan
+        disp = self._vertex_displacement(self._landmark_offsets(motion), motion)
+        map_x, map_y = p.field.backward_maps(disp)
+        x0, y0, x1, y1 = p.field.region
+        source_xy = p.vertices[:, :2]
+        moved_xy = source_xy + disp
+        for k, detail in enumerate(p.details):
+            if k > 0 and motion.blink < BLINK_EXACT_MAP_MIN:
+                continue  # open eyes move smoothly; the interpolated map is exact enough
+            bx0, by0, bx1, by1 = detail.box
+            ex, ey, covered = exact_backward_maps(source_xy, moved_xy, detail.triangles, detail.box)
+            sub_x = map_x[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
+            sub_y = map_y[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
+            sub_x[covered] = ex[covered]
+            sub_y[covered] = ey[covered]
+        frame = p.image.copy()
+        frame[y0:y1, x0:x1] = cv2.remap(
+            p.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+        landmarks_now = p.vertices[: p.n_landmarks, :2] + disp[: p.n_landmarks]
+        no_jaw = self._vertex_displacement(self._landmark_offsets(motion, with_jaw=False), motion)
+        upper_jaw = p.vertices[: p.n_landmarks, :2] + no_jaw[: p.n_landmarks]
+        draw_mouth(frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth)
+        return frame
+
+    def close(self) -> None:
+        """Nothing to release; sessions of this engine hold only the shared plan."""
+
+
+class WarpEngine:
+    """Engine "warp": the built-in CPU renderer."""
+
+    name = "warp"
+
+    def start(self, avatar: Avatar) -> WarpSession:
+        return WarpSession(WarpPlan.build(avatar))

@@ -1,0 +1,216 @@
+"""The mouth interior: a shaded oral cavity with teeth, drawn where the lips part beyond the photo.
+
+Where the photo itself shows an open mouth, its own interior (teeth) is carried along by the
+warp and kept; the synthetic cavity only fills what the photo cannot supply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from headcast.face import regions
+from headcast.render.warp import tunables as T
+
+MOUTH_BOX_MARGIN_PX = 4
+
+
+@dataclass(frozen=True)
+class MouthLook:
+    """Colours sampled from the photo once per avatar, so the interior matches its lighting."""
+
+    cavity_rgb: np.ndarray  # (3,) float32
+    teeth_rgb: np.ndarray
+    source_open_mask: np.ndarray  # (H, W) float32: 1 where the photo shows the inside of the mouth
+    mouth_width_px: float
+
+    @classmethod
+    def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> MouthLook:
+        h, w = image.shape[:2]
+        outer = regions.loop_points(landmarks, regions.OUTER_LIP_LOOP)
+        inner = regions.loop_points(landmarks, regions.INNER_LIP_LOOP)
+        lips = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
+        opening = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(opening, [np.round(inner).astype(np.int32)], 1)
+        lip_pixels = image[(lips > 0) & (opening == 0)].astype(np.float32)
+        lip_rgb = (
+            np.median(lip_pixels, axis=0)
+            if len(lip_pixels)
+            else np.array([150, 90, 90], np.float32)
+        )
+        cheek_rgb = _cheek_colour(image, landmarks)
+        brightness = float(np.clip(cheek_rgb.mean() / 170.0, 0.45, 1.15))
+        teeth_base = np.array([236, 228, 212], np.float32) * brightness * T.TEETH_BRIGHTNESS_TO_SKIN
+        # A little of the skin's tint, as the same light falls on both.
+        teeth = 0.85 * teeth_base + 0.15 * cheek_rgb * (
+            teeth_base.mean() / max(cheek_rgb.mean(), 1.0)
+        )
+        source_open = _smooth_mask(opening.astype(np.float32), 0.8)
+        gap = _max_gap(landmarks)
+        if gap < 2.0:
+            source_open[:] = 0.0  # a closed mouth has no interior to reuse
+        width = float(np.linalg.norm(landmarks[61, :2] - landmarks[291, :2]))
+        return cls(
+            cavity_rgb=np.clip(
+                (0.5 * lip_rgb + 0.5 * np.array(T.CAVITY_BASE_RGB) * brightness)
+                * T.CAVITY_DARKNESS
+                * 1.6,
+                0,
+                255,
+            ).astype(np.float32),
+            teeth_rgb=np.clip(teeth, 0, 255).astype(np.float32),
+            source_open_mask=source_open,
+            mouth_width_px=width,
+        )
+
+
+def _max_gap(landmarks: np.ndarray) -> float:
+    upper = landmarks[list(regions.UPPER_LIP_INNER), 1]
+    lower = landmarks[list(regions.LOWER_LIP_INNER), 1]
+    return float(np.max(lower - upper))
+
+
+def _cheek_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    samples = []
+    for idx in (50, 280, 101, 330):  # cheek centres, away from shadows of the nose
+        x, y = np.round(landmarks[idx, :2]).astype(int)
+        patch = image[max(y - 3, 0) : y + 4, max(x - 3, 0) : x + 4].reshape(-1, 3)
+        if len(patch):
+            samples.append(patch.astype(np.float32))
+    if not samples:
+        return np.array([180, 140, 120], np.float32)
+    return np.median(np.concatenate(samples), axis=0)
+
+
+def _smooth_mask(mask: np.ndarray, sigma_px: float) -> np.ndarray:
+    return cv2.GaussianBlur(mask, (0, 0), sigma_px)
+
+
+def _curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    order = np.argsort(points[:, 0])
+    return np.interp(xs, points[order, 0], points[order, 1])
+
+
+def draw_mouth(
+    frame: np.ndarray,
+    landmarks_now: np.ndarray,
+    upper_jaw_landmarks: np.ndarray,
+    map_x: np.ndarray,
+    map_y: np.ndarray,
+    region_origin: tuple[int, int],
+    look: MouthLook,
+) -> None:
+    """Paint the interior into ``frame`` in place, inside the current inner-lip outline.
+
+    ``upper_jaw_landmarks`` are the landmarks without the jaw's motion: the upper teeth are
+    fixed to the skull while the lower ones travel with the jaw.
+    """
+    inner = regions.loop_points(landmarks_now, regions.INNER_LIP_LOOP)
+    h, w = frame.shape[:2]
+    bx0, by0 = np.floor(inner.min(0)).astype(int) - MOUTH_BOX_MARGIN_PX
+    bx1, by1 = np.ceil(inner.max(0)).astype(int) + MOUTH_BOX_MARGIN_PX + 1
+    bx0, by0, bx1, by1 = max(bx0, 0), max(by0, 0), min(bx1, w), min(by1, h)
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return
+    upper_now = landmarks_now[[78, *regions.UPPER_LIP_INNER, 308], :2]
+    lower_now = landmarks_now[[78, *regions.LOWER_LIP_INNER, 308], :2]
+    gap = float(np.max(lower_now[:, 1] - upper_now[:, 1]))
+    if gap < 0.6:
+        return
+
+    scale = 4  # draw the outline supersampled for an anti-aliased lip edge
+    poly = np.zeros(((by1 - by0) * scale, (bx1 - bx0) * scale), np.uint8)
+    pts = np.round((inner - [bx0, by0]) * scale).astype(np.int32)
+    cv2.fillPoly(poly, [pts], 255)
+    opening = (
+        cv2.resize(poly, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA).astype(np.float32)
+        / 255
+    )
+    softness = T.MOUTH_EDGE_SOFTNESS_PX_AT_512 * frame.shape[0] / 512
+    opening = cv2.GaussianBlur(opening, (0, 0), softness * 0.6)
+
+    # Where the warp already brings the photo's own open mouth, keep it.
+    rx0, ry0 = region_origin
+    sub_x = map_x[by0 - ry0 : by1 - ry0, bx0 - rx0 : bx1 - rx0]
+    sub_y = map_y[by0 - ry0 : by1 - ry0, bx0 - rx0 : bx1 - rx0]
+    if sub_x.shape != opening.shape:
+        return
+    real = cv2.remap(look.source_open_mask, sub_x, sub_y, cv2.INTER_LINEAR, borderValue=0)
+    # The photo's own teeth look wrong once stretched far beyond the photo's opening.
+    stretch = np.gradient(sub_y, axis=0)
+    real *= np.clip((stretch - T.REAL_INTERIOR_MIN_STRETCH) / 0.25, 0.0, 1.0)
+    alpha = np.clip(opening * (1.0 - real), 0.0, 1.0)
+    if float(alpha.max()) < 0.02:
+        return
+
+    ys, xs = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
+    colour = _interior(ys, xs, inner, upper_now, lower_now, upper_jaw_landmarks, look)
+    target = frame[by0:by1, bx0:bx1].astype(np.float32)
+    blended = target * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
+    frame[by0:by1, bx0:bx1] = np.clip(blended, 0, 255).astype(np.uint8)
+
+
+def _band(
+    ys: np.ndarray, start: np.ndarray, end: np.ndarray, soft_end_px: float = 1.0
+) -> np.ndarray:
+    """1 between ``start`` and ``end`` (per column), with soft edges."""
+    return np.clip(ys - start + 0.5, 0, 1) * np.clip((end - ys) / soft_end_px + 0.5, 0, 1)
+
+
+def _interior(
+    ys: np.ndarray,
+    xs: np.ndarray,
+    inner: np.ndarray,
+    upper_now: np.ndarray,
+    lower_now: np.ndarray,
+    upper_jaw_landmarks: np.ndarray,
+    look: MouthLook,
+) -> np.ndarray:
+    """Colour of the mouth's inside for every pixel of the box: cavity, tongue, two tooth rows."""
+    col = xs[0]
+    top = _curve(upper_now, col)[None, :]
+    bottom = _curve(lower_now, col)[None, :]
+    rest_top = _curve(upper_jaw_landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2], col)[None, :]
+    local_gap = np.maximum(bottom - top, 1e-3)
+    depth = np.clip((ys - top) / local_gap, 0, 1)
+    x_mid = 0.5 * (inner[:, 0].min() + inner[:, 0].max())
+    half_width = max(0.5 * (inner[:, 0].max() - inner[:, 0].min()), 1.0)
+    across = np.clip(np.abs(xs - x_mid) / half_width, 0, 1)
+    width = look.mouth_width_px
+    wide_open = np.clip(local_gap / (0.2 * width), 0, 1)
+
+    # Cavity: lip-tinted darkness, deepest in the middle, as light does not reach the back.
+    shade = (1.0 - T.CAVITY_DEPTH_SHADE * np.sin(np.pi * depth) * wide_open) * (
+        1.0 - 0.4 * across**2
+    )
+    colour = look.cavity_rgb[None, None, :] * shade[:, :, None]
+
+    # Tongue: a rounded mass low in the mouth, lit from the front.
+    tongue_top = bottom - 0.55 * local_gap
+    tongue = np.clip((ys - tongue_top) / 2.0, 0, 1) * np.clip(1.0 - across**2 / 0.55, 0, 1)
+    tongue_rgb = look.cavity_rgb * T.TONGUE_TO_CAVITY
+    tongue_light = 0.75 + 0.25 * np.clip((ys - tongue_top) / max(0.2 * width, 1.0), 0, 1)
+    colour = _over(colour, tongue_rgb[None, None, :] * tongue_light[:, :, None], tongue * wide_open)
+
+    teeth_across = np.clip(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2, 0, 1) ** 0.5
+    upper_h = T.UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
+    lower_h = T.LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
+    upper_teeth = _band(ys, rest_top - 1.0, rest_top + upper_h, soft_end_px=2.0) * (
+        teeth_across > 0
+    )
+    lower_teeth = _band(ys, bottom - lower_h, bottom + 1.0) * (teeth_across > 0)
+    # Teeth recede into shadow towards the corners and under the upper lip.
+    under_lip = 0.6 + 0.4 * np.clip((ys - top) / max(0.4 * upper_h, 1.0), 0, 1)
+    teeth_light = (0.45 + 0.55 * teeth_across) * under_lip
+    colour = _over(colour, look.teeth_rgb[None, None, :] * teeth_light[:, :, None], upper_teeth)
+    colour = _over(
+        colour, look.teeth_rgb[None, None, :] * (0.75 * teeth_light)[:, :, None], lower_teeth
+    )
+    return colour
+
+
+def _over(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return base * (1 - alpha[:, :, None]) + top * alpha[:, :, None]

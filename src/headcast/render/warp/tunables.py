@@ -1,0 +1,41 @@
+"""Tunables of the built-in warp renderer, in one place, with their units in their names."""
+
+# Mouth geometry, as ratios of the mouth's inner width (corner to corner).
+JAW_OPEN_MAX_TO_MOUTH_WIDTH = 0.45  # lower-lip travel at jaw_open = 1
+UPPER_LIP_RAISE_TO_JAW = 0.10  # the upper lip lifts a little as the jaw drops
+CORNER_DROP_TO_JAW = 0.30
+CORNER_NARROW_TO_JAW = 0.06
+STRETCH_MAX_TO_MOUTH_WIDTH = 0.10  # each corner's travel at mouth_stretch = ±1
+PUCKER_NARROW_TO_MOUTH_WIDTH = 0.14
+PUCKER_PROTRUDE_TO_MOUTH_WIDTH = 0.05
+PRESS_THIN_TO_MOUTH_WIDTH = 0.03
+
+# How far the lips' motion spreads into the surrounding skin (multiples of mouth width).
+LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH = 0.35
+
+# Eyes.
+BLINK_UPPER_LID_SHARE = 0.8  # of the lid gap closed by the upper lid; the rest by the lower
+BLINK_FOLD_SHARE = 0.45  # the skin fold above the lid follows this share of the lid
+
+# Head.
+HEAD_PIVOT_BEHIND_FACE_TO_IOD = 1.2  # rotation centre depth behind the face, in eye distances
+HEAD_PIVOT_BELOW_EYES_TO_IOD = 0.9
+
+# Backward-map refinement: fixed-point steps inverting the forward displacement field.
+INVERSE_ITERATIONS = 2
+
+# Mouth interior.
+CAVITY_DARKNESS = 0.35
+CAVITY_BASE_RGB = (95, 32, 30)  # a mouth's inside is red-brown whatever the lip colour
+REAL_INTERIOR_MIN_STRETCH = 0.55  # photo's own mouth kept while stretched less than 1/this  # cavity colour as a share of the lip colour
+CAVITY_DEPTH_SHADE = 0.6  # how much darker the middle of the cavity is than its rim
+TEETH_BRIGHTNESS_TO_SKIN = 0.85
+TONGUE_TO_CAVITY = 1.7
+UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.09
+LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.05
+TEETH_WIDTH_SHARE = 0.8  # of the opening's width
+MOUTH_EDGE_SOFTNESS_PX_AT_512 = 1.2
+
+# Bringing an open mouth to rest.
+REST_LIP_OVERLAP_TO_GAP = 0.0  # each lip passes the midline by this share of the photo's gap
+REST_LIP_OVERLAP_PX_AT_512 = 0.0  # plus this much per 100 px of mouth width

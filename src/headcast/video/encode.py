@@ -1,0 +1,294 @@
+"""Frames + speech → an MP4 (H.264 + AAC) or WebM (VP9 + Opus) file, encoded as frames arrive.
+
+The file appears at its final path only after a successful close: it is written to a hidden
+temporary file beside it and renamed, so a crash or an exception never leaves a partial video.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import cv2
+import numpy as np
+import soxr
+from av.video.reformatter import VideoReformatter
+
+from headcast.audio.clip import Audio
+from headcast.errors import HeadcastError, InputError
+
+
+@dataclass(frozen=True)
+class _Format:
+    container: str
+    video_codec: str
+    video_options: dict[str, str]
+    audio_codec: str
+    audio_format: str
+    audio_frame_size: int
+    audio_rates: tuple[int, ...]  # the first is the default
+    audio_bit_rate: int
+    muxer_options: dict[str, str] = field(default_factory=dict)
+    thread_type: str | None = None
+
+
+_FORMATS = {
+    ".mp4": _Format(
+        container="mp4",
+        video_codec="libx264",
+        video_options={"preset": "veryfast", "crf": "20"},
+        audio_codec="aac",
+        audio_format="fltp",
+        audio_frame_size=1024,
+        audio_rates=(48000, 44100, 32000, 24000, 22050, 16000),
+        audio_bit_rate=64_000,
+        muxer_options={"movflags": "+faststart"},
+        thread_type="FRAME",
+    ),
+    ".webm": _Format(
+        container="webm",
+        video_codec="libvpx-vp9",
+        # Realtime mode: "good" VP9 (and VP8 in this build) runs at a few fps on 2 cores.
+        video_options={
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "row-mt": "1",
+            "lag-in-frames": "0",
+            "crf": "30",
+            "b": "0",
+        },
+        audio_codec="libopus",
+        audio_format="flt",
+        audio_frame_size=960,  # 20 ms
+        audio_rates=(48000,),  # WebM players expect Opus at 48 kHz
+        audio_bit_rate=48_000,
+    ),
+}
+
+
+class VideoWriter:
+    """Encodes RGB frames as they are written, muxing the given speech alongside.
+
+    Video pts count frames (time base 1/fps) and audio pts count samples, so the two stay in
+    sync by construction; audio is encoded in step with the frames to keep muxing interleaved.
+    All audio is written even where it outlasts the frames: the caller decides the length.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float | Fraction,
+        audio: Audio | None,
+        *,
+        audio_rate: int | None = None,
+    ) -> None:
+        self._closed = True  # until there is something to close
+        self.path = Path(path)
+        spec = _FORMATS.get(self.path.suffix.lower())
+        if spec is None:
+            supported = ", ".join(_FORMATS)
+            raise InputError(
+                f"cannot write video '{self.path}': unsupported extension "
+                f"'{self.path.suffix}' (use {supported})"
+            )
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"video size must be positive and even, got {width}x{height}")
+        rate = Fraction(fps).limit_denominator(1001)
+        if rate <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if audio_rate is not None and audio_rate not in spec.audio_rates:
+            raise ValueError(f"{spec.audio_codec} in {spec.container} takes {spec.audio_rates} Hz")
+        if not self.path.parent.is_dir():
+            raise InputError(
+                f"cannot write video '{self.path}': folder '{self.path.parent}' does not exist"
+            )
+        self.width, self.height, self.fps = width, height, rate
+        self.frames_written = 0
+        self._tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.part")
+        try:
+            self._container = av.open(
+                f"file:{self._tmp.resolve()}",
+                "w",
+                format=spec.container,
+                options=spec.muxer_options,
+            )
+        except (av.error.FFmpegError, OSError) as exc:
+            raise InputError(f"cannot write video '{self.path}': {_reason(exc)}") from None
+        self._closed = False
+        try:
+            self._video = self._add_video(spec)
+            has_audio = audio is not None and audio.samples.size > 0
+            self._audio = (
+                _AudioTrack(self._container, spec, audio, audio_rate) if has_audio else None
+            )
+        except BaseException:
+            self.abort()
+            raise
+        self._reformatter = VideoReformatter()
+
+    def _add_video(self, spec: _Format) -> av.VideoStream:
+        stream = self._container.add_stream(spec.video_codec, rate=self.fps)
+        ctx = stream.codec_context
+        ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, "yuv420p"
+        ctx.time_base = 1 / self.fps
+        ctx.options = dict(spec.video_options)
+        if spec.thread_type:
+            ctx.thread_type = spec.thread_type
+        ctx.thread_count = 0
+        # Tag what the RGB→YUV conversion below does, so players don't guess by frame size.
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
+        ctx.color_range = 1  # limited ("tv")
+        return stream
+
+    def write(self, frame: np.ndarray) -> None:
+        """Encode one HxWx3 uint8 RGB frame now; nothing is kept beyond the encoder's lookahead."""
+        if self._closed:
+            raise RuntimeError("VideoWriter is closed")
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(
+                f"expected a {self.height}x{self.width}x3 uint8 RGB frame, "
+                f"got {frame.shape} {frame.dtype}"
+            )
+        try:
+            rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            yuv = self._reformatter.reformat(
+                rgb, format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG", threads=1
+            )
+            yuv.pts = self.frames_written
+            self._container.mux(self._video.encode(yuv))
+            self.frames_written += 1
+            if self._audio is not None:
+                self._audio.encode_until(self.frames_written / self.fps)
+        except (av.error.FFmpegError, OSError) as exc:
+            self.abort()
+            raise HeadcastError(f"could not write video '{self.path}': {_reason(exc)}") from None
+
+    def close(self) -> None:
+        """Flush the encoders and publish the file; on any failure, leave nothing behind."""
+        if self._closed:
+            return
+        try:
+            if self.frames_written == 0:
+                raise HeadcastError(f"could not write video '{self.path}': no frames were written")
+            if self._audio is not None:
+                self._audio.finish()
+            self._container.mux(self._video.encode(None))
+            self._container.close()
+            self._closed = True
+            os.replace(self._tmp, self.path)
+        except (av.error.FFmpegError, OSError) as exc:
+            self.abort()
+            raise HeadcastError(f"could not write video '{self.path}': {_reason(exc)}") from None
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Drop the output: close the container quietly and delete the temporary file."""
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._container.close()  # may fail on a half-written stream; the file goes anyway
+        with contextlib.suppress(FileNotFoundError):
+            self._tmp.unlink()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            self.abort()  # never closed: a partial file must not outlive the writer
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class _AudioTrack:
+    """Streams the speech through soxr to the codec's rate, one codec frame at a time."""
+
+    def __init__(
+        self,
+        container: av.container.OutputContainer,
+        spec: _Format,
+        audio: Audio,
+        audio_rate: int | None,
+    ) -> None:
+        self.rate = audio_rate or spec.audio_rates[0]
+        self.stream = container.add_stream(spec.audio_codec, rate=self.rate, layout="mono")
+        ctx = self.stream.codec_context
+        ctx.time_base = Fraction(1, self.rate)
+        ctx.format = spec.audio_format
+        ctx.bit_rate = spec.audio_bit_rate
+        self.container = container
+        self.source = np.asarray(audio.samples, dtype=np.float32)
+        self.source_rate = audio.sample_rate
+        self.source_pos = 0
+        self.resampler = (
+            None
+            if self.source_rate == self.rate
+            else soxr.ResampleStream(self.source_rate, self.rate, 1, dtype="float32")
+        )
+        self.pending = np.zeros(0, np.float32)
+        self.pts = 0
+        self.format = spec.audio_format
+        self.frame_size = spec.audio_frame_size
+
+    def encode_until(self, t: float | Fraction) -> None:
+        """Encode the speech up to time `t` (as far as whole codec frames allow)."""
+        end = min(self.source.size, int(np.ceil(float(t) * self.source_rate)))
+        if end > self.source_pos:
+            self._push(self.source[self.source_pos : end], last=False)
+            self.source_pos = end
+        self._encode_frames(final=False)
+
+    def finish(self) -> None:
+        self._push(self.source[self.source_pos :], last=True)
+        self.source_pos = self.source.size
+        self._encode_frames(final=True)
+        self.container.mux(self.stream.encode(None))
+
+    def _push(self, x: np.ndarray, *, last: bool) -> None:
+        y = x if self.resampler is None else self.resampler.resample_chunk(x, last=last)
+        if y.size:
+            self.pending = np.concatenate([self.pending, y]) if self.pending.size else y
+
+    def _encode_frames(self, *, final: bool) -> None:
+        size, fmt = self.frame_size, self.format
+        while self.pending.size >= size or (final and self.pending.size):
+            chunk, self.pending = self.pending[:size], self.pending[size:]
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk[None, :]), format=fmt, layout="mono"
+            )
+            frame.sample_rate = self.rate
+            frame.pts = self.pts
+            self.pts += chunk.size
+            self.container.mux(self.stream.encode(frame))
+
+
+def encode_jpeg(frame: np.ndarray, quality: int = 85) -> bytes:
+    """One RGB frame → JPEG bytes, for MJPEG-style frame streams where each frame stands alone."""
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
+    if not ok:
+        raise HeadcastError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or exc).strip().rstrip(".").lower()

@@ -1,0 +1,61 @@
+"""Shared test material: real photos, real speech with reference alignments, the judge."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDIA = ROOT / "tests" / "media"
+SAMPLES = ROOT / "samples"
+CLIPS = ("0870", "0880", "0890", "0920", "0930")
+
+
+def clip_wav(clip: str) -> Path:
+    return MEDIA / f"librivox-{clip}.wav"
+
+
+def clip_text(clip: str) -> str:
+    return (MEDIA / f"librivox-{clip}.txt").read_text().strip()
+
+
+def reference_phones(clip: str) -> list:
+    """The reference alignment shipped with the recording, as judge PhoneSpans."""
+    from quality.lipsync import PhoneSpan, normalise_label
+
+    data = json.loads((MEDIA / f"librivox-{clip}.phone.json").read_text())
+    spans = []
+    for word in data["w"]:
+        for phone in word["w"]:
+            label = phone["t"]
+            label = "SIL" if label.startswith("+") else normalise_label(label)
+            spans.append(PhoneSpan(label, float(phone["b"]), float(phone["b"]) + float(phone["d"])))
+    return spans
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real ``headcast`` command in a fresh process."""
+    env = dict(os.environ, HEADCAST_CACHE_DIR=str(ROOT / ".pytest_cache" / "avatars"))
+    return subprocess.run(
+        [sys.executable, "-m", "headcast", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=env,
+        input=stdin,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def judge():
+    from quality.judge import FaceJudge
+
+    return FaceJudge()
