@@ -21,21 +21,36 @@ SAMPLES = ROOT / "samples"
 MEDIA = ROOT / "tests" / "media"
 
 
+def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), np.int16), w.getframerate()
+
+
 def thirty_second_speech(path: Path, seconds: float = 30.0) -> tuple[Path, str]:
-    """The sample speech looped to ``seconds`` (real recordings, with their transcript)."""
-    with wave.open(str(SAMPLES / "speech.wav")) as w:
-        rate = w.getframerate()
-        speech = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-    text = (SAMPLES / "speech.txt").read_text().split("\n")
-    need = int(seconds * rate)
-    reps = int(np.ceil(need / len(speech)))
-    samples = np.tile(speech, reps)[:need]
+    """Whole real recordings joined by short pauses until ``seconds`` is reached, with their text.
+
+    Recordings are never cut, so the transcript always matches the audio.
+    """
+    sources = [(SAMPLES / "speech.wav", (SAMPLES / "speech.txt").read_text())]
+    sources += [
+        (MEDIA / f"librivox-{c}.wav", (MEDIA / f"librivox-{c}.txt").read_text())
+        for c in ("0930", "0880", "0890", "0920", "0870")
+    ]
+    parts, texts, total, rate, k = [], [], 0, 16000, 0
+    while total < seconds * rate:
+        samples, rate = _read_wav(sources[k % len(sources)][0])
+        if parts:
+            parts.append(np.zeros(int(0.4 * rate), np.int16))
+        parts.append(samples)
+        texts.append(sources[k % len(sources)][1].strip())
+        total = sum(len(p) for p in parts)
+        k += 1
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return path, " ".join(text * reps)
+        w.writeframes(np.concatenate(parts).tobytes())
+    return path, " ".join(texts)
 
 
 def main() -> None:
