@@ -13,7 +13,7 @@ from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.errors import InputError
 from headcast.face import prepare_avatar
 from headcast.motion import build_motion
-from headcast.phones import phones_from_audio
+from headcast.phones import PhoneTrack, phones_from_audio
 from headcast.render import get_engine
 from headcast.video import VideoWriter
 
@@ -53,10 +53,11 @@ def check_output_path(output: str | Path) -> Path:
 
 def animate(
     image: str | Path | bytes,
-    audio: str | Path | bytes,
+    audio: str | Path | bytes | Audio,
     output: str | Path,
     *,
     text: str | None = None,
+    phones: PhoneTrack | None = None,
     fps: float = 25.0,
     size: int = 512,
     engine: str = "warp",
@@ -66,14 +67,22 @@ def animate(
     check_reference: bool = True,
     progress: ProgressCallback | None = None,
 ) -> AnimateResult:
-    """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus)."""
+    """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus).
+
+    ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
+    caller knows them (speech synthesis), else from forced alignment with ``text``, else from
+    recognition.
+    """
     out_path = check_output_path(output)
     if not MIN_FPS <= fps <= MAX_FPS:
         raise InputError(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}")
     stages: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    speech = load_audio(audio, sample_rate=OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
+    if isinstance(audio, Audio):
+        speech = _as_output_audio(audio, max_audio_s)
+    else:
+        speech = load_audio(audio, sample_rate=OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
     if is_silent(speech):
         raise InputError(
             f"{_name(audio, 'audio')}: the audio is silent; there is no speech to animate"
@@ -91,7 +100,11 @@ def animate(
     stages["face"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    track = phones_from_audio(analysis, text if text and text.strip() else None)
+    track = (
+        phones
+        if phones is not None
+        else phones_from_audio(analysis, text if text and text.strip() else None)
+    )
     stages["phones"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -128,6 +141,20 @@ def animate(
     )
 
 
+def _as_output_audio(audio: Audio, max_audio_s: float) -> Audio:
+    if audio.samples.size == 0:
+        raise InputError("the audio is empty")
+    if audio.duration_s > max_audio_s + 0.05:
+        raise InputError(
+            f"the audio is {audio.duration_s:.1f} s long; the limit is {max_audio_s:.0f} s"
+        )
+    if audio.sample_rate == OUTPUT_AUDIO_RATE_HZ:
+        return audio
+    return Audio(
+        resample(audio.samples, audio.sample_rate, OUTPUT_AUDIO_RATE_HZ), OUTPUT_AUDIO_RATE_HZ
+    )
+
+
 def _warn_if_poor_reference(image: str | Path | bytes) -> None:
     """Say so when the photo is a poor choice to animate (turned, blurred, smiling...)."""
     from headcast.face.image_io import load_image
@@ -138,5 +165,5 @@ def _warn_if_poor_reference(image: str | Path | bytes) -> None:
         log.warning("%s", line)
 
 
-def _name(source: str | Path | bytes, kind: str) -> str:
-    return kind if isinstance(source, bytes) else str(source)
+def _name(source: object, kind: str) -> str:
+    return str(source) if isinstance(source, str | Path) else kind

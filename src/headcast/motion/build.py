@@ -1,4 +1,8 @@
-"""The speech-to-motion pipeline: phones and loudness → a MotionTrack at the video frame rate."""
+"""The speech-to-motion pipeline: phones and prosody → a MotionTrack at the video frame rate.
+
+Steps, one per module: keys → coarticulation → curves → constraints (the mouth), then blinks,
+brows, gaze and head from prosody.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,18 @@ import numpy as np
 from headcast.audio.clip import Audio
 from headcast.motion import tunables as T
 from headcast.motion.blinks import blink_curve, blink_times, pause_starts
+from headcast.motion.brows import accent_times, brow_curve
 from headcast.motion.face_motion import CONTROL_NAMES, MotionTrack
+from headcast.motion.gaze import gaze_curves
 from headcast.motion.head import head_curves
 from headcast.motion.mouth import mouth_curves
-from headcast.motion.prosody import loudness_envelope
+from headcast.motion.prosody import loudness_envelope, pitch_track, semitones_from_median
 from headcast.phones.track import PhoneTrack
 
 
 def frame_count(duration_s: float, fps: float) -> int:
     """Frames needed to cover ``duration_s``: the video ends within one frame of the audio."""
-    return max(round(duration_s * fps), 1)
+    return max(int(round(duration_s * fps)), 1)
 
 
 def build_motion(
@@ -26,16 +32,30 @@ def build_motion(
     n_frames = frame_count(track.duration_s, fps)
     rng = np.random.default_rng(seed)
     loudness = loudness_envelope(audio)
+    semitones = semitones_from_median(pitch_track(audio))
     controls: dict[str, np.ndarray] = dict(mouth_curves(track, loudness, fps, n_frames))
     pauses = pause_starts(track, T.MIN_SILENCE_FOR_REST_MS / 1000)
     controls["blink"] = blink_curve(blink_times(track.duration_s, pauses, rng), fps, n_frames)
-    frame_loudness = np.interp(
-        np.arange(n_frames) / fps, np.arange(len(loudness)) / T.CURVE_RATE_HZ, loudness
-    )
+    controls["brow_raise"] = brow_curve(accent_times(track, semitones), fps, n_frames)
+    controls.update(gaze_curves(track.duration_s, pauses, fps, n_frames, rng))
+    frame_t = np.arange(n_frames) / fps
+    fine_t = np.arange(len(loudness)) / T.CURVE_RATE_HZ
+    frame_loudness = np.interp(frame_t, fine_t, loudness)
+    frame_semitones = np.interp(frame_t, fine_t[: len(semitones)], semitones)
     if head_motion:
-        controls.update(head_curves(frame_loudness, fps, rng))
+        controls.update(head_curves(frame_loudness, frame_semitones, fps, rng))
     for name in CONTROL_NAMES:
         controls.setdefault(name, np.zeros(n_frames, np.float32))
     return MotionTrack(
-        fps=fps, controls={k: np.asarray(v, np.float32) for k, v in controls.items()}
+        fps=fps,
+        controls={k: np.asarray(v, np.float32) for k, v in controls.items()},
+        visemes=_visemes(track, fps, n_frames),
     )
+
+
+def _visemes(track: PhoneTrack, fps: float, n_frames: int) -> dict[str, np.ndarray] | None:
+    try:
+        from headcast.motion.oculus_visemes import oculus_viseme_weights
+    except ImportError:
+        return None
+    return oculus_viseme_weights(track, fps, n_frames)

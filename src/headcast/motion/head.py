@@ -1,4 +1,4 @@
-"""Head motion: a slow idle sway, plus small nods that follow the loudness of speech."""
+"""Head motion: a slow idle sway, nods with loudness, and lift and tilt that follow pitch."""
 
 from __future__ import annotations
 
@@ -19,16 +19,22 @@ def _sway(n_frames: int, fps: float, amplitude_deg: float, rng: np.random.Genera
 
 
 def head_curves(
-    loudness_per_frame: np.ndarray, fps: float, rng: np.random.Generator
+    loudness_per_frame: np.ndarray,
+    semitones_per_frame: np.ndarray,
+    fps: float,
+    rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
     n = len(loudness_per_frame)
-    nod = gaussian_filter1d(
-        loudness_per_frame.astype(np.float64), T.HEAD_NOD_SMOOTHING_MS / 1000 * fps
+    smooth = T.HEAD_NOD_SMOOTHING_MS / 1000 * fps
+    nod = gaussian_filter1d(loudness_per_frame.astype(np.float64), smooth)
+    octaves = gaussian_filter1d(semitones_per_frame.astype(np.float64) / 12.0, 2 * smooth)
+    pitch = _sway(n, fps, T.HEAD_SWAY_PITCH_DEG, rng) + T.HEAD_NOD_DEG * nod
+    pitch -= T.HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE * octaves
+    roll = (
+        _sway(n, fps, T.HEAD_SWAY_ROLL_DEG, rng) + T.HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE * octaves
     )
     return {
         "head_yaw_deg": _sway(n, fps, T.HEAD_SWAY_YAW_DEG, rng),
-        "head_pitch_deg": (_sway(n, fps, T.HEAD_SWAY_PITCH_DEG, rng) + T.HEAD_NOD_DEG * nod).astype(
-            np.float32
-        ),
-        "head_roll_deg": _sway(n, fps, T.HEAD_SWAY_ROLL_DEG, rng),
+        "head_pitch_deg": pitch.astype(np.float32),
+        "head_roll_deg": roll.astype(np.float32),
     }

@@ -1,4 +1,4 @@
-"""Loudness of speech over time, the prosody cue that scales the mouth and drives nods."""
+"""Prosody: loudness and pitch (F0) over time — the cues for mouth scale, nods and brows."""
 
 from __future__ import annotations
 
@@ -8,16 +8,54 @@ from headcast.audio.clip import Audio
 from headcast.motion import tunables as T
 
 
-def loudness_envelope(audio: Audio) -> np.ndarray:
-    """RMS loudness in [0, 1] at ``T.CURVE_RATE_HZ``, normalised to the clip's loud parts."""
-    hop = max(round(audio.sample_rate / T.CURVE_RATE_HZ), 1)
-    win = max(round(audio.sample_rate * T.ENERGY_WINDOW_MS / 1000), hop)
+def _frames(audio: Audio, window_ms: float) -> np.ndarray:
+    hop = max(int(round(audio.sample_rate / T.CURVE_RATE_HZ)), 1)
+    win = max(int(round(audio.sample_rate * window_ms / 1000)), hop)
     x = audio.samples.astype(np.float32)
     n = int(np.ceil(len(x) / hop)) + 1
     padded = np.pad(x, (win // 2, win + n * hop - len(x)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
+    return np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
+
+
+def loudness_envelope(audio: Audio) -> np.ndarray:
+    """RMS loudness in [0, 1] at ``T.CURVE_RATE_HZ``, normalised to the clip's loud parts."""
+    frames = _frames(audio, T.ENERGY_WINDOW_MS)
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
     db = 20 * np.log10(rms + 1e-9)
     loud = np.percentile(db, 95) if len(db) else 0.0
     # 30 dB below the loud parts counts as silent.
     return np.clip((db - (loud - 30.0)) / 30.0, 0.0, 1.0).astype(np.float32)
+
+
+def pitch_track(audio: Audio) -> np.ndarray:
+    """F0 in Hz at ``T.CURVE_RATE_HZ``; NaN where unvoiced.
+
+    Normalised autocorrelation per frame, computed for all frames at once through the FFT.
+    """
+    frames = _frames(audio, T.PITCH_WINDOW_MS).astype(np.float64)
+    frames = frames - frames.mean(axis=1, keepdims=True)
+    frames *= np.hanning(frames.shape[1])
+    n_fft = 1 << int(np.ceil(np.log2(2 * frames.shape[1])))
+    spectrum = np.fft.rfft(frames, n_fft, axis=1)
+    acf = np.fft.irfft(np.abs(spectrum) ** 2, n_fft, axis=1)[:, : frames.shape[1]]
+    energy = acf[:, :1] + 1e-12
+    acf = acf / energy
+    lo = int(audio.sample_rate / T.PITCH_MAX_HZ)
+    hi = min(int(audio.sample_rate / T.PITCH_MIN_HZ), acf.shape[1] - 1)
+    lag = lo + np.argmax(acf[:, lo:hi], axis=1)
+    peak = acf[np.arange(len(acf)), lag]
+    f0 = audio.sample_rate / lag.astype(np.float64)
+    loud = loudness_envelope(audio)[: len(f0)]
+    voiced = (peak >= T.VOICING_MIN_CORRELATION) & (loud[: len(peak)] > 0.25)
+    return np.where(voiced, f0, np.nan).astype(np.float32)
+
+
+def semitones_from_median(f0: np.ndarray) -> np.ndarray:
+    """Pitch relative to the speaker's median, in semitones; 0 where unvoiced."""
+    voiced = np.isfinite(f0)
+    if not voiced.any():
+        return np.zeros_like(f0)
+    median = float(np.median(f0[voiced]))
+    out = np.zeros_like(f0)
+    out[voiced] = 12 * np.log2(f0[voiced] / median)
+    return out

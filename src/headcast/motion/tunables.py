@@ -6,6 +6,18 @@ SMOOTHING_SIGMA_MS = 18.0  # against frame-to-frame flicker
 LONG_PHONE_MS = 160.0  # phones longer than this hold their shape over two keys
 SILENCE_EASE_MS = 90.0  # the mouth reaches rest this long into a pause
 MIN_SILENCE_FOR_REST_MS = 180.0  # shorter pauses keep the speaking shape in between
+MIN_SHAPE_MS = 50.0  # phones shorter than this reach only part of their shape
+
+# Coarticulation: lip rounding spreads over neighbouring consonants.
+ROUNDING_SPREAD_MIN = 0.3  # only clearly rounded sounds spread
+ROUNDING_ANTICIPATION_MS = 160.0
+ROUNDING_CARRYOVER_MS = 70.0
+ROUNDING_SPREAD_SHARE = 0.8
+
+# Hard constraints.
+LABIODENTAL_TUCK_MIN = 0.8
+LABIODENTAL_JAW_MAX = 0.12
+VOWEL_MIN_OPEN_SHARE = 0.5  # of the vowel's own opening, whatever the smoothing did
 
 # Loudness scales the opening of vowels: quiet speech opens the mouth less.
 ENERGY_FLOOR_SHARE = 0.55  # opening share at the quietest voiced frame
@@ -21,6 +33,26 @@ BLINK_AT_PAUSE_PROBABILITY = (
     0.5  # chance of a blink at the start of a pause ≥ MIN_SILENCE_FOR_REST_MS
 )
 
+# Pitch (F0) tracking for prosody.
+PITCH_MIN_HZ = 70.0
+PITCH_MAX_HZ = 400.0
+PITCH_WINDOW_MS = 40.0
+VOICING_MIN_CORRELATION = 0.45
+
+# Brows rise on accented syllables (pitch and loudness peaks on vowels).
+BROW_RAISE_MAX = 0.6
+BROW_ACCENT_MIN_SEMITONES = 2.0  # pitch above the speaker's median that counts as an accent
+BROW_RISE_MS = 120.0
+BROW_FALL_MS = 350.0
+BROW_MIN_GAP_S = 1.2
+
+# Gaze: small fixations around the camera, with occasional glances away at phrase starts.
+GAZE_FIXATION_MEAN_S = 1.8
+GAZE_JITTER = 0.08  # fixation spread, in gaze units (1 = to the eye corner)
+GAZE_AWAY = 0.35
+GAZE_AWAY_PROBABILITY = 0.3  # per pause
+GAZE_SACCADE_MS = 40.0
+
 # Head motion.
 HEAD_SWAY_YAW_DEG = 2.0
 HEAD_SWAY_PITCH_DEG = 1.2
@@ -28,3 +60,5 @@ HEAD_SWAY_ROLL_DEG = 1.2
 HEAD_SWAY_PERIOD_S = 4.0  # typical period of the slow idle sway
 HEAD_NOD_DEG = 1.5  # extra pitch at full speech loudness
 HEAD_NOD_SMOOTHING_MS = 120.0
+HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE = 3.0  # head lifts with rising pitch (raised F0 → chin up)
+HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE = 1.5

@@ -197,6 +197,75 @@ def press_basis(landmarks: np.ndarray) -> np.ndarray:
     return disp
 
 
+def funnel_basis(landmarks: np.ndarray) -> np.ndarray:
+    """lip_funnel = 1: the lips flare outwards around a rounded opening ("sh", "ch")."""
+    frame = MouthFrame.of(landmarks)
+    flare = T.FUNNEL_FLARE_TO_MOUTH_WIDTH * frame.width_px
+    disp = _horizontal_lip_motion(
+        landmarks, -T.FUNNEL_NARROW_TO_MOUTH_WIDTH * frame.width_px, frame
+    )
+    u, _ = frame.uv(landmarks)
+    for _, upper, lower in _lip_pairs():
+        for ring in range(4):
+            share = (1.0 - 0.5 * ring / 3) * (0.4 + 0.6 * _lens(u[upper[ring]]))
+            disp[upper[ring]] -= frame.y_axis * flare * share
+            disp[lower[ring]] += frame.y_axis * flare * share
+    return _spread(
+        landmarks, disp, _lip_points(), T.LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH * frame.width_px
+    )
+
+
+def upper_lip_raise_basis(landmarks: np.ndarray) -> np.ndarray:
+    """upper_lip_raise = 1: the upper lip lifts off the teeth, most at its middle."""
+    frame = MouthFrame.of(landmarks)
+    lift = T.UPPER_LIP_RAISE_TO_MOUTH_WIDTH * frame.width_px
+    u, _ = frame.uv(landmarks)
+    disp = np.zeros((len(landmarks), 2))
+    for _, upper, _lower in _lip_pairs():
+        for ring in range(4):
+            disp[upper[ring]] -= (
+                frame.y_axis * lift * (0.6 + 0.4 * ring / 3) * _lens(u[upper[ring]])
+            )
+    return _spread(
+        landmarks, disp, _lip_points(), 0.5 * T.LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH * frame.width_px
+    )
+
+
+def lower_lip_tuck_basis(landmarks: np.ndarray) -> np.ndarray:
+    """lower_lip_tuck = 1: the lower lip rolls up and in under the upper teeth ("f", "v")."""
+    frame = MouthFrame.of(landmarks)
+    upper_inner = landmarks[list(regions.UPPER_LIP_INNER), :2]
+    lower_inner = landmarks[list(regions.LOWER_LIP_INNER), :2]
+    lower_outer = landmarks[list(regions.LOWER_LIP_RINGS[0]), :2]
+    thickness = np.maximum((lower_outer - lower_inner) @ frame.y_axis, 1.0)
+    del upper_inner  # the rest offset has already closed the photo's own gap
+    disp = np.zeros((len(landmarks), 2))
+    for k, _upper, lower in _lip_pairs():
+        # The inner edge hides behind the upper lip; the outer edge rolls up after it.
+        for ring in range(4):
+            share = T.TUCK_ROLL_SHARE * (0.35 + 0.65 * ring / 3)
+            disp[lower[ring]] -= frame.y_axis * share * thickness[k]
+    return _spread(
+        landmarks, disp, _lip_points(), T.LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH * frame.width_px
+    )
+
+
+def brow_basis(landmarks: np.ndarray) -> np.ndarray:
+    """brow_raise = 1: both brows lift, the forehead skin with them."""
+    iod = regions.inter_ocular_px(landmarks)
+    lift = T.BROW_LIFT_TO_IOD * iod
+    up = _face_up(landmarks)
+    disp = np.zeros((len(landmarks), 2))
+    brows = list(regions.RIGHT_BROW) + list(regions.LEFT_BROW)
+    disp[brows] = up * lift
+    return _spread(landmarks, disp, brows, 0.45 * iod)
+
+
+def _face_up(landmarks: np.ndarray) -> np.ndarray:
+    up = landmarks[regions.FOREHEAD, :2] - landmarks[regions.CHIN, :2]
+    return up / max(float(np.linalg.norm(up)), 1e-6)
+
+
 def _interp_lid(x: np.ndarray, lid_x: np.ndarray, lid_y: np.ndarray) -> np.ndarray:
     order = np.argsort(lid_x)
     return np.interp(x, lid_x[order], lid_y[order])

@@ -40,7 +40,7 @@ def _spans_mouth(triangles: np.ndarray) -> np.ndarray:
     return upper & lower
 
 
-BLINK_EXACT_MAP_MIN = 0.02
+EYE_EXACT_MAP_MIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,10 @@ def _detail_box(
     )
     chosen = triangles[near]
     inside_opening = spans_opening(chosen)
-    ordered = np.concatenate([chosen[inside_opening], chosen[~inside_opening]])
+    # The lower lip goes under the upper one when it tucks in: draw it first.
+    lower = np.isin(chosen, list(_LOWER_LIP)).any(axis=1) & ~inside_opening
+    rest = ~inside_opening & ~lower
+    ordered = np.concatenate([chosen[inside_opening], chosen[lower], chosen[rest]])
     return DetailBox(box=(int(x0), int(y0), int(x1), int(y1)), triangles=ordered)
 
 
@@ -102,9 +105,12 @@ class WarpPlan:
             "jaw_open": deform.jaw_basis(lm),
             "mouth_stretch": deform.stretch_basis(lm),
             "lip_pucker": deform.pucker_basis(lm),
+            "lip_funnel": deform.funnel_basis(lm),
             "lip_press": deform.press_basis(lm),
-            "blink_right": deform.blink_basis(lm, "right"),
-            "blink_left": deform.blink_basis(lm, "left"),
+            "upper_lip_raise": deform.upper_lip_raise_basis(lm),
+            "lower_lip_tuck": deform.lower_lip_tuck_basis(lm),
+            "blink": deform.blink_basis(lm, "right") + deform.blink_basis(lm, "left"),
+            "brow_raise": deform.brow_basis(lm),
         }
         field = DisplacementField.build(avatar.mesh.vertices[:, :2], avatar.mesh.region)
         size = avatar.size_px
@@ -159,12 +165,10 @@ class WarpSession:
     def _landmark_offsets(self, motion: FaceMotion, with_jaw: bool = True) -> np.ndarray:
         p = self.plan
         offsets = p.rest.copy()
-        if with_jaw:
-            offsets += motion.jaw_open * p.bases["jaw_open"]
-        offsets += motion.mouth_stretch * p.bases["mouth_stretch"]
-        offsets += motion.lip_pucker * p.bases["lip_pucker"]
-        offsets += motion.lip_press * p.bases["lip_press"]
-        offsets += motion.blink * (p.bases["blink_right"] + p.bases["blink_left"])
+        for name, basis in p.bases.items():
+            weight = getattr(motion, name)
+            if weight and (with_jaw or name != "jaw_open"):
+                offsets += weight * basis
         return offsets
 
     def _vertex_displacement(self, landmark_offsets: np.ndarray, motion: FaceMotion) -> np.ndarray:
@@ -190,8 +194,8 @@ class WarpSession:
         source_xy = p.vertices[:, :2]
         moved_xy = source_xy + disp
         for k, detail in enumerate(p.details):
-            if k > 0 and motion.blink < BLINK_EXACT_MAP_MIN:
-                continue  # open eyes move smoothly; the interpolated map is exact enough
+            if k > 0 and motion.blink < EYE_EXACT_MAP_MIN:
+                continue  # still eyes move smoothly; the interpolated map is exact enough
             bx0, by0, bx1, by1 = detail.box
             ex, ey, covered = exact_backward_maps(source_xy, moved_xy, detail.triangles, detail.box)
             sub_x = map_x[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
@@ -206,7 +210,7 @@ class WarpSession:
         landmarks_now = p.vertices[: p.n_landmarks, :2] + disp[: p.n_landmarks]
         no_jaw = self._vertex_displacement(self._landmark_offsets(motion, with_jaw=False), motion)
         upper_jaw = p.vertices[: p.n_landmarks, :2] + no_jaw[: p.n_landmarks]
-        draw_mouth(frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth)
+        draw_mouth(frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth, motion.tongue_tip)
         return frame
 
     def close(self) -> None:

@@ -102,6 +102,7 @@ def draw_mouth(
     map_y: np.ndarray,
     region_origin: tuple[int, int],
     look: MouthLook,
+    tongue_tip: float = 0.0,
 ) -> None:
     """Paint the interior into ``frame`` in place, inside the current inner-lip outline.
 
@@ -147,7 +148,7 @@ def draw_mouth(
         return
 
     ys, xs = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
-    colour = _interior(ys, xs, inner, upper_now, lower_now, upper_jaw_landmarks, look)
+    colour = _interior(ys, xs, inner, upper_now, lower_now, upper_jaw_landmarks, look, tongue_tip)
     target = frame[by0:by1, bx0:bx1].astype(np.float32)
     blended = target * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
     frame[by0:by1, bx0:bx1] = np.clip(blended, 0, 255).astype(np.uint8)
@@ -168,6 +169,7 @@ def _interior(
     lower_now: np.ndarray,
     upper_jaw_landmarks: np.ndarray,
     look: MouthLook,
+    tongue_tip: float,
 ) -> np.ndarray:
     """Colour of the mouth's inside for every pixel of the box: cavity, tongue, two tooth rows."""
     col = xs[0]

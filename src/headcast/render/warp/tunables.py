@@ -9,6 +9,10 @@ STRETCH_MAX_TO_MOUTH_WIDTH = 0.10  # each corner's travel at mouth_stretch = ±1
 PUCKER_NARROW_TO_MOUTH_WIDTH = 0.14
 PUCKER_PROTRUDE_TO_MOUTH_WIDTH = 0.05
 PRESS_THIN_TO_MOUTH_WIDTH = 0.03
+FUNNEL_FLARE_TO_MOUTH_WIDTH = 0.06
+FUNNEL_NARROW_TO_MOUTH_WIDTH = 0.08
+UPPER_LIP_RAISE_TO_MOUTH_WIDTH = 0.07
+TUCK_ROLL_SHARE = 0.6  # of the lower lip's thickness that rolls in behind the upper teeth
 
 # How far the lips' motion spreads into the surrounding skin (multiples of mouth width).
 LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH = 0.35
@@ -16,6 +20,9 @@ LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH = 0.35
 # Eyes.
 BLINK_UPPER_LID_SHARE = 0.8  # of the lid gap closed by the upper lid; the rest by the lower
 BLINK_FOLD_SHARE = 0.45  # the skin fold above the lid follows this share of the lid
+
+# Brows.
+BROW_LIFT_TO_IOD = 0.08  # brow travel at brow_raise = 1, in eye distances
 
 # Head.
 HEAD_PIVOT_BEHIND_FACE_TO_IOD = 1.2  # rotation centre depth behind the face, in eye distances
@@ -33,7 +40,10 @@ TEETH_BRIGHTNESS_TO_SKIN = 0.85
 TONGUE_TO_CAVITY = 1.7
 UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.09
 LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.05
-TEETH_WIDTH_SHARE = 0.8  # of the opening's width
+TEETH_WIDTH_SHARE = 0.8
+TONGUE_TIP_HEIGHT_TO_MOUTH_WIDTH = (
+    0.08  # how far the tip shows below the upper teeth  # of the opening's width
+)
 MOUTH_EDGE_SOFTNESS_PX_AT_512 = 1.2
 
 # Bringing an open mouth to rest.
