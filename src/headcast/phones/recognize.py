@@ -22,6 +22,7 @@ from typing import Any
 
 from headcast.audio.clip import Audio
 from headcast.phones import sphinx
+from headcast.phones.silence import silence_outside_speech
 from headcast.phones.track import PhoneTrack
 
 _COMMON: dict[str, Any] = {"lw": 2.0, "pip": 0.1, "topn": 8, "bestpath": False}
@@ -54,4 +55,5 @@ def recognize_phones(audio: Audio, *, fast: bool = False) -> PhoneTrack:
             segments = [(s.word, s.start_frame, s.end_frame + 1, s.ascore) for s in dec.seg() or ()]
     rate = sphinx.FRAMES_PER_S
     spans = [(label, start / rate, end / rate, score) for label, start, end, score in segments]
-    return sphinx.build_track(utterance.original_spans(spans), audio.duration_s, "recognition")
+    track = sphinx.build_track(utterance.original_spans(spans), audio.duration_s, "recognition")
+    return silence_outside_speech(track, audio)

@@ -1,0 +1,121 @@
+"""Phone recognition on a live stream: audio pushed in any chunks, phones known as they settle.
+
+Audio is decoded in fixed blocks whatever the push sizes, and the partial segmentation is read
+after every block, so the same audio gives the same phones however it arrives. An utterance
+ends at each pause found by voice-activity detection, which keeps the search small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pocketsphinx
+
+from headcast.audio.vad import SPEECH_ABOVE_NOISE_DB, SPEECH_MIN_DBFS, VAD_FRAME_MS
+from headcast.phones import sphinx
+from headcast.phones.phoneset import normalize_label
+from headcast.phones.recognize import ACCURATE_OPTIONS, FAST_OPTIONS
+from headcast.phones.track import SILENCE, Phone, PhoneTrack
+
+BLOCK_MS = 40.0  # decoding step: one video frame at 25 fps
+PAUSE_TO_END_UTTERANCE_MS = 300.0
+NOISE_FLOOR_INIT_DBFS = -60.0
+NOISE_FLOOR_RISE_DB_PER_S = 3.0  # the floor follows quiet frames at once and loud ones slowly
+MAX_SPEECH_FLATNESS = 0.35  # flatter blocks are noise (hiss, fans, rain), not voice
+SAMPLE_RATE = sphinx.SAMPLE_RATE
+
+
+def _spectral_flatness(block: np.ndarray) -> float:
+    """Geometric over arithmetic mean of the power spectrum: ~0.56 for white noise, far lower for voice."""
+    power = np.abs(np.fft.rfft(block.astype(np.float64) * np.hanning(len(block)))) ** 2 + 1e-18
+    return float(np.exp(np.mean(np.log(power))) / np.mean(power))
+
+
+class PhoneStream:
+    """Incremental phone recognition over 16 kHz mono float32 audio."""
+
+    def __init__(self, *, fast: bool = True) -> None:
+        options = FAST_OPTIONS if fast else ACCURATE_OPTIONS
+        self._decoder = pocketsphinx.Decoder(
+            allphone=sphinx.model_path("en-us-phone.lm.bin"), loglevel="FATAL", **options
+        )
+        self._block = int(SAMPLE_RATE * BLOCK_MS / 1000)
+        self._pending = np.zeros(0, np.float32)
+        self._consumed = 0  # samples decoded (or judged silent) so far
+        self._final: list[Phone] = []  # phones of finished utterances
+        self._partial: list[Phone] = []  # the running utterance's current best guess
+        self._utt_start: int | None = None  # sample where the running utterance began
+        self._quiet_ms = 0.0
+        self._noise_floor_db = NOISE_FLOOR_INIT_DBFS
+
+    @property
+    def decoded_s(self) -> float:
+        return self._consumed / SAMPLE_RATE
+
+    def push(self, samples: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, np.asarray(samples, np.float32)])
+        while len(self._pending) >= self._block:
+            block, self._pending = self._pending[: self._block], self._pending[self._block :]
+            self._step(block)
+
+    def finish(self) -> None:
+        """Decode what is left (padded to a block) and close the running utterance."""
+        if len(self._pending):
+            tail = len(self._pending)
+            self._step(np.pad(self._pending, (0, self._block - tail)))
+            self._consumed -= self._block - tail
+            self._pending = np.zeros(0, np.float32)
+        self._end_utterance()
+
+    def track(self) -> PhoneTrack:
+        """Phones from 0 to ``decoded_s``, gapless; the tail may still change."""
+        spans = [(p.label, p.start_s, p.end_s, p.confidence) for p in self._final + self._partial]
+        return sphinx.build_track(spans, self.decoded_s, "recognition")
+
+    def _speech(self, block: np.ndarray) -> bool:
+        hop = int(SAMPLE_RATE * VAD_FRAME_MS / 1000)
+        frames = block[: len(block) // hop * hop].reshape(-1, hop).astype(np.float64)
+        levels = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+        loud = (levels > self._noise_floor_db + SPEECH_ABOVE_NOISE_DB) & (levels > SPEECH_MIN_DBFS)
+        quietest = float(levels.min())
+        rise = NOISE_FLOOR_RISE_DB_PER_S * BLOCK_MS / 1000
+        self._noise_floor_db = min(quietest, self._noise_floor_db + rise)
+        return bool(loud.sum() >= 2) and _spectral_flatness(block) < MAX_SPEECH_FLATNESS
+
+    def _step(self, block: np.ndarray) -> None:
+        speech = self._speech(block)
+        if speech:
+            self._quiet_ms = 0.0
+            if self._utt_start is None:
+                self._decoder.reinit_feat()
+                self._decoder.start_utt()
+                self._utt_start = self._consumed
+        elif self._utt_start is not None:
+            self._quiet_ms += BLOCK_MS
+        if self._utt_start is not None:
+            pcm = np.clip(np.rint(block * 32768.0), -32768, 32767).astype("<i2")
+            self._decoder.process_raw(pcm.tobytes(), False, False)
+        self._consumed += len(block)
+        if self._utt_start is not None:
+            if self._quiet_ms >= PAUSE_TO_END_UTTERANCE_MS:
+                self._end_utterance()
+            else:
+                self._partial = self._segments()
+
+    def _segments(self) -> list[Phone]:
+        offset = (self._utt_start or 0) / SAMPLE_RATE
+        rate = sphinx.FRAMES_PER_S
+        out = []
+        for seg in self._decoder.seg() or ():
+            label = normalize_label(seg.word)
+            start, end = offset + seg.start_frame / rate, offset + (seg.end_frame + 1) / rate
+            out.append(Phone(label if label else SILENCE, start, end, 1.0))
+        return out
+
+    def _end_utterance(self) -> None:
+        if self._utt_start is None:
+            return
+        self._decoder.end_utt()
+        self._final.extend(self._segments())
+        self._partial = []
+        self._utt_start = None
+        self._quiet_ms = 0.0
