@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from headcast.motion import tunables as T
 from headcast.motion.visemes import REST, MouthTarget, target_for
 from headcast.phones.track import PhoneTrack
@@ -53,7 +51,3 @@ def mouth_keys(track: PhoneTrack) -> list[MouthKey]:
 def _scaled(shape: MouthTarget, share: float) -> MouthTarget:
     fields = {name: getattr(shape, name) * share for name in shape.__dataclass_fields__}
     return replace(shape, **fields)
-
-
-def key_arrays(keys: list[MouthKey], control: str) -> tuple[np.ndarray, np.ndarray]:
-    return np.array([k.time_s for k in keys]), np.array([getattr(k.shape, control) for k in keys])

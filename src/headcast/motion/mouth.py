@@ -9,7 +9,7 @@ from scipy.ndimage import gaussian_filter1d
 from headcast.motion import tunables as T
 from headcast.motion.coarticulation import spread_rounding
 from headcast.motion.constraints import apply_constraints
-from headcast.motion.keys import key_arrays, mouth_keys
+from headcast.motion.keys import mouth_keys
 from headcast.motion.visemes import MOUTH_CONTROLS
 from headcast.phones.track import PhoneTrack
 
@@ -36,18 +36,19 @@ def mouth_curves(
         if len(loudness)
         else np.ones_like(fine_t)
     )
-    out: dict[str, np.ndarray] = {}
-    for name in MOUTH_CONTROLS:
-        key_t, values = key_arrays(keys, name)
-        curve = (
-            PchipInterpolator(key_t, values, extrapolate=True)(fine_t)
-            if len(key_t) >= 2
-            else 0 * fine_t
-        )
-        curve = gaussian_filter1d(curve, sigma * rate, mode="nearest")
-        if name == "jaw_open":
-            curve = curve * (T.ENERGY_FLOOR_SHARE + (1 - T.ENERGY_FLOOR_SHARE) * loud)
-        out[name] = np.interp(frame_t, fine_t, curve).astype(np.float32)
+    key_t = np.array([k.time_s for k in keys])
+    values = np.array([[getattr(k.shape, name) for name in MOUTH_CONTROLS] for k in keys])
+    if len(key_t) >= 2:
+        curves = PchipInterpolator(key_t, values, axis=0, extrapolate=True)(fine_t)
+    else:
+        curves = np.zeros((len(fine_t), len(MOUTH_CONTROLS)))
+    curves = gaussian_filter1d(curves, sigma * rate, axis=0, mode="nearest")
+    jaw = MOUTH_CONTROLS.index("jaw_open")
+    curves[:, jaw] *= T.ENERGY_FLOOR_SHARE + (1 - T.ENERGY_FLOOR_SHARE) * loud
+    out: dict[str, np.ndarray] = {
+        name: np.interp(frame_t, fine_t, curves[:, k]).astype(np.float32)
+        for k, name in enumerate(MOUTH_CONTROLS)
+    }
     apply_constraints(out, track, fps, first_frame)
     for name, curve in out.items():
         lo = -1.0 if name in SIGNED_CONTROLS else 0.0
