@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import MEDIA, ROOT, SAMPLES, run_cli
+from tests.conftest import MEDIA, SAMPLES, run_cli
 
 BASE = MEDIA / "obama.jpg"
 
@@ -198,42 +197,10 @@ def test_warnings_for_animate(test_set):
 
 # -- the command line ----------------------------------------------------------------------------
 
-_HARNESS = """
-import argparse, sys
-from headcast.errors import HeadcastError
-from headcast.pick_reference_cli import add_parser
-parser = argparse.ArgumentParser(prog="headcast")
-add_parser(parser.add_subparsers(dest="command", required=True))
-args = parser.parse_args(sys.argv[1:])
-try:
-    sys.exit(int(args.run(args)))
-except HeadcastError as exc:
-    print(f"headcast: error: {exc}", file=sys.stderr)
-    sys.exit(2)
-"""
-
-
-def _cli_is_wired() -> bool:
-    from headcast.cli import build_parser
-
-    try:
-        build_parser().parse_args(["pick-reference", "x"])
-    except SystemExit:
-        return False
-    return True
-
 
 def pick_reference(*args: str) -> subprocess.CompletedProcess:
-    """`headcast pick-reference ...` in a fresh process (through a stand-in until it is wired)."""
-    if _cli_is_wired():
-        return run_cli("pick-reference", *args)
-    return subprocess.run(
-        [sys.executable, "-c", _HARNESS, "pick-reference", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    """`headcast pick-reference ...` in a fresh process."""
+    return run_cli("pick-reference", *args)
 
 
 def test_cli_table_json_sheet_and_best(test_set, tmp_path):

@@ -6,10 +6,10 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from headcast import __version__
 from headcast.errors import HeadcastError
+from headcast.text_arg import read_text_argument
 
 EXIT_USAGE = 2
 
@@ -19,28 +19,13 @@ class _OneLineFormatter(logging.Formatter):
         return f"headcast: {record.levelname.lower()}: {record.getMessage()}"
 
 
-def _read_text(value: str | None) -> str | None:
-    """``--text`` accepts the transcript itself, ``@FILE`` to read one, or ``-`` for stdin."""
-    if value is None:
-        return None
-    if value == "-":
-        return sys.stdin.read()
-    if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise HeadcastError(f"cannot read transcript '{path}': {exc}") from exc
-    return value
-
-
 def _cmd_animate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from headcast.animate import animate, check_output_path
 
     check_output_path(args.output)
-    text = _read_text(args.text)
+    text = read_text_argument(args.text) if args.text is not None else None
     bar = tqdm(
         total=0, unit="frame", desc="rendering", disable=args.quiet, leave=False, file=sys.stderr
     )
@@ -112,8 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(run=_cmd_animate)
 
+    from headcast.lipsync_cli import add_parser as add_lipsync
     from headcast.pick_reference_cli import add_parser as add_pick_reference
+    from headcast.speech_cli import add_parser as add_speech
 
+    add_lipsync(sub)
+    add_speech(sub)
     add_pick_reference(sub)
     return parser
 

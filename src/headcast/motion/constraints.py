@@ -40,19 +40,13 @@ def apply_constraints(
     def local(idx: np.ndarray) -> np.ndarray:
         return idx - first_frame
 
-    for phone in track.phones:
-        if phone.end_s * fps < first_frame - 1 or phone.start_s * fps > first_frame + n_frames + 1:
-            continue
-        if phone.label in BILABIALS:
-            idx = local(frames_within(phone.start_s, phone.end_s, fps, n_frames, first_frame))
-            curves["jaw_open"][idx] = 0.0
-            curves["lip_funnel"][idx] = 0.0
-            curves["lower_lip_tuck"][idx] = 0.0
-            curves["tongue_tip"][idx] = 0.0
-            curves["lip_press"][idx] = np.maximum(
-                curves["lip_press"][idx], target_for(phone.label).lip_press
-            )
-        elif phone.label in LABIODENTALS:
+    nearby = [
+        p
+        for p in track.phones
+        if not (p.end_s * fps < first_frame - 1 or p.start_s * fps > first_frame + n_frames + 1)
+    ]
+    for phone in nearby:
+        if phone.label in LABIODENTALS:
             idx = local(frames_within(phone.start_s, phone.end_s, fps, n_frames, first_frame))
             curves["lower_lip_tuck"][idx] = np.maximum(
                 curves["lower_lip_tuck"][idx], T.LABIODENTAL_TUCK_MIN
@@ -69,3 +63,14 @@ def apply_constraints(
             idx = local(frames_within(phone.start_s, phone.end_s, fps, n_frames, first_frame))
             floor = T.VOWEL_MIN_OPEN_SHARE * target_for(phone.label).jaw_open
             curves["jaw_open"][idx] = np.maximum(curves["jaw_open"][idx], floor)
+    # Closure last: a bilabial shorter than a frame may own a frame inside the next vowel.
+    for phone in nearby:
+        if phone.label in BILABIALS:
+            idx = local(frames_within(phone.start_s, phone.end_s, fps, n_frames, first_frame))
+            curves["jaw_open"][idx] = 0.0
+            curves["lip_funnel"][idx] = 0.0
+            curves["lower_lip_tuck"][idx] = 0.0
+            curves["tongue_tip"][idx] = 0.0
+            curves["lip_press"][idx] = np.maximum(
+                curves["lip_press"][idx], target_for(phone.label).lip_press
+            )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import cv2
@@ -210,11 +212,34 @@ class WarpSession:
         landmarks_now = p.vertices[: p.n_landmarks, :2] + disp[: p.n_landmarks]
         no_jaw = self._vertex_displacement(self._landmark_offsets(motion, with_jaw=False), motion)
         upper_jaw = p.vertices[: p.n_landmarks, :2] + no_jaw[: p.n_landmarks]
-        draw_mouth(frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth, motion.tongue_tip)
+        draw_mouth(
+            frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth, motion.tongue_tip
+        )
         return frame
 
     def close(self) -> None:
         """Nothing to release; sessions of this engine hold only the shared plan."""
+
+
+PLAN_CACHE_ENTRIES = 8
+
+_plans: OrderedDict[str, WarpPlan] = OrderedDict()
+_plans_lock = threading.Lock()
+
+
+def plan_for(avatar: Avatar) -> WarpPlan:
+    """The avatar's plan, built once and shared by all its sessions (plans are read-only)."""
+    with _plans_lock:
+        plan = _plans.get(avatar.key)
+        if plan is not None:
+            _plans.move_to_end(avatar.key)
+            return plan
+    plan = WarpPlan.build(avatar)
+    with _plans_lock:
+        _plans[avatar.key] = plan
+        while len(_plans) > PLAN_CACHE_ENTRIES:
+            _plans.popitem(last=False)
+    return plan
 
 
 class WarpEngine:
@@ -223,4 +248,4 @@ class WarpEngine:
     name = "warp"
 
     def start(self, avatar: Avatar) -> WarpSession:
-        return WarpSession(WarpPlan.build(avatar))
+        return WarpSession(plan_for(avatar))

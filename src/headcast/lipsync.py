@@ -1,0 +1,84 @@
+"""Speech → lip-sync tracks for animators (no photo, no video).
+
+``lipsync`` runs the same analysis as ``animate`` (phones, then per-frame motion) and adds
+Rhubarb-style mouth cues; ``headcast.motion.export`` writes the result as Rhubarb
+TSV/JSON/XML, Moho DAT, Oculus visemes or ARKit blendshapes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headcast.audio import Audio, load_audio, resample
+from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
+from headcast.errors import InputError
+from headcast.motion import build_motion
+from headcast.motion.export import FORMATS, LipSyncResult, export
+from headcast.motion.mouth_cues import EXTENDED_SHAPES, mouth_cues
+from headcast.phones import PhoneTrack, phones_from_audio
+
+MIN_FPS, MAX_FPS = 1.0, 240.0
+DEFAULT_MAX_AUDIO_S = 600.0
+
+
+def lipsync(
+    audio: str | Path | bytes | Audio,
+    text: str | None = None,
+    fps: float = 25.0,
+    *,
+    extended_shapes: str = EXTENDED_SHAPES,
+    phones: PhoneTrack | None = None,
+    sound_file: str | None = None,
+    fast: bool = False,
+    head_motion: bool = True,
+    seed: int = 0,
+    max_audio_s: float = DEFAULT_MAX_AUDIO_S,
+) -> LipSyncResult:
+    """Mouth cues, visemes and face motion for ``audio`` (a file, its bytes, or ``Audio``).
+
+    Phones come from ``phones`` when the caller knows them, else from forced alignment with
+    ``text``, else from recognition (``fast``: the cheaper, less accurate recognizer).
+    ``fps`` is the frame rate of the per-frame tracks (visemes, blendshapes, DAT frames);
+    ``extended_shapes`` the optional mouth shapes (of G, H, X) the character has.
+    Raises InputError for unusable audio or options.
+    """
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise InputError(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps:g}")
+    shapes = extended_shapes.upper()
+    if set(shapes) - set(EXTENDED_SHAPES):
+        raise InputError(f"extended shapes must be among G, H and X, got '{extended_shapes}'")
+    if isinstance(audio, Audio):
+        speech = _analysis_audio(audio, max_audio_s)
+        name = sound_file or ""
+    else:
+        speech = load_audio(audio, sample_rate=ANALYSIS_SAMPLE_RATE_HZ, max_duration_s=max_audio_s)
+        name = sound_file if sound_file is not None else _name(audio)
+    if phones is None:
+        phones = phones_from_audio(speech, text if text and text.strip() else None, fast=fast)
+    motion = build_motion(phones, speech, fps, seed=seed, head_motion=head_motion)
+    cues = tuple(mouth_cues(phones, extended=shapes))
+    return LipSyncResult(phones, cues, motion, fps, name, shapes)
+
+
+def _analysis_audio(audio: Audio, max_audio_s: float) -> Audio:
+    if audio.samples.size == 0:
+        raise InputError("the audio is empty")
+    if audio.duration_s > max_audio_s + 0.05:
+        raise InputError(
+            f"the audio is {audio.duration_s:.1f} s long; the limit is {max_audio_s:g} s"
+        )
+    if audio.samples.ndim != 1:
+        raise InputError("the audio must be mono (one channel)")
+    if audio.sample_rate == ANALYSIS_SAMPLE_RATE_HZ:
+        return audio
+    return Audio(
+        resample(audio.samples, audio.sample_rate, ANALYSIS_SAMPLE_RATE_HZ),
+        ANALYSIS_SAMPLE_RATE_HZ,
+    )
+
+
+def _name(source: object) -> str:
+    return str(source) if isinstance(source, str | Path) else ""
+
+
+__all__ = ["FORMATS", "LipSyncResult", "export", "lipsync"]
