@@ -66,7 +66,10 @@ def apply_constraints(
     # Closure last: a bilabial shorter than a frame may own a frame inside the next vowel.
     for phone in nearby:
         if phone.label in BILABIALS:
-            idx = local(frames_within(phone.start_s, phone.end_s, fps, n_frames, first_frame))
+            # The lips close a little before the burst, and timings from audio are never exact.
+            start = phone.start_s - T.BILABIAL_LEAD_MS / 1000
+            end = phone.end_s + T.BILABIAL_LAG_MS / 1000
+            idx = local(frames_within(start, end, fps, n_frames, first_frame))
             curves["jaw_open"][idx] = 0.0
             curves["lip_funnel"][idx] = 0.0
             curves["lower_lip_tuck"][idx] = 0.0

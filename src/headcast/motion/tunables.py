@@ -15,6 +15,8 @@ ROUNDING_CARRYOVER_MS = 70.0
 ROUNDING_SPREAD_SHARE = 0.8
 
 # Hard constraints.
+BILABIAL_LEAD_MS = 30.0  # lips shut this long before a /p b m/ starts
+BILABIAL_LAG_MS = 10.0
 LABIODENTAL_TUCK_MIN = 0.8
 LABIODENTAL_JAW_MAX = 0.12
 VOWEL_MIN_OPEN_SHARE = 0.5  # of the vowel's own opening, whatever the smoothing did
