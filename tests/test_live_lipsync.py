@@ -97,3 +97,30 @@ def test_silence_and_noise_rest(kind):
     frames = _run(np.array_split(audio, 9), 16000)
     assert len(frames) == 75
     assert _controls(frames)[:, 0].max() == 0.0
+
+
+def _music(seconds: float = 6.0) -> np.ndarray:
+    """Plucked notes of a little arpeggio over a held bass: music with no voice in it."""
+    sr = 16000
+    t = np.arange(int(sr * seconds)) / sr
+    x = 0.3 * np.sin(2 * np.pi * 110 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
+    notes = [60, 64, 67, 72, 65, 69, 72, 77, 62, 65, 69, 74]
+    for k in range(int(seconds / 0.25)):
+        start = k * 0.25
+        f = 440 * 2 ** ((notes[k % len(notes)] - 69) / 12)
+        env = np.exp(-(t - start) * 3) * (t >= start)
+        for harmonic, amp in ((1, 1.0), (2, 0.5), (3, 0.3), (4, 0.15)):
+            x += amp * env * np.sin(2 * np.pi * f * harmonic * (t - start))
+    return (0.2 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_music_keeps_the_mouth_at_rest():
+    from headcast.audio import Audio
+
+    music = _music()
+    batch = build_motion(phones_from_audio(Audio(music, 16000)), Audio(music, 16000), FPS)
+    assert batch.controls["jaw_open"].max() == 0.0
+    jaw = _controls(_run(np.array_split(music, 30), 16000))[:, 0]
+    # Live needs about a second of held notes to tell music from a voice.
+    assert (jaw[int(1.5 * FPS) :] > 0.05).mean() == 0.0
+    assert (jaw > 0.05).mean() < 0.1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from headcast.audio.clip import Audio
+from headcast.audio.pitch import pitch_hz
 from headcast.motion import tunables as T
 
 
@@ -28,26 +29,8 @@ def loudness_envelope(audio: Audio) -> np.ndarray:
 
 
 def pitch_track(audio: Audio) -> np.ndarray:
-    """F0 in Hz at ``T.CURVE_RATE_HZ``; NaN where unvoiced.
-
-    Normalised autocorrelation per frame, computed for all frames at once through the FFT.
-    """
-    frames = _frames(audio, T.PITCH_WINDOW_MS).astype(np.float64)
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    frames *= np.hanning(frames.shape[1])
-    n_fft = 1 << int(np.ceil(np.log2(2 * frames.shape[1])))
-    spectrum = np.fft.rfft(frames, n_fft, axis=1)
-    acf = np.fft.irfft(np.abs(spectrum) ** 2, n_fft, axis=1)[:, : frames.shape[1]]
-    energy = acf[:, :1] + 1e-12
-    acf = acf / energy
-    lo = int(audio.sample_rate / T.PITCH_MAX_HZ)
-    hi = min(int(audio.sample_rate / T.PITCH_MIN_HZ), acf.shape[1] - 1)
-    lag = lo + np.argmax(acf[:, lo:hi], axis=1)
-    peak = acf[np.arange(len(acf)), lag]
-    f0 = audio.sample_rate / lag.astype(np.float64)
-    loud = loudness_envelope(audio)[: len(f0)]
-    voiced = (peak >= T.VOICING_MIN_CORRELATION) & (loud[: len(peak)] > 0.25)
-    return np.where(voiced, f0, np.nan).astype(np.float32)
+    """F0 in Hz at ``T.CURVE_RATE_HZ``; NaN where unvoiced."""
+    return pitch_hz(audio.samples, audio.sample_rate)
 
 
 def semitones_from_median(f0: np.ndarray) -> np.ndarray:

@@ -35,12 +35,6 @@ BLINK_AT_PAUSE_PROBABILITY = (
     0.5  # chance of a blink at the start of a pause ≥ MIN_SILENCE_FOR_REST_MS
 )
 
-# Pitch (F0) tracking for prosody.
-PITCH_MIN_HZ = 70.0
-PITCH_MAX_HZ = 400.0
-PITCH_WINDOW_MS = 40.0
-VOICING_MIN_CORRELATION = 0.45
-
 # Brows rise on accented syllables (pitch and loudness peaks on vowels).
 BROW_RAISE_MAX = 0.6
 BROW_ACCENT_MIN_SEMITONES = 2.0  # pitch above the speaker's median that counts as an accent

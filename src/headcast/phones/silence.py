@@ -1,11 +1,12 @@
-"""Phones the recognizer hears in what voice-activity detection calls silence become silence."""
+"""Phones the recognizer hears where voice-activity detection finds no voice (silence, noise,
+music) become silence."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from headcast.audio.clip import Audio
-from headcast.audio.vad import VAD_FRAME_MS, frame_levels_db, speech_mask
+from headcast.audio.vad import VAD_FRAME_MS, voice_mask
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
 
 MIN_NON_SPEECH_MS = 250.0  # only long stretches without voice overrule the recognizer
@@ -13,7 +14,7 @@ SILENT_SHARE = 0.8  # a phone this much inside such a stretch is silence
 
 
 def silence_outside_speech(track: PhoneTrack, audio: Audio) -> PhoneTrack:
-    speech = speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
+    speech = voice_mask(audio.samples, audio.sample_rate)
     if len(speech) == 0:
         return track
     quiet = ~speech

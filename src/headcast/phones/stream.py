@@ -10,7 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pocketsphinx
 
-from headcast.audio.vad import SPEECH_ABOVE_NOISE_DB, SPEECH_MIN_DBFS, VAD_FRAME_MS
+from headcast.audio.pitch import pitch_hz, steady_pitch_mask
+from headcast.audio.vad import (
+    MUSIC_STEADY_SHARE,
+    MUSIC_WINDOW_S,
+    SPEECH_ABOVE_NOISE_DB,
+    SPEECH_MIN_DBFS,
+    VAD_FRAME_MS,
+)
 from headcast.phones import sphinx
 from headcast.phones.phoneset import normalize_label
 from headcast.phones.recognize import ACCURATE_OPTIONS, FAST_OPTIONS
@@ -20,6 +27,8 @@ BLOCK_MS = 40.0  # decoding step: one video frame at 25 fps
 PAUSE_TO_END_UTTERANCE_MS = 300.0
 NOISE_FLOOR_INIT_DBFS = -60.0
 NOISE_FLOOR_RISE_DB_PER_S = 3.0  # the floor follows quiet frames at once and loud ones slowly
+MUSIC_LEAVE_SHARE = 0.3
+PITCH_CONTEXT_MS = 40.0  # audio before each block that its pitch frames need
 MAX_SPEECH_FLATNESS = 0.35  # flatter blocks are noise (hiss, fans, rain), not voice
 SAMPLE_RATE = sphinx.SAMPLE_RATE
 
@@ -46,6 +55,9 @@ class PhoneStream:
         self._utt_start: int | None = None  # sample where the running utterance began
         self._quiet_ms = 0.0
         self._noise_floor_db = NOISE_FLOOR_INIT_DBFS
+        self._music_now = False
+        self._context = np.zeros(int(SAMPLE_RATE * PITCH_CONTEXT_MS / 1000), np.float32)
+        self._f0_history = np.full(int(MUSIC_WINDOW_S * 1000 / VAD_FRAME_MS), np.nan, np.float32)
 
     @property
     def decoded_s(self) -> float:
@@ -79,10 +91,41 @@ class PhoneStream:
         quietest = float(levels.min())
         rise = NOISE_FLOOR_RISE_DB_PER_S * BLOCK_MS / 1000
         self._noise_floor_db = min(quietest, self._noise_floor_db + rise)
-        return bool(loud.sum() >= 2) and _spectral_flatness(block) < MAX_SPEECH_FLATNESS
+        self._music_now = self._music(block)
+        return (
+            bool(loud.sum() >= 2)
+            and _spectral_flatness(block) < MAX_SPEECH_FLATNESS
+            and not self._music_now
+        )
+
+    def _music(self, block: np.ndarray) -> bool:
+        """Held notes over the last second: music, not voice (see ``audio.vad.music_mask``)."""
+        audio = np.concatenate([self._context, block])
+        self._context = audio[-len(self._context) :]
+        hops = len(block) // int(SAMPLE_RATE * VAD_FRAME_MS / 1000)
+        f0 = pitch_hz(audio, SAMPLE_RATE)
+        first = len(self._context) // int(SAMPLE_RATE * VAD_FRAME_MS / 1000)
+        self._f0_history = np.concatenate([self._f0_history, f0[first : first + hops]])[
+            -len(self._f0_history) :
+        ]
+        voiced = np.isfinite(self._f0_history)
+        if voiced.sum() < 0.2 * len(voiced):
+            return False  # too little voiced sound to be either
+        share = steady_pitch_mask(self._f0_history).sum() / voiced.sum()
+        # Hysteresis: once music is heard, it takes clearly unsteady pitch to leave it.
+        threshold = MUSIC_LEAVE_SHARE if self._music_now else MUSIC_STEADY_SHARE
+        return bool(share > threshold)
 
     def _step(self, block: np.ndarray) -> None:
         speech = self._speech(block)
+        if self._music_now and self._utt_start is not None:
+            # What the recognizer heard in the last second was the music starting: drop it.
+            self._decoder.end_utt()
+            onset = self._consumed / SAMPLE_RATE - MUSIC_WINDOW_S
+            self._final = [p for p in self._final if p.end_s <= onset]
+            self._partial = []
+            self._utt_start = None
+            self._quiet_ms = 0.0
         if speech:
             self._quiet_ms = 0.0
             if self._utt_start is None:
