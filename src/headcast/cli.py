@@ -20,22 +20,12 @@ class _OneLineFormatter(logging.Formatter):
 
 
 def _cmd_animate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from headcast.animate import animate, check_output_path
+    from headcast.render_progress import frame_progress, print_summary
 
     check_output_path(args.output)
     text = read_text_argument(args.text) if args.text is not None else None
-    bar = tqdm(
-        total=0, unit="frame", desc="rendering", disable=args.quiet, leave=False, file=sys.stderr
-    )
-
-    def progress(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.reset(total=total)
-        bar.update(done - bar.n)
-
-    try:
+    with frame_progress(args.quiet) as progress:
         result = animate(
             args.image,
             args.audio,
@@ -49,16 +39,8 @@ def _cmd_animate(args: argparse.Namespace) -> int:
             max_audio_s=args.max_audio_seconds,
             progress=progress,
         )
-    finally:
-        bar.close()
     if not args.quiet:
-        total = sum(result.stage_seconds.values())
-        speed = result.audio_duration_s / total if total > 0 else float("inf")
-        print(
-            f"wrote {result.output} ({result.n_frames} frames, {result.audio_duration_s:.2f} s, "
-            f"{speed:.1f}x real time)",
-            file=sys.stderr,
-        )
+        print_summary(result)
     return 0
 
 

@@ -164,6 +164,7 @@ def run_tts(args: argparse.Namespace) -> int:
 
 def run_say(args: argparse.Namespace) -> int:
     from headcast.animate import animate, check_output_path
+    from headcast.render_progress import frame_progress, print_summary
     from headcast.speech import synthesize
 
     check_output_path(args.output)
@@ -175,19 +176,7 @@ def run_say(args: argparse.Namespace) -> int:
         backend=args.tts,
         max_chars=args.max_chars,
     )
-    progress = None
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="frame", desc="rendering", leave=False, file=sys.stderr)
-
-        def progress(done: int, total: int) -> None:
-            if bar.total != total:
-                bar.reset(total=total)
-            bar.update(done - bar.n)
-
-    try:
+    with frame_progress(args.quiet) as progress:
         result = animate(
             args.image,
             speech.audio,
@@ -200,17 +189,8 @@ def run_say(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     if not args.quiet:
-        total = sum(result.stage_seconds.values())
-        speed = result.audio_duration_s / total if total > 0 else float("inf")
-        print(
-            f"wrote {result.output} ({result.n_frames} frames, {result.audio_duration_s:.2f} s, "
-            f"{speed:.1f}x real time)",
-            file=sys.stderr,
-        )
+        print_summary(result)
     return 0
 
 
