@@ -25,6 +25,8 @@ class MouthLook:
     teeth_rgb: np.ndarray
     source_open_mask: np.ndarray  # (H, W) float32: 1 where the photo shows the inside of the mouth
     mouth_width_px: float
+    source_image: np.ndarray  # the photo, for its own teeth
+    source_upper_lip: np.ndarray  # (11, 2) inner upper lip, corner to corner, in the photo
 
     @classmethod
     def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> MouthLook:
@@ -55,7 +57,7 @@ class MouthLook:
         width = float(np.linalg.norm(landmarks[61, :2] - landmarks[291, :2]))
         return cls(
             cavity_rgb=np.clip(
-                (0.5 * lip_rgb + 0.5 * np.array(T.CAVITY_BASE_RGB) * brightness)
+                (0.3 * lip_rgb + 0.7 * np.array(T.CAVITY_BASE_RGB) * brightness)
                 * T.CAVITY_DARKNESS
                 * 1.6,
                 0,
@@ -64,6 +66,8 @@ class MouthLook:
             teeth_rgb=np.clip(teeth, 0, 255).astype(np.float32),
             source_open_mask=source_open,
             mouth_width_px=width,
+            source_image=image,
+            source_upper_lip=landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2].astype(np.float32),
         )
 
 
@@ -133,25 +137,36 @@ def draw_mouth(
     softness = T.MOUTH_EDGE_SOFTNESS_PX_AT_512 * frame.shape[0] / 512
     opening = cv2.GaussianBlur(opening, (0, 0), softness * 0.6)
 
-    # Where the warp already brings the photo's own open mouth, keep it.
-    rx0, ry0 = region_origin
-    sub_x = map_x[by0 - ry0 : by1 - ry0, bx0 - rx0 : bx1 - rx0]
-    sub_y = map_y[by0 - ry0 : by1 - ry0, bx0 - rx0 : bx1 - rx0]
-    if sub_x.shape != opening.shape:
+    if float(opening.max()) < 0.02:
         return
-    real = cv2.remap(look.source_open_mask, sub_x, sub_y, cv2.INTER_LINEAR, borderValue=0)
-    # The photo's own teeth look wrong once stretched far beyond the photo's opening.
-    stretch = np.gradient(sub_y, axis=0)
-    real *= np.clip((stretch - T.REAL_INTERIOR_MIN_STRETCH) / 0.25, 0.0, 1.0)
-    alpha = np.clip(opening * (1.0 - real), 0.0, 1.0)
-    if float(alpha.max()) < 0.02:
-        return
-
     ys, xs = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
     colour = _interior(ys, xs, inner, upper_now, lower_now, upper_jaw_landmarks, look, tongue_tip)
+    if look.source_open_mask.any():
+        # The photo's own teeth ride with the upper lip, unstretched; below what the photo
+        # shows, the synthetic cavity and lower teeth take over.
+        src_x, src_y = _ride_with_upper_lip(xs, ys, upper_now, look.source_upper_lip)
+        real = cv2.remap(look.source_open_mask, src_x, src_y, cv2.INTER_LINEAR, borderValue=0)
+        real_rgb = cv2.remap(
+            look.source_image, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        colour = _over(colour, real_rgb.astype(np.float32), real)
+    alpha = np.clip(opening, 0.0, 1.0)
     target = frame[by0:by1, bx0:bx1].astype(np.float32)
     blended = target * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
     frame[by0:by1, bx0:bx1] = np.clip(blended, 0, 255).astype(np.uint8)
+
+
+def _ride_with_upper_lip(
+    xs: np.ndarray, ys: np.ndarray, upper_now: np.ndarray, upper_source: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Photo coordinates for output pixels that move rigidly with the upper lip."""
+    out_l, out_r = float(upper_now[0, 0]), float(upper_now[-1, 0])
+    src_l, src_r = float(upper_source[0, 0]), float(upper_source[-1, 0])
+    u = (xs - out_l) / max(out_r - out_l, 1.0)
+    src_x = src_l + u * (src_r - src_l)
+    col = xs[0]
+    drop = _curve(upper_now, col) - _curve(upper_source, src_x[0])
+    return src_x.astype(np.float32), (ys - drop[None, :]).astype(np.float32)
 
 
 def _band(

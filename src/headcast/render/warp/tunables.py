@@ -33,10 +33,10 @@ INVERSE_ITERATIONS = 2
 
 # Mouth interior.
 CAVITY_DARKNESS = 0.35
-CAVITY_BASE_RGB = (95, 32, 30)  # a mouth's inside is red-brown whatever the lip colour
+CAVITY_BASE_RGB = (110, 38, 34)  # a mouth's inside is red-brown whatever the lip colour
 REAL_INTERIOR_MIN_STRETCH = 0.55  # photo's own mouth kept while stretched less than 1/this  # cavity colour as a share of the lip colour
 CAVITY_DEPTH_SHADE = 0.6  # how much darker the middle of the cavity is than its rim
-TEETH_BRIGHTNESS_TO_SKIN = 0.85
+TEETH_BRIGHTNESS_TO_SKIN = 0.78
 TONGUE_TO_CAVITY = 1.7
 UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.09
 LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.05
