@@ -9,6 +9,7 @@ import sys
 
 from headcast import __version__
 from headcast.errors import HeadcastError
+from headcast.render_command import add_render_options
 from headcast.text_arg import read_text_argument
 
 EXIT_USAGE = 2
@@ -21,7 +22,7 @@ class _OneLineFormatter(logging.Formatter):
 
 def _cmd_animate(args: argparse.Namespace) -> int:
     from headcast.animate import animate, check_output_path
-    from headcast.render_progress import frame_progress, print_summary
+    from headcast.render_command import frame_progress, print_summary
 
     check_output_path(args.output)
     text = read_text_argument(args.text) if args.text is not None else None
@@ -61,22 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--text",
         help="transcript of the speech for exact lip timing; @FILE reads a file, - reads stdin",
     )
-    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
-    p.add_argument(
-        "--size", type=int, default=512, help="output width and height in pixels (default 512)"
-    )
-    p.add_argument(
-        "--engine", default="warp", help="rendering engine (default: warp, the built-in CPU engine)"
-    )
-    p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
-    p.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion")
+    add_render_options(p)
     p.add_argument(
         "--max-audio-seconds",
         type=float,
         default=float(os.environ.get("HEADCAST_MAX_AUDIO_SECONDS", 600)),
         help="refuse longer audio (default 600, or $HEADCAST_MAX_AUDIO_SECONDS)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(run=_cmd_animate)
 
     from headcast.lipsync_cli import add_parser as add_lipsync

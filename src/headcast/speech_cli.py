@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from headcast.errors import InputError
+from headcast.render_command import add_render_options
 from headcast.text_arg import read_text_argument
 
 TTS_ENV = "HEADCAST_TTS"  # default for --tts: "builtin" or a server URL
@@ -56,17 +57,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     say.add_argument("text", metavar="TEXT", help="what to say; - or @FILE")
     say.add_argument("-o", "--output", required=True, help="output video, .mp4 or .webm")
     _speech_options(say)
-    say.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
-    say.add_argument(
-        "--size", type=int, default=512, help="output width and height in pixels (default 512)"
-    )
-    say.add_argument(
-        "--engine", default="warp", help="rendering engine (default: warp, the built-in CPU engine)"
-    )
-    say.add_argument("--no-head-motion", action="store_true", help="keep the head still")
-    say.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion")
-    say.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_render_options(say)
     say.set_defaults(run=run_say)
+
+
+def _synthesis_options(args: argparse.Namespace) -> dict:
+    """The arguments of ``synthesize`` that ``_speech_options`` adds to a command."""
+    return {
+        "voice": args.voice,
+        "rate_wpm": args.rate,
+        "pitch": args.pitch,
+        "backend": args.tts,
+        "max_chars": args.max_chars,
+    }
 
 
 def _speech_options(p: argparse.ArgumentParser) -> None:
@@ -114,14 +117,7 @@ def run_tts(args: argparse.Namespace) -> int:
     out = _check_output(args.output, (".wav",))
     if args.timings:
         _check_output(args.timings, (".json",))
-    pieces = synthesize_stream(
-        read_text_argument(args.text),
-        args.voice,
-        rate_wpm=args.rate,
-        pitch=args.pitch,
-        backend=args.tts,
-        max_chars=args.max_chars,
-    )
+    pieces = synthesize_stream(read_text_argument(args.text), **_synthesis_options(args))
     phones: list[dict] = []
     words: list[dict] = []
     offset_s = 0.0
@@ -164,18 +160,11 @@ def run_tts(args: argparse.Namespace) -> int:
 
 def run_say(args: argparse.Namespace) -> int:
     from headcast.animate import animate, check_output_path
-    from headcast.render_progress import frame_progress, print_summary
+    from headcast.render_command import frame_progress, print_summary
     from headcast.speech import synthesize
 
     check_output_path(args.output)
-    speech = synthesize(
-        read_text_argument(args.text),
-        args.voice,
-        rate_wpm=args.rate,
-        pitch=args.pitch,
-        backend=args.tts,
-        max_chars=args.max_chars,
-    )
+    speech = synthesize(read_text_argument(args.text), **_synthesis_options(args))
     with frame_progress(args.quiet) as progress:
         result = animate(
             args.image,

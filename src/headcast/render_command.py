@@ -1,7 +1,8 @@
-"""The progress bar and closing summary of the commands that render a video."""
+"""What the commands that render a video share: their options, progress bar and summary."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,20 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from headcast.animate import AnimateResult
+
+
+def add_render_options(p: argparse.ArgumentParser) -> None:
+    """--fps, --size, --engine, --no-head-motion, --seed and --quiet."""
+    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
+    p.add_argument(
+        "--size", type=int, default=512, help="output width and height in pixels (default 512)"
+    )
+    p.add_argument(
+        "--engine", default="warp", help="rendering engine (default: warp, the built-in CPU engine)"
+    )
+    p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    p.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
 @contextmanager
