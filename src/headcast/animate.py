@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from headcast.audio import Audio, is_silent, load_audio, resample
+from headcast.audio import Audio, conform_audio, is_silent, load_audio, resample
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.errors import InputError
 from headcast.face import prepare_avatar
@@ -80,7 +80,7 @@ def animate(
 
     t0 = time.perf_counter()
     if isinstance(audio, Audio):
-        speech = _as_output_audio(audio, max_audio_s)
+        speech = conform_audio(audio, OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
     else:
         speech = load_audio(audio, sample_rate=OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
     if is_silent(speech):
@@ -138,20 +138,6 @@ def animate(
         audio_duration_s=speech.duration_s,
         faces_found=avatar.faces_found,
         stage_seconds=stages,
-    )
-
-
-def _as_output_audio(audio: Audio, max_audio_s: float) -> Audio:
-    if audio.samples.size == 0:
-        raise InputError("the audio is empty")
-    if audio.duration_s > max_audio_s + 0.05:
-        raise InputError(
-            f"the audio is {audio.duration_s:.1f} s long; the limit is {max_audio_s:.0f} s"
-        )
-    if audio.sample_rate == OUTPUT_AUDIO_RATE_HZ:
-        return audio
-    return Audio(
-        resample(audio.samples, audio.sample_rate, OUTPUT_AUDIO_RATE_HZ), OUTPUT_AUDIO_RATE_HZ
     )
 
 

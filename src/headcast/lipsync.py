@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from headcast.audio import Audio, load_audio, resample
+from headcast.audio import Audio, conform_audio, load_audio
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.errors import InputError
 from headcast.motion import build_motion
@@ -48,7 +48,7 @@ def lipsync(
     if set(shapes) - set(EXTENDED_SHAPES):
         raise InputError(f"extended shapes must be among G, H and X, got '{extended_shapes}'")
     if isinstance(audio, Audio):
-        speech = _analysis_audio(audio, max_audio_s)
+        speech = conform_audio(audio, ANALYSIS_SAMPLE_RATE_HZ, max_duration_s=max_audio_s)
         name = sound_file or ""
     else:
         speech = load_audio(audio, sample_rate=ANALYSIS_SAMPLE_RATE_HZ, max_duration_s=max_audio_s)
@@ -58,23 +58,6 @@ def lipsync(
     motion = build_motion(phones, speech, fps, seed=seed, head_motion=head_motion)
     cues = tuple(mouth_cues(phones, extended=shapes))
     return LipSyncResult(phones, cues, motion, fps, name, shapes)
-
-
-def _analysis_audio(audio: Audio, max_audio_s: float) -> Audio:
-    if audio.samples.size == 0:
-        raise InputError("the audio is empty")
-    if audio.duration_s > max_audio_s + 0.05:
-        raise InputError(
-            f"the audio is {audio.duration_s:.1f} s long; the limit is {max_audio_s:g} s"
-        )
-    if audio.samples.ndim != 1:
-        raise InputError("the audio must be mono (one channel)")
-    if audio.sample_rate == ANALYSIS_SAMPLE_RATE_HZ:
-        return audio
-    return Audio(
-        resample(audio.samples, audio.sample_rate, ANALYSIS_SAMPLE_RATE_HZ),
-        ANALYSIS_SAMPLE_RATE_HZ,
-    )
 
 
 def _name(source: object) -> str:

@@ -92,6 +92,22 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return soxr.resample(x, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
 
 
+def conform_audio(audio: Audio, sample_rate: int, *, max_duration_s: float = 600.0) -> Audio:
+    """Decoded audio checked like ``load_audio`` checks a file (non-empty, mono, within the
+    duration limit) and brought to ``sample_rate``."""
+    if audio.samples.size == 0:
+        raise InputError("the audio is empty")
+    if audio.samples.ndim != 1:
+        raise InputError("the audio must be mono (one channel)")
+    if audio.duration_s > max_duration_s + 0.05:
+        raise InputError(
+            f"the audio is {_fmt_s(audio.duration_s)} long; the limit is {_fmt_s(max_duration_s)}"
+        )
+    if audio.sample_rate == sample_rate:
+        return audio
+    return Audio(resample(audio.samples, audio.sample_rate, sample_rate), sample_rate)
+
+
 def is_silent(audio: Audio, threshold_dbfs: float = -50.0) -> bool:
     """True when less than 100 ms (or half of a shorter clip) rises above `threshold_dbfs`.
 
