@@ -318,10 +318,8 @@ def blink_basis(landmarks: np.ndarray, side: str) -> np.ndarray:
     return _spread(landmarks, disp, moved, 0.6 * float(np.linalg.norm(b - a)))
 
 
-def head_rotation(
-    points: np.ndarray, pivot: np.ndarray, yaw_deg: float, pitch_deg: float, roll_deg: float
-) -> np.ndarray:
-    """Rotate (N, 3) points about ``pivot`` and project orthographically; returns (N, 2)."""
+def head_rotation_matrix(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """The (3, 3) rotation of the head: yaw, then pitch, then roll."""
     yaw, pitch, roll = np.radians([yaw_deg, pitch_deg, roll_deg])
     cy, sy, cp, sp, cr, sr = (
         np.cos(yaw),
@@ -334,7 +332,14 @@ def head_rotation(
     r_yaw = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     r_pitch = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     r_roll = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    rotation = r_roll @ r_pitch @ r_yaw
+    return r_roll @ r_pitch @ r_yaw
+
+
+def head_rotation(
+    points: np.ndarray, pivot: np.ndarray, yaw_deg: float, pitch_deg: float, roll_deg: float
+) -> np.ndarray:
+    """Rotate (N, 3) points about ``pivot`` and project orthographically; returns (N, 2)."""
+    rotation = head_rotation_matrix(yaw_deg, pitch_deg, roll_deg)
     return ((points - pivot) @ rotation.T + pivot)[:, :2]
 
 

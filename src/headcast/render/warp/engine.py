@@ -164,12 +164,12 @@ class WarpSession:
     def __init__(self, plan: WarpPlan) -> None:
         self.plan = plan
 
-    def _landmark_offsets(self, motion: FaceMotion, with_jaw: bool = True) -> np.ndarray:
+    def _landmark_offsets(self, motion: FaceMotion) -> np.ndarray:
         p = self.plan
         offsets = p.rest.copy()
         for name, basis in p.bases.items():
             weight = getattr(motion, name)
-            if weight and (with_jaw or name != "jaw_open"):
+            if weight:
                 offsets += weight * basis
         return offsets
 
@@ -210,8 +210,14 @@ class WarpSession:
         )
 
         landmarks_now = p.vertices[: p.n_landmarks, :2] + disp[: p.n_landmarks]
-        no_jaw = self._vertex_displacement(self._landmark_offsets(motion, with_jaw=False), motion)
-        upper_jaw = p.vertices[: p.n_landmarks, :2] + no_jaw[: p.n_landmarks]
+        # Landmarks follow the head rigidly, so taking the jaw's (rotated) share back out
+        # gives the upper jaw's pose without building the displacement a second time.
+        jaw = np.zeros((p.n_landmarks, 3))
+        jaw[:, :2] = motion.jaw_open * p.bases["jaw_open"]
+        rotation = deform.head_rotation_matrix(
+            motion.head_yaw_deg, motion.head_pitch_deg, motion.head_roll_deg
+        )
+        upper_jaw = landmarks_now - (jaw @ rotation.T)[:, :2]
         draw_mouth(
             frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth, motion.tongue_tip
         )
