@@ -25,11 +25,12 @@ def pitch_hz(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     level_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
     frames -= frames.mean(axis=1, keepdims=True)
     frames *= np.hanning(win)
-    n_fft = 1 << int(np.ceil(np.log2(2 * win)))
-    acf = np.fft.irfft(np.abs(np.fft.rfft(frames, n_fft, axis=1)) ** 2, n_fft, axis=1)[:, :win]
-    acf = acf / (acf[:, :1] + 1e-12)
     lo = int(sample_rate / PITCH_MAX_HZ)
     hi = min(int(sample_rate / PITCH_MIN_HZ), win - 1)
+    # Zero-padding to win + hi keeps every lag up to hi free of circular wrap-around.
+    n_fft = 1 << int(np.ceil(np.log2(win + hi + 1)))
+    acf = np.fft.irfft(np.abs(np.fft.rfft(frames, n_fft, axis=1)) ** 2, n_fft, axis=1)[:, : hi + 1]
+    acf = acf / (acf[:, :1] + 1e-12)
     lag = lo + np.argmax(acf[:, lo:hi], axis=1)
     peak = acf[np.arange(len(acf)), lag]
     voiced = (peak >= VOICING_MIN_CORRELATION) & (level_db > VOICING_MIN_DBFS)
