@@ -23,6 +23,7 @@ demo: $(STAMP)
 		--text @samples/speech.txt -o out/demo.mp4
 
 test: $(STAMP)
+	scripts/install_test_system_deps.sh
 	$(VENV)/bin/ruff check src tests quality benchmarks scripts
 	$(VENV)/bin/python -m pytest -q
 

@@ -73,11 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from headcast.lipsync_cli import add_parser as add_lipsync
     from headcast.pick_reference_cli import add_parser as add_pick_reference
+    from headcast.serve_cli import add_parser as add_serve
     from headcast.speech_cli import add_parser as add_speech
 
     add_lipsync(sub)
     add_speech(sub)
     add_pick_reference(sub)
+    add_serve(sub)
     return parser
 
 

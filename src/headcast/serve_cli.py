@@ -1,0 +1,47 @@
+"""``headcast serve``: run the HTTP/WebSocket/WebRTC service."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the service (REST API, live streams, web page)",
+        description=(
+            "Run the headcast service. Every option can also be set as $HEADCAST_<OPTION> "
+            "(e.g. HEADCAST_PORT, HEADCAST_API_KEYS=key1,key2); flags win over the environment."
+        ),
+    )
+    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument("--data-dir", type=Path, default=None, help="jobs, avatars and videos")
+    p.add_argument("--workers", type=int, default=None, help="render jobs run at once")
+    p.add_argument(
+        "--allow-anonymous",
+        action="store_const",
+        const=True,
+        default=None,
+        help="serve without API keys (only on a trusted network)",
+    )
+    p.add_argument("--redis-url", default=None, help="share the job queue through Redis")
+    p.set_defaults(run=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from headcast.server import ServerConfig, create_app
+
+    config = ServerConfig.from_env(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        workers=args.workers,
+        allow_anonymous=args.allow_anonymous,
+        redis_url=args.redis_url,
+    )
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")
+    return 0

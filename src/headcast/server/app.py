@@ -1,0 +1,74 @@
+"""The FastAPI application: configuration, shared state, error handling and the routes.
+
+Each route module exposes ``router`` and may define ``async startup(app)`` /
+``async shutdown(app)`` for what it owns (job workers, live sessions).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import ModuleType
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from headcast import __version__
+from headcast.server.config import ServerConfig
+from headcast.server.errors import install_error_handlers
+from headcast.server.live_sessions import LiveSessions
+from headcast.server.security import RateLimiter
+
+# Order matters only for the OpenAPI listing.
+ROUTE_MODULES: tuple[str, ...] = ("health",)
+
+
+def _route_modules() -> list[ModuleType]:
+    return [importlib.import_module(f"headcast.server.{name}") for name in ROUTE_MODULES]
+
+
+def create_app(config: ServerConfig | None = None) -> FastAPI:
+    """The service, configured from ``config`` (default: the environment)."""
+    config = config or ServerConfig.from_env()
+    modules = _route_modules()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        started = []
+        try:
+            for module in modules:
+                if hasattr(module, "startup"):
+                    await module.startup(app)
+                started.append(module)
+            app.state.ready = True
+            yield
+        finally:
+            app.state.ready = False
+            app.state.live_sessions.close_all()
+            for module in reversed(started):
+                if hasattr(module, "shutdown"):
+                    await module.shutdown(app)
+
+    app = FastAPI(
+        title="headcast",
+        version=__version__,
+        description="A portrait photo plus speech becomes a lip-synced talking-head video.",
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.ready = False
+    app.state.rate_limiter = RateLimiter(config.rate_limit_per_min)
+    app.state.live_sessions = LiveSessions(config)
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    install_error_handlers(app)
+    for module in modules:
+        app.include_router(module.router)
+    return app

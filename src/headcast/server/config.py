@@ -1,0 +1,92 @@
+"""Service configuration: command-line flags over environment variables over defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from headcast.errors import InputError
+
+ENV_PREFIX = "HEADCAST_"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``headcast serve`` can be told; each field is ``$HEADCAST_<NAME>`` too."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("headcast-data")
+    # Render jobs running at once; live sessions are counted separately.
+    workers: int = 1
+    # Comma-separated in the environment. Empty means every request is refused unless
+    # allow_anonymous is set: the service is never open by accident.
+    api_keys: tuple[str, ...] = ()
+    allow_anonymous: bool = False
+    cors_origins: tuple[str, ...] = ()
+    # Requests per minute per API key (or per client address when anonymous); 0 = unlimited.
+    rate_limit_per_min: int = 120
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_audio_s: float = 300.0
+    max_image_pixels: int = 40_000_000
+    max_text_chars: int = 5000
+    max_queued_jobs: int = 32
+    max_live_sessions: int = 8
+    # /v1/generate reads and writes files only inside this directory (OmniRT-style paths).
+    shared_dir: Path | None = None
+    # redis://host:port/db — several replicas share one job queue; unset = SQLite only.
+    redis_url: str | None = None
+    default_size_px: int = 512
+    default_fps: float = 25.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServerConfig:
+        """Defaults, then ``$HEADCAST_*`` variables, then explicit ``overrides`` (None = unset)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw.strip() != "":
+                values[f.name] = _parse(f.name, f.type, raw.strip())
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = replace(cls(), **values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if not 0 < self.port < 65536:
+            raise InputError(f"port must be 1-65535, got {self.port}")
+        if self.workers < 1:
+            raise InputError(f"workers must be at least 1, got {self.workers}")
+        if not self.api_keys and not self.allow_anonymous:
+            raise InputError(
+                "no API keys: set $HEADCAST_API_KEYS (comma-separated) or, to serve without "
+                "keys, $HEADCAST_ALLOW_ANONYMOUS=1 / --allow-anonymous"
+            )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "headcast.sqlite3"
+
+
+def _parse(name: str, kind: object, raw: str) -> object:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if kind_name == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind_name == "int":
+            return int(raw)
+        if kind_name == "float":
+            return float(raw)
+        if "Path" in kind_name:
+            return Path(raw)
+        return raw
+    except ValueError:
+        raise InputError(f"${ENV_PREFIX}{name.upper()}: cannot read '{raw}' as {kind_name}") from None

@@ -1,0 +1,105 @@
+"""Live sessions shared by every transport: one id, one avatar, one ``Session``.
+
+A WebRTC peer and a WebSocket audio feed can address the same session by id. Sessions are
+counted against ``max_live_sessions`` and freed when their transport disconnects or closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from headcast.face.avatar import Avatar, prepare_avatar
+from headcast.server.config import ServerConfig
+from headcast.server.errors import ApiError
+from headcast.session import Session
+
+
+@dataclass
+class LiveSession:
+    """A registered live session and who may use it."""
+
+    id: str
+    session: Session
+    avatar: Avatar
+    owner: str
+    created_monotonic: float = field(default_factory=time.monotonic)
+
+
+class LiveSessions:
+    """The registry of live sessions of one server process."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self._sessions: dict[str, LiveSession] = {}
+        self._lock = asyncio.Lock()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def open(
+        self,
+        image: bytes | Avatar,
+        owner: str,
+        *,
+        size_px: int | None = None,
+        fps: float | None = None,
+        output_rate: int = 16_000,
+        realtime: bool = True,
+        head_motion: bool = True,
+        seed: int = 0,
+    ) -> LiveSession:
+        """Analyse the portrait (off the event loop) and register a new session."""
+        async with self._lock:
+            if len(self._sessions) >= self.config.max_live_sessions:
+                raise ApiError(
+                    503, "too_many_sessions",
+                    f"all {self.config.max_live_sessions} live sessions are in use",
+                    headers={"Retry-After": "5"},
+                )  # fmt: skip
+            session_id = secrets.token_urlsafe(12)
+            # Reserve the slot while the avatar is prepared.
+            self._sessions[session_id] = None  # type: ignore[assignment]
+        try:
+            avatar = (
+                image
+                if isinstance(image, Avatar)
+                else await asyncio.to_thread(
+                    prepare_avatar, image, size_px or self.config.default_size_px, name="image"
+                )
+            )
+            session = Session(
+                avatar,
+                fps=fps or self.config.default_fps,
+                output_rate=output_rate,
+                realtime=realtime,
+                head_motion=head_motion,
+                seed=seed,
+            )
+        except BaseException:
+            self._sessions.pop(session_id, None)
+            raise
+        live = LiveSession(session_id, session, avatar, owner)
+        self._sessions[session_id] = live
+        return live
+
+    def get(self, session_id: str, caller: str | None = None) -> LiveSession:
+        live = self._sessions.get(session_id)
+        if live is None:
+            raise ApiError(404, "no_such_session", f"no live session '{session_id}'")
+        if caller is not None and live.owner != caller:
+            raise ApiError(403, "forbidden", "the session belongs to another caller")
+        return live
+
+    def close(self, session_id: str) -> None:
+        """Free the session; safe to call more than once."""
+        live = self._sessions.pop(session_id, None)
+        if live is not None:
+            live.session.interrupt()
+            live.session.close()
+
+    def close_all(self) -> None:
+        for session_id in list(self._sessions):
+            self.close(session_id)

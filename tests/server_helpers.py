@@ -1,0 +1,58 @@
+"""A real headcast server on a loopback port, in a background thread of the test process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+
+from headcast.server import ServerConfig, create_app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    config: ServerConfig
+    base_url: str
+    ws_url: str
+    app: object
+
+
+@contextmanager
+def running_server(config: ServerConfig, timeout_s: float = 30.0) -> Iterator[RunningServer]:
+    """Serve ``create_app(config)`` on 127.0.0.1 until the block ends."""
+    port = free_port()
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise RuntimeError("the test server did not become ready")
+        time.sleep(0.05)
+    try:
+        yield RunningServer(config, base, f"ws://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -1,0 +1,37 @@
+"""The service skeleton: probes, JSON errors, API keys and rate limits on a real server."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from headcast.errors import InputError
+from headcast.server import ServerConfig
+from tests.server_helpers import running_server
+
+
+def test_refuses_to_start_without_keys_unless_told(tmp_path):
+    with pytest.raises(InputError, match="API_KEYS"):
+        ServerConfig.from_env({}, data_dir=tmp_path)
+    config = ServerConfig.from_env({"HEADCAST_ALLOW_ANONYMOUS": "yes"}, data_dir=tmp_path)
+    assert config.allow_anonymous
+
+
+def test_environment_is_read_and_flags_win(tmp_path):
+    env = {"HEADCAST_API_KEYS": "a, b", "HEADCAST_PORT": "9001", "HEADCAST_WORKERS": "3"}
+    config = ServerConfig.from_env(env, port=9002, data_dir=tmp_path)
+    assert config.api_keys == ("a", "b")
+    assert config.port == 9002
+    assert config.workers == 3
+    with pytest.raises(InputError, match="HEADCAST_PORT"):
+        ServerConfig.from_env({"HEADCAST_PORT": "eighty", "HEADCAST_API_KEYS": "k"})
+
+
+def test_probes_and_json_errors(tmp_path):
+    config = ServerConfig.from_env({}, api_keys=("k1",), data_dir=tmp_path)
+    with running_server(config) as server:
+        assert httpx.get(server.base_url + "/healthz").json() == {"status": "ok"}
+        assert httpx.get(server.base_url + "/readyz").json() == {"ready": True}
+        missing = httpx.get(server.base_url + "/no/such/route")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "not_found"
