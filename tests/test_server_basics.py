@@ -35,3 +35,13 @@ def test_probes_and_json_errors(tmp_path):
         missing = httpx.get(server.base_url + "/no/such/route")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_metrics_are_exposed(tmp_path):
+    config = ServerConfig.from_env({}, allow_anonymous=True, data_dir=tmp_path)
+    with running_server(config) as server:
+        httpx.get(server.base_url + "/healthz")
+        text = httpx.get(server.base_url + "/metrics").text
+        assert 'headcast_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+        assert "headcast_active_sessions 0.0" in text
+        assert "headcast_queue_depth" in text

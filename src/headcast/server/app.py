@@ -18,10 +18,11 @@ from headcast import __version__
 from headcast.server.config import ServerConfig
 from headcast.server.errors import install_error_handlers
 from headcast.server.live_sessions import LiveSessions
+from headcast.server.metrics import install_request_metrics
 from headcast.server.security import RateLimiter
 
 # Order matters only for the OpenAPI listing.
-ROUTE_MODULES: tuple[str, ...] = ("health",)
+ROUTE_MODULES: tuple[str, ...] = ("health", "metrics")
 
 
 def _route_modules() -> list[ModuleType]:
@@ -69,6 +70,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     install_error_handlers(app)
+    install_request_metrics(app)
     for module in modules:
         app.include_router(module.router)
     return app
