@@ -43,6 +43,7 @@ def _spans_mouth(triangles: np.ndarray) -> np.ndarray:
 
 
 EYE_EXACT_MAP_MIN = 0.02
+DETAIL_BOX_SLACK_PX = 3.0
 
 
 @dataclass(frozen=True)
@@ -56,33 +57,84 @@ class DetailBox:
 def _detail_box(
     points_xy: np.ndarray,
     margin_px: float,
-    extra_down_px: float,
-    size: int,
+    travel_down_px: float,
+    region: tuple[int, int, int, int],
     triangles: np.ndarray,
     vertices_xy: np.ndarray,
+    needs_exact: np.ndarray,
     spans_opening,
+    travel: np.ndarray | None = None,
 ) -> DetailBox:
-    x0, y0 = np.floor(points_xy.min(0) - margin_px).astype(int)
-    x1, y1 = np.ceil(points_xy.max(0) + margin_px).astype(int)
-    y1 += int(np.ceil(extra_down_px))
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, size), min(y1, size)
-    # Triangles whose bounding box meets the box, with a little slack for motion into it.
-    reach = 0.25 * margin_px + 4.0
+    """The exact-map box of one feature: its strained triangles near ``points_xy``, whole."""
+    near_lo = points_xy.min(0) - margin_px
+    near_hi = points_xy.max(0) + margin_px + [0.0, travel_down_px]
     corners = vertices_xy[triangles]
     lo, hi = corners.min(axis=1), corners.max(axis=1)
-    near = (
-        (hi[:, 0] > x0 - reach)
-        & (lo[:, 0] < x1 + reach)
-        & (hi[:, 1] > y0 - reach)
-        & (lo[:, 1] < y1 + reach)
-    )
-    chosen = triangles[near]
+    near = np.all((hi > near_lo) & (lo < near_hi), axis=1)
+    chosen = triangles[needs_exact & near]
+    # The box holds the chosen triangles wherever they move, so none is cut at its edge.
+    spread = vertices_xy[chosen].reshape(-1, 2)
+    x0, y0 = np.floor(spread.min(0) - DETAIL_BOX_SLACK_PX).astype(int)
+    x1, y1 = np.ceil(spread.max(0) + DETAIL_BOX_SLACK_PX).astype(int)
+    y1 += int(np.ceil(travel_down_px))
+    rx0, ry0, rx1, ry1 = region
+    x0, y0, x1, y1 = max(x0, rx0), max(y0, ry0), min(x1, rx1), min(y1, ry1)
     inside_opening = spans_opening(chosen)
     # The lower lip goes under the upper one when it tucks in: draw it first.
     lower = np.isin(chosen, list(_LOWER_LIP)).any(axis=1) & ~inside_opening
     rest = ~inside_opening & ~lower
-    ordered = np.concatenate([chosen[inside_opening], chosen[lower], chosen[rest]])
+    others = chosen[rest]
+    if travel is not None:
+        # Where the chin folds over the still neck, what travels furthest is in front.
+        others = others[np.argsort(travel[others].mean(axis=1), kind="stable")]
+    ordered = np.concatenate([chosen[inside_opening], chosen[lower], others])
     return DetailBox(box=(int(x0), int(y0), int(x1), int(y1)), triangles=ordered)
+
+
+def _over_all_vertices(landmark_offsets: np.ndarray, vertices_xy: np.ndarray) -> np.ndarray:
+    full = np.zeros_like(vertices_xy)
+    full[: len(landmark_offsets)] = landmark_offsets[:, :2]
+    return full
+
+
+def _jaw_into_head_ring(
+    jaw: np.ndarray, vertices_xy: np.ndarray, head_weight: np.ndarray, n_landmarks: int
+) -> np.ndarray:
+    """The ring around the face takes part of the chin's travel, so the neck below it gives way
+    gradually instead of folding under the chin."""
+    ring = np.flatnonzero(head_weight[n_landmarks:] > 0) + n_landmarks
+    oval = np.array(regions.FACE_OVAL)
+    nearest = oval[
+        np.argmin(
+            np.linalg.norm(vertices_xy[ring, None] - vertices_xy[None, oval], axis=2), axis=1
+        )
+    ]
+    out = jaw.copy()
+    out[ring] = T.JAW_SHARE_OF_HEAD_RING * jaw[nearest]
+    return out
+
+
+def _strained(
+    vertices_xy: np.ndarray, triangles: np.ndarray, displacements: list[np.ndarray]
+) -> np.ndarray:
+    """Triangles that some of ``displacements`` stretch or squash by more than the limit.
+
+    There the fixed-point inverse of the smooth field does not converge, so they need the
+    exact map.
+    """
+    src = vertices_xy[triangles]
+    e_src = np.stack([src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]], axis=2)  # (T, 2, 2)
+    ok = np.abs(np.linalg.det(e_src)) > 1e-6
+    inv = np.zeros_like(e_src)
+    inv[ok] = np.linalg.inv(e_src[ok])
+    strained = np.zeros(len(triangles), bool)
+    for disp in displacements:
+        dst = src + disp[triangles]
+        e_dst = np.stack([dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]], axis=2)
+        sv = np.linalg.svd(e_dst @ inv, compute_uv=False)
+        strain = np.maximum(np.abs(sv[:, 0] - 1), np.abs(sv[:, 1] - 1))
+        strained |= ok & (strain > T.EXACT_MAP_MIN_STRAIN)
+    return strained
 
 
 @dataclass(frozen=True)
@@ -94,8 +146,8 @@ class WarpPlan:
     head_weight: np.ndarray  # (N,)
     n_landmarks: int
     field: DisplacementField
-    rest: np.ndarray  # (L, 2) landmark displacements
-    bases: dict[str, np.ndarray]  # control name → (L, 2) landmark displacement per unit
+    rest: np.ndarray  # (N, 2) vertex displacements
+    bases: dict[str, np.ndarray]  # control name → (N, 2) vertex displacement per unit
     pivot: np.ndarray
     mouth: MouthLook
     details: tuple[DetailBox, ...]
@@ -115,8 +167,24 @@ class WarpPlan:
             "brow_raise": deform.brow_basis(lm),
         }
         field = DisplacementField.build(avatar.mesh.vertices[:, :2], avatar.mesh.region)
-        size = avatar.size_px
-        vxy = avatar.mesh.vertices[:, :2].astype(np.float64)
+        vertices_xy = avatar.mesh.vertices[:, :2].astype(np.float64)
+        bases = {k: _over_all_vertices(v, vertices_xy) for k, v in bases.items()}
+        bases["jaw_open"] = _jaw_into_head_ring(
+            bases["jaw_open"], vertices_xy, avatar.mesh.head_weight, len(lm)
+        )
+        rest = _over_all_vertices(deform.rest_offset(lm), vertices_xy)
+        mouth_poses = [rest] + [
+            rest + weight * bases[name]
+            for name, weight in (
+                ("jaw_open", 1.0), ("mouth_stretch", 1.0), ("mouth_stretch", -1.0),
+                ("lip_pucker", 1.0), ("lip_funnel", 1.0), ("lip_press", 1.0),
+                ("upper_lip_raise", 1.0), ("lower_lip_tuck", 1.0),
+            )
+        ]  # fmt: skip
+        tris = field.triangles
+        lips = np.isin(tris, list(_UPPER_LIP | _LOWER_LIP | {61, 291, 78, 308})).any(axis=1)
+        mouth_exact = lips | _strained(vertices_xy, tris, mouth_poses)
+        eye_exact = _strained(vertices_xy, tris, [rest + bases["blink"]])
         mouth_width = float(np.linalg.norm(lm[61, :2] - lm[291, :2]))
         lip_idx = [i for ring in regions.UPPER_LIP_RINGS + regions.LOWER_LIP_RINGS for i in ring]
         details = [
@@ -124,10 +192,12 @@ class WarpPlan:
                 lm[[*lip_idx, 61, 291], :2],
                 0.3 * mouth_width,
                 T.JAW_OPEN_MAX_TO_MOUTH_WIDTH * mouth_width,
-                size,
-                field.triangles,
-                vxy,
+                field.region,
+                tris,
+                vertices_xy,
+                mouth_exact,
                 _spans_mouth,
+                np.linalg.norm(bases["jaw_open"], axis=1),
             )
         ]
         for opening in _EYE_OPENINGS:
@@ -138,9 +208,10 @@ class WarpPlan:
                     pts,
                     0.35 * eye_width,
                     0.0,
-                    size,
-                    field.triangles,
-                    vxy,
+                    field.region,
+                    tris,
+                    vertices_xy,
+                    eye_exact | np.isin(tris, list(opening)).any(axis=1),
                     lambda tris, o=opening: np.all(np.isin(tris, list(o)), axis=1),
                 )
             )
@@ -150,8 +221,8 @@ class WarpPlan:
             head_weight=avatar.mesh.head_weight.astype(np.float64),
             n_landmarks=len(lm),
             field=field,
-            rest=deform.rest_offset(lm),
-            bases={k: v.astype(np.float64) for k, v in bases.items()},
+            rest=rest,
+            bases=bases,
             pivot=deform.head_pivot(lm),
             mouth=MouthLook.sample(avatar.image, lm),
             details=tuple(details),
@@ -164,7 +235,7 @@ class WarpSession:
     def __init__(self, plan: WarpPlan) -> None:
         self.plan = plan
 
-    def _landmark_offsets(self, motion: FaceMotion) -> np.ndarray:
+    def _offsets(self, motion: FaceMotion) -> np.ndarray:
         p = self.plan
         offsets = p.rest.copy()
         for name, basis in p.bases.items():
@@ -173,10 +244,9 @@ class WarpSession:
                 offsets += weight * basis
         return offsets
 
-    def _vertex_displacement(self, landmark_offsets: np.ndarray, motion: FaceMotion) -> np.ndarray:
+    def _vertex_displacement(self, offsets: np.ndarray, motion: FaceMotion) -> np.ndarray:
         p = self.plan
-        disp = np.zeros((len(p.vertices), 2))
-        disp[: p.n_landmarks] = landmark_offsets
+        disp = offsets
         if motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg:
             moved = p.vertices.copy()
             moved[:, :2] += disp
@@ -190,7 +260,7 @@ class WarpSession:
     def render(self, motion: FaceMotion) -> np.ndarray:
         """One RGB frame of the avatar in the given pose."""
         p = self.plan
-        disp = self._vertex_displacement(self._landmark_offsets(motion), motion)
+        disp = self._vertex_displacement(self._offsets(motion), motion)
         map_x, map_y = p.field.backward_maps(disp)
         x0, y0, x1, y1 = p.field.region
         source_xy = p.vertices[:, :2]
@@ -213,7 +283,7 @@ class WarpSession:
         # Landmarks follow the head rigidly, so taking the jaw's (rotated) share back out
         # gives the upper jaw's pose without building the displacement a second time.
         jaw = np.zeros((p.n_landmarks, 3))
-        jaw[:, :2] = motion.jaw_open * p.bases["jaw_open"]
+        jaw[:, :2] = motion.jaw_open * p.bases["jaw_open"][: p.n_landmarks]
         rotation = deform.head_rotation_matrix(
             motion.head_yaw_deg, motion.head_pitch_deg, motion.head_roll_deg
         )

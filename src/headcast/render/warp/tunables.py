@@ -4,6 +4,7 @@
 JAW_OPEN_MAX_TO_MOUTH_WIDTH = 0.45  # lower-lip travel at jaw_open = 1
 UPPER_LIP_RAISE_TO_JAW = 0.10  # the upper lip lifts a little as the jaw drops
 CORNER_DROP_TO_JAW = 0.30
+JAW_SHARE_OF_HEAD_RING = 0.5  # of the chin's travel taken by the ring around the face
 CORNER_NARROW_TO_JAW = 0.06
 STRETCH_MAX_TO_MOUTH_WIDTH = 0.10  # each corner's travel at mouth_stretch = ±1
 PUCKER_NARROW_TO_MOUTH_WIDTH = 0.14
@@ -30,6 +31,11 @@ HEAD_PIVOT_BELOW_EYES_TO_IOD = 0.9
 
 # Backward-map refinement: fixed-point steps inverting the forward displacement field.
 INVERSE_ITERATIONS = 2
+# Triangles stretched or squashed more than this (share of their size) by some mouth or lid
+# pose get the exact rasterised map.
+EXACT_MAP_MIN_STRAIN = 0.25
+# The smooth field is computed on a grid this coarse and enlarged (lips and lids are exact).
+FIELD_STEP_PX = 2
 
 # Mouth interior.
 CAVITY_DARKNESS = 0.35
