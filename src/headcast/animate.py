@@ -62,16 +62,19 @@ def animate(
     size: int = 512,
     engine: str = "warp",
     head_motion: bool = True,
+    correct_gaze: bool = False,
     seed: int = 0,
     max_audio_s: float = DEFAULT_MAX_AUDIO_S,
     check_reference: bool = True,
+    allow_silence: bool = False,
     progress: ProgressCallback | None = None,
 ) -> AnimateResult:
     """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus).
 
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
-    recognition.
+    recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
+    renders as idle frames).
     """
     out_path = check_output_path(output)
     if not MIN_FPS <= fps <= MAX_FPS:
@@ -83,7 +86,7 @@ def animate(
         speech = conform_audio(audio, OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
     else:
         speech = load_audio(audio, sample_rate=OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
-    if is_silent(speech):
+    if not allow_silence and is_silent(speech):
         raise InputError(
             f"{_name(audio, 'audio')}: the audio is silent; there is no speech to animate"
         )
@@ -95,6 +98,8 @@ def animate(
 
     t0 = time.perf_counter()
     avatar = prepare_avatar(image, size, name=_name(image, "image"))
+    if correct_gaze:
+        avatar = avatar.aimed_at_camera()
     if check_reference:
         _warn_if_poor_reference(image)
     stages["face"] = time.perf_counter() - t0

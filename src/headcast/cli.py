@@ -36,6 +36,7 @@ def _cmd_animate(args: argparse.Namespace) -> int:
             size=args.size,
             engine=args.engine,
             head_motion=not args.no_head_motion,
+            correct_gaze=args.correct_gaze,
             seed=args.seed,
             max_audio_s=args.max_audio_seconds,
             progress=progress,

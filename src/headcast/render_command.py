@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
-    """--fps, --size, --engine, --no-head-motion, --seed and --quiet."""
+    """--fps, --size, --engine, --no-head-motion, --correct-gaze, --seed and --quiet."""
     p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
     p.add_argument(
         "--size", type=int, default=512, help="output width and height in pixels (default 512)"
@@ -22,6 +22,11 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
         "--engine", default="warp", help="rendering engine (default: warp, the built-in CPU engine)"
     )
     p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    p.add_argument(
+        "--correct-gaze",
+        action="store_true",
+        help="re-aim the eyes at the camera when the photo looks away",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 

@@ -175,6 +175,7 @@ def run_say(args: argparse.Namespace) -> int:
             size=args.size,
             engine=args.engine,
             head_motion=not args.no_head_motion,
+            correct_gaze=args.correct_gaze,
             seed=args.seed,
             progress=progress,
         )

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from headcast.errors import InputError
 from headcast.face import regions
 from headcast.face.framing import crop_framed, frame_face
+from headcast.face.gaze import gaze_correction
 from headcast.face.image_io import load_image
 from headcast.face.landmarks import detect_faces
 from headcast.face.mesh import WarpMesh, build_warp_mesh
@@ -39,6 +40,12 @@ class Avatar:
     mesh: WarpMesh
     key: str  # content hash of the source photo and the preparation settings
     faces_found: int
+    # Added to every frame's gaze: (0, 0) keeps the photo's gaze, see ``aimed_at_camera``.
+    gaze_offset: tuple[float, float] = (0.0, 0.0)
+
+    def aimed_at_camera(self) -> Avatar:
+        """This avatar with its irises re-aimed at the camera when the photo looks away."""
+        return replace(self, gaze_offset=gaze_correction(self.landmarks))
 
     @property
     def size_px(self) -> int:

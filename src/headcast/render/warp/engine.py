@@ -14,6 +14,7 @@ from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
 from headcast.render.warp import deform
 from headcast.render.warp import tunables as T
+from headcast.render.warp.eyes import EyesLook, draw_eyes
 from headcast.render.warp.field import DisplacementField, exact_backward_maps
 from headcast.render.warp.mouth import MouthLook, draw_mouth
 
@@ -150,6 +151,7 @@ class WarpPlan:
     bases: dict[str, np.ndarray]  # control name → (N, 2) vertex displacement per unit
     pivot: np.ndarray
     mouth: MouthLook
+    eyes: EyesLook
     details: tuple[DetailBox, ...]
 
     @classmethod
@@ -225,6 +227,7 @@ class WarpPlan:
             bases=bases,
             pivot=deform.head_pivot(lm),
             mouth=MouthLook.sample(avatar.image, lm),
+            eyes=EyesLook.sample(avatar.image, lm),
             details=tuple(details),
         )
 
@@ -232,8 +235,9 @@ class WarpPlan:
 class WarpSession:
     """Renders FaceMotion frames for one avatar."""
 
-    def __init__(self, plan: WarpPlan) -> None:
+    def __init__(self, plan: WarpPlan, gaze_offset: tuple[float, float] = (0.0, 0.0)) -> None:
         self.plan = plan
+        self.gaze_offset = gaze_offset
 
     def _offsets(self, motion: FaceMotion) -> np.ndarray:
         p = self.plan
@@ -291,6 +295,10 @@ class WarpSession:
         draw_mouth(
             frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth, motion.tongue_tip
         )
+        gaze_x = float(np.clip(motion.gaze_x + self.gaze_offset[0], -1.0, 1.0))
+        gaze_y = float(np.clip(motion.gaze_y + self.gaze_offset[1], -1.0, 1.0))
+        if gaze_x or gaze_y:
+            draw_eyes(frame, landmarks_now, map_x, map_y, (x0, y0), p.eyes, gaze_x, gaze_y)
         return frame
 
     def close(self) -> None:
@@ -324,4 +332,4 @@ class WarpEngine:
     name = "warp"
 
     def start(self, avatar: Avatar) -> WarpSession:
-        return WarpSession(plan_for(avatar))
+        return WarpSession(plan_for(avatar), avatar.gaze_offset)

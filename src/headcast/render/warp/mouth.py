@@ -13,6 +13,7 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.render.warp import tunables as T
+from headcast.render.warp.masks import polygon_coverage
 
 MOUTH_BOX_MARGIN_PX = 4
 
@@ -126,14 +127,7 @@ def draw_mouth(
     if gap < 0.6:
         return
 
-    scale = 4  # draw the outline supersampled for an anti-aliased lip edge
-    poly = np.zeros(((by1 - by0) * scale, (bx1 - bx0) * scale), np.uint8)
-    pts = np.round((inner - [bx0, by0]) * scale).astype(np.int32)
-    cv2.fillPoly(poly, [pts], 255)
-    opening = (
-        cv2.resize(poly, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA).astype(np.float32)
-        / 255
-    )
+    opening = polygon_coverage(inner, (bx0, by0, bx1, by1))
     softness = T.MOUTH_EDGE_SOFTNESS_PX_AT_512 * frame.shape[0] / 512
     opening = cv2.GaussianBlur(opening, (0, 0), softness * 0.6)
 

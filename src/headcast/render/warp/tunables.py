@@ -22,6 +22,10 @@ LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH = 0.35
 BLINK_UPPER_LID_SHARE = 0.8  # of the lid gap closed by the upper lid; the rest by the lower
 BLINK_FOLD_SHARE = 0.45  # the skin fold above the lid follows this share of the lid
 
+# Gaze.
+IRIS_FILL_MARGIN_PX = 1.5  # the whites are filled in this far beyond the iris edge
+LID_SHADOW = 0.35  # how much darker the white is right under a lid
+
 # Brows.
 BROW_LIFT_TO_IOD = 0.08  # brow travel at brow_raise = 1, in eye distances
 
