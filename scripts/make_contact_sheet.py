@@ -1,4 +1,5 @@
-"""Regenerate docs/contact_sheet.png: every portrait in every mouth shape, a blink, brows and head turns.
+"""Regenerate docs/contact_sheet.png: every portrait in every mouth shape, a blink, brows,
+gaze, head turns, and the photo's gaze re-aimed at the camera (before / after).
 
 Run: `.venv/bin/python scripts/make_contact_sheet.py`.
 """
@@ -43,24 +44,35 @@ def poses():
         ("brows", FaceMotion(brow_raise=1.0)),
         ("turn", FaceMotion(head_yaw_deg=6.0, head_pitch_deg=-2.0)),
         ("tilt", FaceMotion(head_roll_deg=5.0, jaw_open=0.3)),
+        ("look left", FaceMotion(gaze_x=-0.6)),
+        ("look right", FaceMotion(gaze_x=0.6)),
+        ("look down", FaceMotion(gaze_y=0.8)),
+        ("gaze corrected", "corrected"),
     ]
 
 
 def main() -> None:
     from headcast.face import prepare_avatar
+    from headcast.motion import FaceMotion
     from headcast.render import get_engine
 
     rows = []
     for portrait in PORTRAITS:
         avatar = prepare_avatar(portrait, 512)
         session = get_engine("warp").start(avatar)
+        corrected = get_engine("warp").start(avatar.aimed_at_camera())
         lm = avatar.landmarks[:, :2]
         (x0, y0), (x1, y1) = lm.min(0), lm.max(0)
         cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.62 * max(x1 - x0, y1 - y0)
         box = [int(max(cy - half, 0)), int(cy + half), int(max(cx - half, 0)), int(cx + half)]
         tiles = []
         for label, motion in poses():
-            frame = avatar.image if motion is None else session.render(motion)
+            if motion is None:
+                frame = avatar.image
+            elif motion == "corrected":
+                frame = corrected.render(FaceMotion())
+            else:
+                frame = session.render(motion)
             tile = cv2.resize(
                 frame[box[0] : box[1], box[2] : box[3]],
                 (TILE_PX, TILE_PX),

@@ -50,7 +50,7 @@ def frame_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
 
 
 def print_summary(result: AnimateResult) -> None:
-    total = sum(result.stage_seconds.values())
+    total = result.wall_seconds or sum(result.stage_seconds.values())
     speed = result.audio_duration_s / total if total > 0 else float("inf")
     print(
         f"wrote {result.output} ({result.n_frames} frames, {result.audio_duration_s:.2f} s, "

@@ -14,7 +14,7 @@ from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
 from headcast.render.warp import deform
 from headcast.render.warp import tunables as T
-from headcast.render.warp.eyes import EyesLook, draw_eyes
+from headcast.render.warp.eyes import EyesLook, draw_eyes, draw_lids
 from headcast.render.warp.field import DisplacementField, exact_backward_maps
 from headcast.render.warp.mouth import MouthLook, draw_mouth
 
@@ -299,6 +299,9 @@ class WarpSession:
         gaze_y = float(np.clip(motion.gaze_y + self.gaze_offset[1], -1.0, 1.0))
         if gaze_x or gaze_y:
             draw_eyes(frame, landmarks_now, map_x, map_y, (x0, y0), p.eyes, gaze_x, gaze_y)
+        if motion.blink >= T.LID_PAINT_MIN_BLINK:
+            lid_travel = (motion.blink * p.bases["blink"][: p.n_landmarks]) @ rotation[:2, :2].T
+            draw_lids(frame, landmarks_now, lid_travel, p.eyes, motion.blink)
         return frame
 
     def close(self) -> None:

@@ -57,22 +57,75 @@ class Iris:
 
 @dataclass(frozen=True)
 class EyesLook:
-    """Per avatar: the photo with both irises removed, and the irises themselves."""
+    """Per avatar: the photo with both irises removed, the irises, and the lids' colours."""
 
     without_irises: np.ndarray  # (H, W, 3) uint8
     irises: tuple[Iris, Iris]
+    lid_rgb: tuple[np.ndarray, np.ndarray]  # (3,) float32 skin of each upper lid
+    lash_rgb: tuple[np.ndarray, np.ndarray]
 
     @classmethod
     def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> EyesLook:
         without = image.copy()
-        irises = []
+        irises, lids, lashes = [], [], []
         for loop, iris_idx in EYES:
+            lid, lash = _lid_colours(image, landmarks, loop)
+            lids.append(lid)
+            lashes.append(lash)
             opening = regions.loop_points(landmarks, loop)
             centre = landmarks[iris_idx[0], :2].astype(np.float64)
             radius = iris_radius_px(landmarks, iris_idx)
             irises.append(_lift_iris(image, opening, centre, radius))
             _fill_behind_iris(without, opening, centre, radius)
-        return cls(without_irises=without, irises=(irises[0], irises[1]))
+        return cls(
+            without_irises=without,
+            irises=(irises[0], irises[1]),
+            lid_rgb=(lids[0], lids[1]),
+            lash_rgb=(lashes[0], lashes[1]),
+        )
+
+
+def _lid_colours(
+    image: np.ndarray, landmarks: np.ndarray, loop: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The colour of a closed lid's skin and of the lashes (the eye's darkest pixels)."""
+    h, w = image.shape[:2]
+    opening = regions.loop_points(landmarks, loop)
+    width = float(np.linalg.norm(opening[len(loop) // 2] - opening[0]))
+    half = len(loop) // 2
+    upper = opening[: half + 1]
+    lower = np.concatenate([opening[:1], opening[half:][::-1], opening[half : half + 1]])
+    # A closed lid is smooth skin, lighter than the crease above the open eye: take the
+    # skin on both sides of the eye, away from lashes, crease and the shadow under the eye.
+    down = np.array([0.0, width], np.float32)
+    bands = (
+        np.concatenate([upper - 0.15 * down, (upper - 0.3 * down)[::-1]]),
+        np.concatenate([lower + 0.12 * down, (lower + 0.25 * down)[::-1]]),
+    )
+    samples = []
+    for band in bands:
+        x0, y0 = np.floor(band.min(0)).astype(int)
+        x1, y1 = np.ceil(band.max(0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 1 or y1 - y0 < 1:
+            continue
+        inside = polygon_coverage(band, (x0, y0, x1, y1)) > 0.5
+        samples.append(image[y0:y1, x0:x1][inside].astype(np.float32))
+    skin = np.concatenate(samples) if samples else np.zeros((0, 3), np.float32)
+    if len(skin):
+        light = skin.mean(axis=1)
+        lid = np.median(skin[light >= np.percentile(light, 30)], axis=0)
+    else:
+        lid = np.array([180, 140, 120], np.float32)
+    ex0, ey0 = np.floor(opening.min(0)).astype(int)
+    ex1, ey1 = np.ceil(opening.max(0)).astype(int) + 1
+    eye = image[max(ey0, 0) : min(ey1, h), max(ex0, 0) : min(ex1, w)].reshape(-1, 3)
+    eye = eye.astype(np.float32)
+    light = eye.mean(axis=1)
+    lash = (
+        np.median(eye[light <= np.percentile(light, 10)], axis=0) if len(eye) else 0.3 * lid
+    )
+    return lid.astype(np.float32), lash.astype(np.float32)
 
 
 def _lift_iris(image: np.ndarray, opening: np.ndarray, centre: np.ndarray, radius: float) -> Iris:
@@ -195,3 +248,60 @@ def draw_eyes(
         a = inside[:, :, None]
         target = frame[y0:y1, x0:x1].astype(np.float32)
         frame[y0:y1, x0:x1] = np.clip(target * (1 - a) + eye * a + 0.5, 0, 255).astype(np.uint8)
+
+
+def draw_lids(
+    frame: np.ndarray,
+    landmarks_now: np.ndarray,
+    lid_travel: np.ndarray,
+    look: EyesLook,
+    blink: float,
+) -> None:
+    """Paint closing lids as skin with a lash line, in place.
+
+    ``lid_travel`` is how far the blink moved each landmark this frame; where the lids now
+    cover what was open, the warp alone would show the lid's edge and lashes stretched thin.
+    """
+    h, w = frame.shape[:2]
+    for (loop, _), lid_rgb, lash_rgb in zip(EYES, look.lid_rgb, look.lash_rgb, strict=True):
+        now = regions.loop_points(landmarks_now, loop)
+        was = now - lid_travel[list(loop)].astype(np.float32)
+        width = float(np.linalg.norm(now[len(loop) // 2] - now[0]))
+        x0, y0 = np.floor(np.minimum(now.min(0), was.min(0))).astype(int) - 3
+        x1, y1 = np.ceil(np.maximum(now.max(0), was.max(0))).astype(int) + 4
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        box = (x0, y0, x1, y1)
+        covered = np.clip(polygon_coverage(was, box) - polygon_coverage(now, box), 0.0, 1.0)
+        covered = cv2.GaussianBlur(covered, (0, 0), T.LID_EDGE_SOFTNESS_PX)
+        # Darker towards the lashes, as the lid curves away from the light.
+        half = len(loop) // 2
+        cols = np.arange(x0, x1, dtype=np.float32)
+        top = np.interp(cols, *_sorted_xy(was[: half + 1]))
+        margin = np.interp(cols, *_sorted_xy(now[: half + 1]))
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+        depth = np.clip((ys - top) / np.maximum(margin - top, 1.0), 0.0, 1.0)
+        lid = lid_rgb * (1.0 - T.LID_MARGIN_DARKENING * depth)[:, :, None]
+        # The skin's fine texture, mirrored down from above the crease.
+        src_y = (top - T.LID_TEXTURE_SKIP_TO_EYE_WIDTH * width)[None, :] - (ys - top[None, :])
+        src_x = np.broadcast_to(cols[None, :], src_y.shape)
+        skin = cv2.remap(
+            frame, src_x.astype(np.float32), src_y.astype(np.float32), cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        ).astype(np.float32)  # fmt: skip
+        lid += skin - cv2.GaussianBlur(skin, (0, 0), T.LID_TEXTURE_DETAIL_PX)
+        lash = np.zeros((y1 - y0, x1 - x0), np.float32)
+        edge = np.round((now[: half + 1] - [x0, y0]) * 16).astype(np.int32)
+        thickness = max(1, int(round(T.LASH_LINE_TO_EYE_WIDTH * width)))
+        cv2.polylines(lash, [edge], False, 1.0, thickness, cv2.LINE_AA, 4)
+        lash *= T.LASH_OPACITY * min(1.0, 2.0 * blink)
+        target = frame[y0:y1, x0:x1].astype(np.float32)
+        out = target * (1 - covered[:, :, None]) + lid * covered[:, :, None]
+        out = out * (1 - lash[:, :, None]) + lash_rgb * lash[:, :, None]
+        frame[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _sorted_xy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(points[:, 0])
+    return points[order, 0], points[order, 1]

@@ -135,6 +135,8 @@ def draw_mouth(
         return
     ys, xs = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
     colour = _interior(ys, xs, inner, upper_now, lower_now, upper_jaw_landmarks, look, tongue_tip)
+    # A photo is never as sharp as painted edges.
+    colour = cv2.GaussianBlur(colour, (0, 0), T.INTERIOR_BLUR_PX_AT_512 * frame.shape[0] / 512)
     if look.source_open_mask.any():
         # The photo's own teeth ride with the upper lip, unstretched; below what the photo
         # shows, the synthetic cavity and lower teeth take over.
@@ -206,21 +208,37 @@ def _interior(
     tongue_light = 0.75 + 0.25 * np.clip((ys - tongue_top) / max(0.2 * width, 1.0), 0, 1)
     colour = _over(colour, tongue_rgb[None, None, :] * tongue_light[:, :, None], tongue * wide_open)
 
-    teeth_across = np.clip(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2, 0, 1) ** 0.5
+    # Teeth follow the dental arch: full in the middle, turning away into the dark of the
+    # cheeks towards the corners, with a faint gap between neighbours.
+    arch = np.clip(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2, 0, 1) ** 0.5
+    fade = np.clip(arch / T.TEETH_CORNER_FADE, 0, 1) ** 2
     upper_h = T.UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
     lower_h = T.LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
-    upper_teeth = _band(ys, rest_top - 1.0, rest_top + upper_h, soft_end_px=2.0) * (
-        teeth_across > 0
-    )
-    lower_teeth = _band(ys, bottom - lower_h, bottom + 1.0) * (teeth_across > 0)
-    # Teeth recede into shadow towards the corners and under the upper lip.
-    under_lip = 0.6 + 0.4 * np.clip((ys - top) / max(0.4 * upper_h, 1.0), 0, 1)
-    teeth_light = (0.45 + 0.55 * teeth_across) * under_lip
+    gaps = _tooth_gaps(xs[0], x_mid, half_width * T.TEETH_WIDTH_SHARE, width)[None, :]
+    upper_teeth = _band(ys, rest_top - 2.0, rest_top + upper_h, soft_end_px=2.0) * fade
+    lower_teeth = _band(ys, bottom - lower_h, bottom + 1.0, soft_end_px=1.5) * fade
+    # Shadowed under the upper lip, lit at the biting edge.
+    under_lip = 0.55 + 0.45 * np.clip((ys - top) / max(0.6 * upper_h, 1.0), 0, 1)
+    teeth_light = (0.4 + 0.6 * arch) * under_lip * gaps
     colour = _over(colour, look.teeth_rgb[None, None, :] * teeth_light[:, :, None], upper_teeth)
+    lower_light = 0.7 * (0.4 + 0.6 * arch) * under_lip
     colour = _over(
-        colour, look.teeth_rgb[None, None, :] * (0.75 * teeth_light)[:, :, None], lower_teeth
+        colour, look.teeth_rgb[None, None, :] * lower_light[:, :, None], lower_teeth
     )
     return colour
+
+
+def _tooth_gaps(
+    cols: np.ndarray, x_mid: float, arch_half_width: float, mouth_width: float
+) -> np.ndarray:
+    """Brightness per column: dips where neighbouring teeth meet, closer towards the corners."""
+    out = np.ones_like(cols, dtype=np.float32)
+    sigma = max(T.TOOTH_GAP_WIDTH_TO_MOUTH_WIDTH * mouth_width, 0.4)
+    for k in range(-2, 3):
+        # Seen on an arch, teeth narrow towards the corners.
+        x = x_mid + arch_half_width * np.sin(k * T.TOOTH_ARC_RAD)
+        out *= 1.0 - T.TOOTH_GAP_DARKNESS * np.exp(-0.5 * ((cols - x) / sigma) ** 2)
+    return out
 
 
 def _over(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:

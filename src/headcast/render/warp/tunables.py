@@ -25,6 +25,13 @@ BLINK_FOLD_SHARE = 0.45  # the skin fold above the lid follows this share of the
 # Gaze.
 IRIS_FILL_MARGIN_PX = 1.5  # the whites are filled in this far beyond the iris edge
 LID_SHADOW = 0.35  # how much darker the white is right under a lid
+LID_MARGIN_DARKENING = 0.12  # a closing lid is this much darker at its lashes than at its fold
+LASH_LINE_TO_EYE_WIDTH = 0.03
+LASH_OPACITY = 0.75
+LID_TEXTURE_SKIP_TO_EYE_WIDTH = 0.12  # the lid's texture is taken from above the crease
+LID_TEXTURE_DETAIL_PX = 2.0  # finer detail than this is copied onto the closed lid
+LID_EDGE_SOFTNESS_PX = 0.8
+LID_PAINT_MIN_BLINK = 0.05
 
 # Brows.
 BROW_LIFT_TO_IOD = 0.08  # brow travel at brow_raise = 1, in eye distances
@@ -51,10 +58,15 @@ TONGUE_TO_CAVITY = 1.7
 UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.09
 LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.05
 TEETH_WIDTH_SHARE = 0.8
+TEETH_CORNER_FADE = 0.45  # of the arch's depth over which teeth fade into the cheeks' dark
+TOOTH_ARC_RAD = 0.44  # angle between neighbouring teeth along the arch
+TOOTH_GAP_WIDTH_TO_MOUTH_WIDTH = 0.01
+TOOTH_GAP_DARKNESS = 0.15
 TONGUE_TIP_HEIGHT_TO_MOUTH_WIDTH = (
     0.08  # how far the tip shows below the upper teeth  # of the opening's width
 )
 MOUTH_EDGE_SOFTNESS_PX_AT_512 = 1.2
+INTERIOR_BLUR_PX_AT_512 = 0.7
 
 # Bringing an open mouth to rest.
 REST_LIP_OVERLAP_TO_GAP = 0.0  # each lip passes the midline by this share of the photo's gap
