@@ -61,17 +61,14 @@ class EyesLook:
 
     without_irises: np.ndarray  # (H, W, 3) uint8
     irises: tuple[Iris, Iris]
-    lid_rgb: tuple[np.ndarray, np.ndarray]  # (3,) float32 skin of each upper lid
-    lash_rgb: tuple[np.ndarray, np.ndarray]
+    lid_rgb: tuple[np.ndarray, np.ndarray]  # (3,) float32 skin of each closed lid
 
     @classmethod
     def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> EyesLook:
         without = image.copy()
-        irises, lids, lashes = [], [], []
+        irises, lids = [], []
         for loop, iris_idx in EYES:
-            lid, lash = _lid_colours(image, landmarks, loop)
-            lids.append(lid)
-            lashes.append(lash)
+            lids.append(_lid_colour(image, landmarks, loop))
             opening = regions.loop_points(landmarks, loop)
             centre = landmarks[iris_idx[0], :2].astype(np.float64)
             radius = iris_radius_px(landmarks, iris_idx)
@@ -81,14 +78,11 @@ class EyesLook:
             without_irises=without,
             irises=(irises[0], irises[1]),
             lid_rgb=(lids[0], lids[1]),
-            lash_rgb=(lashes[0], lashes[1]),
         )
 
 
-def _lid_colours(
-    image: np.ndarray, landmarks: np.ndarray, loop: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray]:
-    """The colour of a closed lid's skin and of the lashes (the eye's darkest pixels)."""
+def _lid_colour(image: np.ndarray, landmarks: np.ndarray, loop: tuple[int, ...]) -> np.ndarray:
+    """The colour of a closed lid's skin."""
     h, w = image.shape[:2]
     opening = regions.loop_points(landmarks, loop)
     width = float(np.linalg.norm(opening[len(loop) // 2] - opening[0]))
@@ -102,7 +96,7 @@ def _lid_colours(
         np.concatenate([upper - 0.15 * down, (upper - 0.3 * down)[::-1]]),
         np.concatenate([lower + 0.12 * down, (lower + 0.25 * down)[::-1]]),
     )
-    samples = []
+    medians = []
     for band in bands:
         x0, y0 = np.floor(band.min(0)).astype(int)
         x1, y1 = np.ceil(band.max(0)).astype(int) + 1
@@ -110,22 +104,11 @@ def _lid_colours(
         if x1 - x0 < 1 or y1 - y0 < 1:
             continue
         inside = polygon_coverage(band, (x0, y0, x1, y1)) > 0.5
-        samples.append(image[y0:y1, x0:x1][inside].astype(np.float32))
-    skin = np.concatenate(samples) if samples else np.zeros((0, 3), np.float32)
-    if len(skin):
-        light = skin.mean(axis=1)
-        lid = np.median(skin[light >= np.percentile(light, 30)], axis=0)
-    else:
-        lid = np.array([180, 140, 120], np.float32)
-    ex0, ey0 = np.floor(opening.min(0)).astype(int)
-    ex1, ey1 = np.ceil(opening.max(0)).astype(int) + 1
-    eye = image[max(ey0, 0) : min(ey1, h), max(ex0, 0) : min(ex1, w)].reshape(-1, 3)
-    eye = eye.astype(np.float32)
-    light = eye.mean(axis=1)
-    lash = (
-        np.median(eye[light <= np.percentile(light, 10)], axis=0) if len(eye) else 0.3 * lid
-    )
-    return lid.astype(np.float32), lash.astype(np.float32)
+        skin = image[y0:y1, x0:x1][inside].astype(np.float32)
+        if len(skin):
+            medians.append(np.median(skin, axis=0))
+    lid = np.mean(medians, axis=0) if medians else np.array([180, 140, 120], np.float32)
+    return lid.astype(np.float32)
 
 
 def _lift_iris(image: np.ndarray, opening: np.ndarray, centre: np.ndarray, radius: float) -> Iris:
@@ -257,13 +240,13 @@ def draw_lids(
     look: EyesLook,
     blink: float,
 ) -> None:
-    """Paint closing lids as skin with a lash line, in place.
+    """Paint closing lids as skin, in place.
 
     ``lid_travel`` is how far the blink moved each landmark this frame; where the lids now
     cover what was open, the warp alone would show the lid's edge and lashes stretched thin.
     """
     h, w = frame.shape[:2]
-    for (loop, _), lid_rgb, lash_rgb in zip(EYES, look.lid_rgb, look.lash_rgb, strict=True):
+    for (loop, _), lid_rgb in zip(EYES, look.lid_rgb, strict=True):
         now = regions.loop_points(landmarks_now, loop)
         was = now - lid_travel[list(loop)].astype(np.float32)
         width = float(np.linalg.norm(now[len(loop) // 2] - now[0]))
@@ -291,14 +274,12 @@ def draw_lids(
             borderMode=cv2.BORDER_REPLICATE,
         ).astype(np.float32)  # fmt: skip
         lid += skin - cv2.GaussianBlur(skin, (0, 0), T.LID_TEXTURE_DETAIL_PX)
-        lash = np.zeros((y1 - y0, x1 - x0), np.float32)
-        edge = np.round((now[: half + 1] - [x0, y0]) * 16).astype(np.int32)
-        thickness = max(1, int(round(T.LASH_LINE_TO_EYE_WIDTH * width)))
-        cv2.polylines(lash, [edge], False, 1.0, thickness, cv2.LINE_AA, 4)
-        lash *= T.LASH_OPACITY * min(1.0, 2.0 * blink)
+        # Just above the lid's edge the warp already shows the photo's own lashes, moved
+        # down with the lid: the painted skin gives way to them there.
+        strip = max(T.LASH_STRIP_TO_EYE_WIDTH * width, 1.0)
+        covered *= np.clip((margin[None, :] - ys) / strip, 0.0, 1.0)
         target = frame[y0:y1, x0:x1].astype(np.float32)
         out = target * (1 - covered[:, :, None]) + lid * covered[:, :, None]
-        out = out * (1 - lash[:, :, None]) + lash_rgb * lash[:, :, None]
         frame[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

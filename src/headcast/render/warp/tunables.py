@@ -25,9 +25,8 @@ BLINK_FOLD_SHARE = 0.45  # the skin fold above the lid follows this share of the
 # Gaze.
 IRIS_FILL_MARGIN_PX = 1.5  # the whites are filled in this far beyond the iris edge
 LID_SHADOW = 0.35  # how much darker the white is right under a lid
-LID_MARGIN_DARKENING = 0.12  # a closing lid is this much darker at its lashes than at its fold
-LASH_LINE_TO_EYE_WIDTH = 0.03
-LASH_OPACITY = 0.75
+LID_MARGIN_DARKENING = 0.25  # a closing lid is this much darker at its lashes than at its fold
+LASH_STRIP_TO_EYE_WIDTH = 0.1  # the warped lashes left showing above a closing lid's edge
 LID_TEXTURE_SKIP_TO_EYE_WIDTH = 0.12  # the lid's texture is taken from above the crease
 LID_TEXTURE_DETAIL_PX = 2.0  # finer detail than this is copied onto the closed lid
 LID_EDGE_SOFTNESS_PX = 0.8
