@@ -11,6 +11,7 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.face.avatar import Avatar
+from headcast.face.segmentation import clean_plate, person_mask
 from headcast.motion.face_motion import FaceMotion
 from headcast.render.warp import deform
 from headcast.render.warp import tunables as T
@@ -152,6 +153,8 @@ class WarpPlan:
     pivot: np.ndarray
     mouth: MouthLook
     eyes: EyesLook
+    person: np.ndarray  # (H, W) float32 person mask of the photo
+    plate: np.ndarray  # (h, w, 3) uint8 the region's background with the person filled in
     details: tuple[DetailBox, ...]
 
     @classmethod
@@ -169,6 +172,8 @@ class WarpPlan:
             "brow_raise": deform.brow_basis(lm),
         }
         field = DisplacementField.build(avatar.mesh.vertices[:, :2], avatar.mesh.region)
+        person = person_mask(avatar.image)
+        plate = clean_plate(avatar.image, person)
         vertices_xy = avatar.mesh.vertices[:, :2].astype(np.float64)
         bases = {k: _over_all_vertices(v, vertices_xy) for k, v in bases.items()}
         bases["jaw_open"] = _jaw_into_head_ring(
@@ -228,6 +233,8 @@ class WarpPlan:
             pivot=deform.head_pivot(lm),
             mouth=MouthLook.sample(avatar.image, lm),
             eyes=EyesLook.sample(avatar.image, lm),
+            person=person,
+            plate=plate[field.region[1] : field.region[3], field.region[0] : field.region[2]].copy(),
             details=tuple(details),
         )
 
@@ -279,9 +286,13 @@ class WarpSession:
             sub_x[covered] = ex[covered]
             sub_y[covered] = ey[covered]
         frame = p.image.copy()
-        frame[y0:y1, x0:x1] = cv2.remap(
-            p.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        warped = cv2.remap(p.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg:
+            # The person turns over a still background: what the warp would drag of the
+            # background comes from the clean plate instead.
+            person = cv2.remap(p.person, map_x, map_y, cv2.INTER_LINEAR, borderValue=0.0)
+            warped = cv2.blendLinear(warped, p.plate, person, 1.0 - person)
+        frame[y0:y1, x0:x1] = warped
 
         landmarks_now = p.vertices[: p.n_landmarks, :2] + disp[: p.n_landmarks]
         # Landmarks follow the head rigidly, so taking the jaw's (rotated) share back out
