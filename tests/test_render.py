@@ -77,3 +77,79 @@ def test_identity_kept_while_speaking(session, judge):
     frame = s.render(FaceMotion(jaw_open=0.5, blink=0.5, head_yaw_deg=3.0))
     emb = judge.embedding(frame, judge.measure(frame))
     assert judge.identity_distance(ref_emb, emb) < 0.4
+
+
+RIGHT_EYE_DLIB = slice(36, 42)
+
+
+def _iris_x(frame: np.ndarray, eye: np.ndarray) -> float:
+    """Horizontal place of the iris inside the eye outline (0 = one corner, 1 = the other),
+    as the centroid of the outline's darkest pixels."""
+    import cv2
+
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(eye).astype(np.int32)], 1)
+    ys, xs = np.nonzero(mask)
+    light = frame[ys, xs].astype(np.float32).mean(axis=1)
+    dark = light <= np.percentile(light, 25)
+    left, right = eye[:, 0].min(), eye[:, 0].max()
+    return float((xs[dark].mean() - left) / (right - left))
+
+
+def test_gaze_moves_the_irises_inside_the_eyes_only(session, judge):
+    import cv2
+
+    from headcast.render.warp.eyes import EYES
+
+    avatar, s = session
+    rest = s.render(FaceMotion())
+    eye = judge.measure(rest).landmarks[RIGHT_EYE_DLIB]
+    frames = {g: s.render(FaceMotion(gaze_x=g)) for g in (-0.8, 0.8)}
+    xs = {g: _iris_x(f, eye) for g, f in frames.items()}
+    assert xs[0.8] - xs[-0.8] > 0.12, xs
+    openings = np.zeros(rest.shape[:2], np.uint8)
+    for loop, _ in EYES:
+        cv2.fillPoly(openings, [np.round(avatar.landmarks[list(loop), :2]).astype(np.int32)], 1)
+    openings = cv2.dilate(openings, np.ones((5, 5), np.uint8)) > 0
+    for frame in frames.values():
+        changed = np.abs(frame.astype(int) - rest.astype(int)).max(axis=2) > 0
+        assert changed[openings].any()
+        assert not changed[~openings].any()
+
+
+def test_gaze_correction_re_aims_a_photo_that_looks_away(judge, tmp_path):
+    import cv2
+
+    looking = prepare_avatar(MEDIA / "obama.jpg", 512, cache_dir=tmp_path)
+    straight = judge.measure(looking.image)
+    eye = straight.landmarks[RIGHT_EYE_DLIB]
+    centred = _iris_x(looking.image, eye)
+    away_path = tmp_path / "away.png"
+    away = get_engine("warp").start(looking).render(FaceMotion(gaze_x=0.8))
+    cv2.imwrite(str(away_path), cv2.cvtColor(away, cv2.COLOR_RGB2BGR))
+
+    photo = prepare_avatar(away_path, 512, cache_dir=tmp_path)
+    before = get_engine("warp").start(photo).render(FaceMotion())
+    after = get_engine("warp").start(photo.aimed_at_camera()).render(FaceMotion())
+    off_before = abs(_iris_x(before, eye) - centred)
+    off_after = abs(_iris_x(after, eye) - centred)
+    assert off_before > 0.08, off_before
+    assert off_after < 0.5 * off_before, (off_before, off_after)
+
+
+def test_a_turning_head_leaves_the_background_still(judge, tmp_path):
+    avatar = prepare_avatar(MEDIA / "obama.jpg", 512, cache_dir=tmp_path)
+    s = get_engine("warp").start(avatar)
+    frame = s.render(FaceMotion(head_yaw_deg=7.0, head_roll_deg=4.0))
+    changed = np.abs(frame.astype(int) - avatar.image.astype(int)).max(axis=2) > 12
+    face = judge.measure(avatar.image)
+    x0, y0, x1, y1 = face.box
+    w, h = x1 - x0, y1 - y0
+    # Head and hair: the face box grown up and to the sides; below it the shoulders.
+    head = np.zeros_like(changed)
+    head[max(0, int(y0 - 0.7 * h)) :, max(0, int(x0 - 0.45 * w)) : int(x1 + 0.45 * w)] = True
+    upper = np.zeros_like(changed)
+    upper[: int(y1), :] = True
+    background = upper & ~head
+    assert changed[head].mean() > 0.05
+    assert changed[background].mean() < 0.005, changed[background].mean()
