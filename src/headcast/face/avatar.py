@@ -19,10 +19,11 @@ from headcast.face.gaze import gaze_correction
 from headcast.face.image_io import load_image
 from headcast.face.landmarks import detect_faces
 from headcast.face.mesh import WarpMesh, build_warp_mesh
+from headcast.face.segmentation import person_mask
 
 log = logging.getLogger(__name__)
 
-AVATAR_FORMAT_VERSION = 2
+AVATAR_FORMAT_VERSION = 3
 MIN_FACE_HEIGHT_PX = (
     64  # landmark extent in the source photo; smaller faces carry too little detail
 )
@@ -40,6 +41,7 @@ class Avatar:
     mesh: WarpMesh
     key: str  # content hash of the source photo and the preparation settings
     faces_found: int
+    person: np.ndarray  # (size, size) uint8, 255 on the person, 0 on the background
     # Added to every frame's gaze: (0, 0) keeps the photo's gaze, see ``aimed_at_camera``.
     gaze_offset: tuple[float, float] = (0.0, 0.0)
 
@@ -155,7 +157,15 @@ def _prepare(image: np.ndarray, size_px: int, key: str, label: str) -> Avatar:
     refined = detect_faces(framed)
     landmarks = refined[0].points if refined else framing.to_output(face.points)
     mesh = build_warp_mesh(landmarks, size_px)
-    return Avatar(image=framed, landmarks=landmarks, mesh=mesh, key=key, faces_found=len(faces))
+    person = np.round(person_mask(framed) * 255).astype(np.uint8)
+    return Avatar(
+        image=framed,
+        landmarks=landmarks,
+        mesh=mesh,
+        key=key,
+        faces_found=len(faces),
+        person=person,
+    )
 
 
 def _remember(avatar: Avatar) -> None:
@@ -181,6 +191,7 @@ def _load_cached(cache_dir: Path, key: str) -> Avatar | None:
                 mesh=mesh,
                 key=key,
                 faces_found=int(data["faces_found"]),
+                person=data["person"],
             )
     except (OSError, KeyError, ValueError):
         return None
@@ -198,6 +209,7 @@ def _store_cached(cache_dir: Path, avatar: Avatar) -> None:
             head_weight=avatar.mesh.head_weight,
             region=np.array(avatar.mesh.region),
             faces_found=np.array(avatar.faces_found),
+            person=avatar.person,
         )
         os.replace(tmp, cache_dir / f"{avatar.key}.npz")
     except OSError as exc:

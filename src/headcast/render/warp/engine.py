@@ -11,7 +11,7 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.face.avatar import Avatar
-from headcast.face.segmentation import clean_plate, person_mask
+from headcast.face.segmentation import clean_plate
 from headcast.motion.face_motion import FaceMotion
 from headcast.render.warp import deform
 from headcast.render.warp import tunables as T
@@ -172,7 +172,7 @@ class WarpPlan:
             "brow_raise": deform.brow_basis(lm),
         }
         field = DisplacementField.build(avatar.mesh.vertices[:, :2], avatar.mesh.region)
-        person = person_mask(avatar.image)
+        person = avatar.person.astype(np.float32) / 255
         plate = clean_plate(avatar.image, person)
         vertices_xy = avatar.mesh.vertices[:, :2].astype(np.float64)
         bases = {k: _over_all_vertices(v, vertices_xy) for k, v in bases.items()}
