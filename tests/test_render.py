@@ -153,3 +153,47 @@ def test_a_turning_head_leaves_the_background_still(judge, tmp_path):
     background = upper & ~head
     assert changed[head].mean() > 0.05
     assert changed[background].mean() < 0.005, changed[background].mean()
+
+
+def _variant(name: str) -> np.ndarray:
+    import cv2
+
+    photo = cv2.cvtColor(cv2.imread(str(MEDIA / "obama.jpg")), cv2.COLOR_BGR2RGB)
+    h, w = photo.shape[:2]
+    if name == "grayscale":
+        return np.repeat(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+    if name == "wide, off-centre":
+        canvas = np.full((h, 3 * w, 3), 90, np.uint8)
+        canvas[:, 2 * w :] = photo
+        return canvas
+    if name == "small face":
+        return cv2.resize(photo, (w // 3, h // 3), interpolation=cv2.INTER_AREA)
+    if name == "very large":
+        return cv2.resize(photo, (int(w * 2.6), int(h * 2.6)), interpolation=cv2.INTER_CUBIC)
+    if name == "painting":
+        return cv2.stylization(photo, sigma_s=40, sigma_r=0.35)
+    raise ValueError(name)
+
+
+@pytest.mark.parametrize(
+    "variant", ["grayscale", "wide, off-centre", "small face", "very large", "painting"]
+)
+def test_any_reasonable_portrait_speaks(variant, judge, tmp_path):
+    import cv2
+
+    path = tmp_path / "portrait.png"
+    cv2.imwrite(str(path), cv2.cvtColor(_variant(variant), cv2.COLOR_RGB2BGR))
+    avatar = prepare_avatar(path, 512, cache_dir=tmp_path)
+    s = get_engine("warp").start(avatar)
+    rest = judge.measure(s.render(FaceMotion()))
+    open_ = judge.measure(s.render(FaceMotion(jaw_open=0.6)))
+    assert rest is not None and open_ is not None
+    assert open_.aperture > 0.1, open_.aperture
+    assert rest.aperture < 0.5 * open_.aperture, (rest.aperture, open_.aperture)
+    if variant != "painting":  # the judge reads a painting's brush strokes as a parted lip
+        assert rest.lips_closed, rest.aperture
+    photo = judge.measure(avatar.image)
+    same = judge.identity_distance(
+        judge.embedding(avatar.image, photo), judge.embedding(s.render(FaceMotion()), rest)
+    )
+    assert same < 0.45, same
