@@ -43,5 +43,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         allow_anonymous=args.allow_anonymous,
         redis_url=args.redis_url,
     )
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level="info")
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        # Live streams send JPEG / H.264 that deflate cannot shrink: compressing every frame
+        # message would only cost CPU.
+        ws_per_message_deflate=False,
+    )
     return 0

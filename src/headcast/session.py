@@ -9,6 +9,7 @@ and show idle frames (blinks, small motion, mouth at rest) whenever no speech is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -26,6 +27,9 @@ from headcast.render import get_engine
 
 DEFAULT_OUTPUT_RATE_HZ = 16_000
 IDLE_POLL_S = 0.005  # how often a batch session checks for new input while waiting
+# A live speaking frame waits this share of a frame for audio running late (pushed in real
+# time, or lip-sync slowed by load) rather than cutting the speech with an idle frame.
+LATE_SPEECH_WAIT_FRAMES = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,12 +93,19 @@ class Session:
         self._lookahead_ms = lookahead_ms
         self._head_motion = head_motion
         self._seed = seed
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # queues shared by input and output
+        self._input_lock = threading.Lock()  # one push / segment end at a time
         self._segments: deque[_Segment] = deque()
+        self._dropped: list[_Segment] = []  # interrupted, their lip-sync not yet freed
         self._segment_count = 0
         self._resamplers: dict[int, soxr.ResampleStream] = {}
         self._frame_index = 0
         self._closed = False
+        # A live session's pacing wait wakes when new motions or an interrupt arrive.
+        self._wake: asyncio.Event | None = None
+        self._wake_loop: asyncio.AbstractEventLoop | None = None
+        self._interrupted = False
+        self._showing_speech = False  # the last frame out belonged to a segment
 
     # -- input -------------------------------------------------------------------------------
 
@@ -106,23 +117,54 @@ class Session:
             if samples.dtype == np.int16
             else samples.astype(np.float32)
         )
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("push_audio on a closed session")
-            segment = self._open_segment()
+        with self._input_lock:
+            self._close_dropped()
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError("push_audio on a closed session")
+                open_ = self._segments and not self._segments[-1].ended
+                segment = self._segments[-1] if open_ else None
+            if segment is None:
+                segment = self._new_segment()  # its lip-sync set-up is kept off the frame lock too
+                with self._lock:
+                    self._segments.append(segment)
+            # Lip-sync analysis runs outside the frame lock: frames keep flowing meanwhile.
             motions = segment.lipsync.push_audio(floats, sample_rate)
-            segment.motions.extend(m for _, m in motions)
-            out = self._to_output(floats, sample_rate)
-            segment.audio.append(np.clip(np.rint(out * 32767), -32768, 32767).astype(np.int16))
-            segment.audio_buffered += len(out)
+            with self._lock:
+                segment.motions.extend(m for _, m in motions)
+                out = self._to_output(floats, sample_rate)
+                segment.audio.append(np.clip(np.rint(out * 32767), -32768, 32767).astype(np.int16))
+                segment.audio_buffered += len(out)
+        if motions:
+            self._wake_pacing()
+
+    def finalize_frames(self, frame_count: int) -> None:
+        """Make the open segment's first ``frame_count`` frames final now.
+
+        For request/response transports that must answer each audio chunk before the next
+        one arrives: the last frames see less look-ahead instead of waiting for more audio.
+        """
+        with self._input_lock:
+            with self._lock:
+                if not self._segments or self._segments[-1].ended:
+                    return
+                segment = self._segments[-1]
+            motions = segment.lipsync.emit_now(frame_count)
+            with self._lock:
+                segment.motions.extend(m for _, m in motions)
+        self._wake_pacing()
 
     def end_segment(self) -> None:
         """The open segment is complete: its remaining frames can be produced."""
-        with self._lock:
-            if self._segments and not self._segments[-1].ended:
+        with self._input_lock:
+            with self._lock:
+                if not self._segments or self._segments[-1].ended:
+                    return
                 segment = self._segments[-1]
                 segment.ended = True
-                segment.motions.extend(m for _, m in segment.lipsync.finish())
+            motions = segment.lipsync.finish()
+            with self._lock:
+                segment.motions.extend(m for _, m in motions)
                 segment.finished_lipsync = True
                 tail = self._flush_output()
                 if len(tail):
@@ -130,26 +172,44 @@ class Session:
                         np.clip(np.rint(tail * 32767), -32768, 32767).astype(np.int16)
                     )
                     segment.audio_buffered += len(tail)
+        self._wake_pacing()
 
     def interrupt(self) -> None:
         """Drop all queued speech at once; the next frame is idle."""
         with self._lock:
+            self._dropped.extend(self._segments)
             self._segments.clear()
             self._resamplers.clear()
+            self._interrupted = True
+        self._wake_pacing()
 
     def close(self) -> None:
         """No more input; iteration ends once queued speech has been shown."""
         self.end_segment()
-        with self._lock:
-            self._closed = True
+        with self._input_lock:
+            self._close_dropped()
+            with self._lock:
+                self._closed = True
 
     # -- output ------------------------------------------------------------------------------
 
     async def frames(self) -> AsyncIterator[VideoFrame | SegmentFinished]:
-        """Frames in order (and segment-finished events), paced in real time when live."""
+        """Frames in order (and segment-finished events), paced in real time when live.
+
+        A live session decides what a frame shows only at the frame's time, and an interrupt
+        or the start of speech wakes that wait: the frame is made at once and the frame clock
+        restarts from it (media time stays ``index / fps``). A speaking frame whose audio is a
+        little late is waited for, up to ``LATE_SPEECH_WAIT_FRAMES``, rather than cut by silence.
+        """
         started = time.monotonic()
+        self._wake = asyncio.Event()
+        self._wake_loop = asyncio.get_running_loop()
         while True:
+            if self.realtime and await self._pace(started + self._frame_index / self.fps):
+                started = time.monotonic() - self._frame_index / self.fps
             item = self._next()
+            if item is None and self.realtime:
+                item = await self._wait_for_late_speech()
             if item is None:
                 with self._lock:
                     done = self._closed and not self._segments
@@ -165,12 +225,66 @@ class Session:
             motion, audio, segment = item
             index = self._frame_index
             self._frame_index += 1
-            if self.realtime:
-                delay = started + index / self.fps - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            self._showing_speech = segment is not None
             image = await asyncio.to_thread(self._renderer.render, motion)
             yield VideoFrame(index, index / self.fps, image, audio, segment is not None, segment)
+
+    async def _pace(self, due: float) -> bool:
+        """Wait until ``due`` (monotonic s); True when something needs a frame sooner."""
+        while (delay := due - time.monotonic()) > 0:
+            if await self._wait_for_wake(delay) and self._frame_wanted_now():
+                return True
+        return False
+
+    async def _wait_for_late_speech(
+        self,
+    ) -> tuple[FaceMotion, np.ndarray, int | None] | SegmentFinished | None:
+        """The next item, if the face is mid-speech and its audio comes within the grace time."""
+        deadline = time.monotonic() + LATE_SPEECH_WAIT_FRAMES / self.fps
+        item = None
+        while item is None and self._speech_due():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await self._wait_for_wake(left)
+            item = self._next()
+        return item
+
+    async def _wait_for_wake(self, timeout_s: float) -> bool:
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout_s)
+            woken = True
+        except TimeoutError:
+            woken = False
+        self._wake.clear()
+        return woken
+
+    def _frame_wanted_now(self) -> bool:
+        """An interrupt to show, or speech ready to start while the face is idle."""
+        with self._lock:
+            interrupted, self._interrupted = self._interrupted, False
+            speech_ready = bool(self._segments and self._segments[0].motions)
+        if self._showing_speech:
+            return interrupted
+        return speech_ready
+
+    def _speech_due(self) -> bool:
+        """The face is mid-speech and its open segment's next frame has not arrived yet."""
+        with self._lock:
+            return (
+                self._showing_speech
+                and bool(self._segments)
+                and not self._segments[0].ended
+                and not self._segments[0].motions
+            )
+
+    def _wake_pacing(self) -> None:
+        loop, wake = self._wake_loop, self._wake
+        if loop is not None and wake is not None and self.realtime:
+            # A closed loop has nothing waiting on it.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
 
     def _next(self) -> tuple[FaceMotion, np.ndarray, int | None] | SegmentFinished | None:
         with self._lock:
@@ -200,14 +314,17 @@ class Session:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _open_segment(self) -> _Segment:
-        if not self._segments or self._segments[-1].ended:
-            self._segment_count += 1
-            seed = self._seed + self._segment_count
-            self._segments.append(
-                _Segment(self._segment_count, self.fps, self._lookahead_ms, seed, self._head_motion)
-            )
-        return self._segments[-1]
+    def _new_segment(self) -> _Segment:
+        self._segment_count += 1
+        seed = self._seed + self._segment_count
+        return _Segment(self._segment_count, self.fps, self._lookahead_ms, seed, self._head_motion)
+
+    def _close_dropped(self) -> None:
+        """Free the lip-sync of interrupted segments (under the input lock: none is in use)."""
+        with self._lock:
+            dropped, self._dropped = self._dropped, []
+        for segment in dropped:
+            segment.lipsync.close()
 
     def _to_output(self, samples: np.ndarray, rate: int) -> np.ndarray:
         if rate == self.output_rate:

@@ -24,6 +24,7 @@ MAX_LOOKAHEAD_MS = 1000.0
 MOUTH_CONTEXT_S = 0.8  # phones further back than this no longer shape the current frame
 LOUDNESS_HISTORY_S = 10.0  # the loudness reference adapts over this window
 NOD_EMA_S = 0.25
+PHONE_HISTORY_MARGIN_S = 2.0  # phones kept beyond the mouth context, so none it sees is cut
 
 
 class LiveLipSync:
@@ -75,6 +76,21 @@ class LiveLipSync:
             self._flush_resampler()
         return self._feed(samples)
 
+    def emit_now(self, n_frames: int) -> list[tuple[int, FaceMotion]]:
+        """Make frames up to ``n_frames`` final now, from the audio decoded so far.
+
+        For transports that must answer each audio chunk before the next arrives: the last
+        frames see less than ``lookahead_ms`` ahead (the very last none), instead of waiting.
+        """
+        if self._finished or n_frames <= self._next_frame:
+            return []
+        return self._emit_until(n_frames, self._recent_phones())
+
+    def close(self) -> None:
+        """Stop without finishing (the speech was interrupted): free the phone recognizer."""
+        self._finished = True
+        self._phones.close()
+
     def finish(self) -> list[tuple[int, FaceMotion]]:
         """End of the audio: every remaining frame up to its end."""
         self._flush_resampler()
@@ -87,7 +103,7 @@ class LiveLipSync:
         self._finished = True
         end_s = self._phones.decoded_s
         n_total = max(int(round(end_s * self.fps)), self._next_frame)
-        frames += self._emit_until(n_total, self._phones.track())
+        frames += self._emit_until(n_total, self._recent_phones())
         return frames
 
     def _flush_resampler(self) -> None:
@@ -106,8 +122,15 @@ class LiveLipSync:
             self._phones.push(block)
             ready = int(np.floor((self._phones.decoded_s - self.lookahead_s) * self.fps + 1e-9)) + 1
             if ready > self._next_frame:
-                out += self._emit_until(ready, self._phones.track())
+                out += self._emit_until(ready, self._recent_phones())
         return out
+
+    def _recent_phones(self) -> PhoneTrack:
+        """The phones the frames still to come can see (older ones would cost time per frame
+        in a long stream, growing without end)."""
+        return self._phones.track(
+            since_s=self._next_frame / self.fps - MOUTH_CONTEXT_S - PHONE_HISTORY_MARGIN_S
+        )
 
     def _measure_loudness(self, block: np.ndarray) -> None:
         hop = ANALYSIS_SAMPLE_RATE_HZ // T.CURVE_RATE_HZ
@@ -128,11 +151,14 @@ class LiveLipSync:
             t = i / self.fps
             window = tuple(p for p in track.phones if p.end_s > t - MOUTH_CONTEXT_S)
             local = PhoneTrack(window, track.duration_s, track.source)
+            # Only the recent loudness shapes the frame: pass that, not the whole history.
             end = len(self._loud_db)
-            loudness = np.zeros(end, np.float32)
             lo = max(int((t - MOUTH_CONTEXT_S) * T.CURVE_RATE_HZ), 0)
-            loudness[lo:end] = self._loudness(lo, end)[: end - lo]
-            mouth = mouth_curves(local, loudness, self.fps, 1, first_frame=i)
+            if lo < end:
+                loudness, start = self._loudness(lo, end)[: end - lo].astype(np.float32), lo
+            else:  # nothing measured this recently: silence
+                loudness, start = np.zeros(min(end, 1), np.float32), max(end - 1, 0)
+            mouth = mouth_curves(local, loudness, self.fps, 1, first_frame=i, loudness_start=start)
             level = float(self._loudness(int(t * T.CURVE_RATE_HZ), int(t * T.CURVE_RATE_HZ) + 1)[0])
             self._nod += (level - self._nod) * min(1.0 / (NOD_EMA_S * self.fps), 1.0)
             yaw, pitch, roll = self._idle.sway_deg(t) if self.head_motion else (0.0, 0.0, 0.0)

@@ -17,11 +17,17 @@ SIGNED_CONTROLS = ("mouth_stretch",)
 
 
 def mouth_curves(
-    track: PhoneTrack, loudness: np.ndarray, fps: float, n_frames: int, first_frame: int = 0
+    track: PhoneTrack,
+    loudness: np.ndarray,
+    fps: float,
+    n_frames: int,
+    first_frame: int = 0,
+    loudness_start: int = 0,
 ) -> dict[str, np.ndarray]:
     """Mouth controls for frames ``first_frame … first_frame + n_frames - 1`` (frame i at i / fps).
 
-    ``loudness`` is the envelope in [0, 1] at ``T.CURVE_RATE_HZ`` from time 0.
+    ``loudness`` is the envelope in [0, 1] at ``T.CURVE_RATE_HZ`` from step ``loudness_start``
+    (time 0 by default; a live stream passes only its recent steps).
     """
     keys = spread_rounding(mouth_keys(track))
     rate = T.CURVE_RATE_HZ
@@ -32,7 +38,7 @@ def mouth_curves(
     fine_t = t0 + np.arange(int(np.ceil((t1 - t0) * rate)) + 2) / rate
     frame_t = (first_frame + np.arange(n_frames)) / fps
     loud = (
-        np.interp(fine_t, np.arange(len(loudness)) / rate, loudness)
+        np.interp(fine_t, (loudness_start + np.arange(len(loudness))) / rate, loudness)
         if len(loudness)
         else np.ones_like(fine_t)
     )

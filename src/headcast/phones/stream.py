@@ -7,6 +7,8 @@ ends at each pause found by voice-activity detection, which keeps the search sma
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pocketsphinx
 
@@ -39,14 +41,29 @@ def _spectral_flatness(block: np.ndarray) -> float:
     return float(np.exp(np.mean(np.log(power))) / np.mean(power))
 
 
+# Loading a recognizer takes ~0.1 s of CPU: live streams open one per turn, so finished
+# streams hand theirs back for the next to reuse (each utterance starts afresh anyway).
+MAX_IDLE_DECODERS = 8
+_idle_decoders: dict[bool, list[pocketsphinx.Decoder]] = {True: [], False: []}
+_idle_lock = threading.Lock()
+
+
+def _take_decoder(fast: bool) -> pocketsphinx.Decoder:
+    with _idle_lock:
+        if _idle_decoders[fast]:
+            return _idle_decoders[fast].pop()
+    options = FAST_OPTIONS if fast else ACCURATE_OPTIONS
+    return pocketsphinx.Decoder(
+        allphone=sphinx.model_path("en-us-phone.lm.bin"), loglevel="FATAL", **options
+    )
+
+
 class PhoneStream:
     """Incremental phone recognition over 16 kHz mono float32 audio."""
 
     def __init__(self, *, fast: bool = True) -> None:
-        options = FAST_OPTIONS if fast else ACCURATE_OPTIONS
-        self._decoder = pocketsphinx.Decoder(
-            allphone=sphinx.model_path("en-us-phone.lm.bin"), loglevel="FATAL", **options
-        )
+        self._fast = fast
+        self._decoder: pocketsphinx.Decoder | None = _take_decoder(fast)
         self._block = int(SAMPLE_RATE * BLOCK_MS / 1000)
         self._pending = np.zeros(0, np.float32)
         self._consumed = 0  # samples decoded (or judged silent) so far
@@ -60,6 +77,12 @@ class PhoneStream:
         self._f0_history = np.full(int(MUSIC_WINDOW_S * 1000 / VAD_FRAME_MS), np.nan, np.float32)
 
     @property
+    def _recognizer(self) -> pocketsphinx.Decoder:
+        if self._decoder is None:
+            raise RuntimeError("the phone stream is closed")
+        return self._decoder
+
+    @property
     def decoded_s(self) -> float:
         return self._consumed / SAMPLE_RATE
 
@@ -70,17 +93,41 @@ class PhoneStream:
             self._step(block)
 
     def finish(self) -> None:
-        """Decode what is left (padded to a block) and close the running utterance."""
+        """Decode what is left (padded to a block) and close the running utterance; the
+        phones stay readable, no more audio may come."""
         if len(self._pending):
             tail = len(self._pending)
             self._step(np.pad(self._pending, (0, self._block - tail)))
             self._consumed -= self._block - tail
             self._pending = np.zeros(0, np.float32)
         self._end_utterance()
+        self.close()
 
-    def track(self) -> PhoneTrack:
-        """Phones from 0 to ``decoded_s``, gapless; the tail may still change."""
-        spans = [(p.label, p.start_s, p.end_s, p.confidence) for p in self._final + self._partial]
+    def close(self) -> None:
+        """No more audio: hand the recognizer back for another stream (safe to repeat)."""
+        decoder, self._decoder = self._decoder, None
+        if decoder is None:
+            return
+        if self._utt_start is not None:  # dropped mid-utterance (an interrupt)
+            decoder.end_utt()
+            self._partial = []
+            self._utt_start = None
+        with _idle_lock:
+            if len(_idle_decoders[self._fast]) < MAX_IDLE_DECODERS:
+                _idle_decoders[self._fast].append(decoder)
+
+    def track(self, since_s: float = 0.0) -> PhoneTrack:
+        """Phones from 0 to ``decoded_s``, gapless; the tail may still change.
+
+        Phones that ended before ``since_s`` may be left out (silence stands in for them), so
+        a live caller pays for the recent phones only, not for the whole stream so far.
+        """
+        first = len(self._final)
+        while first > 0 and self._final[first - 1].end_s > since_s:
+            first -= 1
+        # One phone before the cut stays, so the first kept one is clipped as in the full track.
+        kept = self._final[max(first - 1, 0) :] + self._partial
+        spans = [(p.label, p.start_s, p.end_s, p.confidence) for p in kept]
         return sphinx.build_track(spans, self.decoded_s, "recognition")
 
     def _speech(self, block: np.ndarray) -> bool:
@@ -120,7 +167,7 @@ class PhoneStream:
         speech = self._speech(block)
         if self._music_now and self._utt_start is not None:
             # What the recognizer heard in the last second was the music starting: drop it.
-            self._decoder.end_utt()
+            self._recognizer.end_utt()
             onset = self._consumed / SAMPLE_RATE - MUSIC_WINDOW_S
             self._final = [p for p in self._final if p.end_s <= onset]
             self._partial = []
@@ -129,14 +176,14 @@ class PhoneStream:
         if speech:
             self._quiet_ms = 0.0
             if self._utt_start is None:
-                self._decoder.reinit_feat()
-                self._decoder.start_utt()
+                self._recognizer.reinit_feat()
+                self._recognizer.start_utt()
                 self._utt_start = self._consumed
         elif self._utt_start is not None:
             self._quiet_ms += BLOCK_MS
         if self._utt_start is not None:
             pcm = np.clip(np.rint(block * 32768.0), -32768, 32767).astype("<i2")
-            self._decoder.process_raw(pcm.tobytes(), False, False)
+            self._recognizer.process_raw(pcm.tobytes(), False, False)
         self._consumed += len(block)
         if self._utt_start is not None:
             if self._quiet_ms >= PAUSE_TO_END_UTTERANCE_MS:
@@ -148,7 +195,7 @@ class PhoneStream:
         offset = (self._utt_start or 0) / SAMPLE_RATE
         rate = sphinx.FRAMES_PER_S
         out = []
-        for seg in self._decoder.seg() or ():
+        for seg in self._recognizer.seg() or ():
             label = normalize_label(seg.word)
             start, end = offset + seg.start_frame / rate, offset + (seg.end_frame + 1) / rate
             out.append(Phone(label if label else SILENCE, start, end, 1.0))
@@ -157,7 +204,7 @@ class PhoneStream:
     def _end_utterance(self) -> None:
         if self._utt_start is None:
             return
-        self._decoder.end_utt()
+        self._recognizer.end_utt()
         self._final.extend(self._segments())
         self._partial = []
         self._utt_start = None

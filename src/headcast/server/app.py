@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from headcast import __version__
+from headcast.server.body_limit import RequestBodyLimit
 from headcast.server.config import ServerConfig
 from headcast.server.errors import install_error_handlers
 from headcast.server.live_sessions import LiveSessions
@@ -22,7 +23,7 @@ from headcast.server.metrics import install_request_metrics
 from headcast.server.security import RateLimiter
 
 # Order matters only for the OpenAPI listing.
-ROUTE_MODULES: tuple[str, ...] = ("health", "metrics")
+ROUTE_MODULES: tuple[str, ...] = ("health", "metrics", "lipsync_route", "pick_reference_route", "generate_route", "index_page", "animate_route", "avatars", "jobs", "webrtc", "live_routes", "pages", "stream_ws", "omnirt_ws")
 
 
 def _route_modules() -> list[ModuleType]:
@@ -62,6 +63,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.ready = False
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_min)
     app.state.live_sessions = LiveSessions(config)
+    app.add_middleware(RequestBodyLimit, max_bytes=config.max_request_bytes)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -37,6 +37,8 @@ class ServerConfig:
     shared_dir: Path | None = None
     # redis://host:port/db — several replicas share one job queue; unset = SQLite only.
     redis_url: str | None = None
+    # With Redis: a replica silent this long is presumed dead and its running jobs requeued.
+    job_lease_s: float = 30.0
     default_size_px: int = 512
     default_fps: float = 25.0
 
@@ -57,6 +59,8 @@ class ServerConfig:
     def check(self) -> None:
         if not 0 < self.port < 65536:
             raise InputError(f"port must be 1-65535, got {self.port}")
+        if self.job_lease_s <= 0:
+            raise InputError(f"job_lease_s must be positive, got {self.job_lease_s}")
         if self.workers < 1:
             raise InputError(f"workers must be at least 1, got {self.workers}")
         if not self.api_keys and not self.allow_anonymous:
@@ -64,6 +68,11 @@ class ServerConfig:
                 "no API keys: set $HEADCAST_API_KEYS (comma-separated) or, to serve without "
                 "keys, $HEADCAST_ALLOW_ANONYMOUS=1 / --allow-anonymous"
             )
+
+    @property
+    def max_request_bytes(self) -> int:
+        """Whole request bodies: room for two uploads sent as base64 JSON, plus form fields."""
+        return 3 * self.max_upload_bytes + 1024 * 1024
 
     @property
     def database_path(self) -> Path:

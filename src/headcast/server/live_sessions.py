@@ -70,7 +70,10 @@ class LiveSessions:
                     prepare_avatar, image, size_px or self.config.default_size_px, name="image"
                 )
             )
-            session = Session(
+            # The renderer's per-avatar set-up takes a while: off the event loop, so the
+            # sessions already streaming keep their pace.
+            session = await asyncio.to_thread(
+                Session,
                 avatar,
                 fps=fps or self.config.default_fps,
                 output_rate=output_rate,

@@ -143,9 +143,7 @@ class VideoWriter:
         if spec.thread_type:
             ctx.thread_type = spec.thread_type
         ctx.thread_count = 0
-        # Tag what the RGB→YUV conversion below does, so players don't guess by frame size.
-        ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
-        ctx.color_range = 1  # limited ("tv")
+        tag_bt709(ctx)
         return stream
 
     def write(self, frame: np.ndarray) -> None:
@@ -158,10 +156,7 @@ class VideoWriter:
                 f"got {frame.shape} {frame.dtype}"
             )
         try:
-            rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            yuv = self._reformatter.reformat(
-                rgb, format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG", threads=1
-            )
+            yuv = to_yuv420p(frame, self._reformatter)
             yuv.pts = self.frames_written
             self._container.mux(self._video.encode(yuv))
             self.frames_written += 1
@@ -278,6 +273,20 @@ class _AudioTrack:
             frame.pts = self.pts
             self.pts += chunk.size
             self.container.mux(self.stream.encode(frame))
+
+
+def to_yuv420p(frame: np.ndarray, reformatter: VideoReformatter) -> av.VideoFrame:
+    """An RGB frame as BT.709 limited-range YUV 4:2:0, as the encoders' streams are tagged."""
+    rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    return reformatter.reformat(
+        rgb, format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG", threads=1
+    )
+
+
+def tag_bt709(ctx: av.codec.context.CodecContext) -> None:
+    """Tag what ``to_yuv420p`` does, so players don't guess the colours by frame size."""
+    ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
+    ctx.color_range = 1  # limited ("tv")
 
 
 def encode_jpeg(frame: np.ndarray, quality: int = 85) -> bytes:

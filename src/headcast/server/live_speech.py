@@ -1,0 +1,122 @@
+"""Speech into a live session from text, audio files, raw PCM and the microphone.
+
+Every source pushes through one ``LiveSpeech`` per session, so two requests never interleave
+their audio in one segment, and an interrupt also stops speech that is still being pushed
+(a long text is synthesized and pushed sentence by sentence while the first is shown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+from fastapi import FastAPI
+
+from headcast.server.live_sessions import LiveSession
+from headcast.session import Session
+from headcast.speech import Speech, synthesize_stream
+
+# Audio is pushed in pieces this long: the session's lock is held while a piece is analysed,
+# and frames are taken from the session under the same lock on the event loop.
+PUSH_CHUNK_S = 0.2
+
+
+class LiveSpeech:
+    """The speech sources of one live session, serialised, with interrupt."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._lock = asyncio.Lock()
+        self._generation = 0  # bumped by every interrupt; pushes of an older one stop
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def interrupt(self) -> None:
+        """Stop the avatar now and drop speech still being pushed."""
+        self._generation += 1
+        self.session.interrupt()
+
+    async def push(
+        self, samples: np.ndarray, sample_rate: int, *, end: bool, generation: int | None = None
+    ) -> bool:
+        """Queue mono audio (int16 or float); False when an interrupt dropped it."""
+        generation = self._generation if generation is None else generation
+        async with self._lock:
+            return await self._push_locked(samples, sample_rate, end=end, generation=generation)
+
+    async def end_segment(self) -> None:
+        async with self._lock:
+            self.session.end_segment()
+
+    async def say(
+        self,
+        text: str,
+        voice: str | None,
+        *,
+        rate_wpm: float | None = None,
+        max_chars: int | None = None,
+    ) -> float:
+        """Speak ``text`` with the built-in voice; the seconds of speech queued.
+
+        Bad text or voice raises ``InputError`` before anything is queued.
+        """
+        generation = self._generation
+        pieces: Iterator[Speech] = await asyncio.to_thread(
+            synthesize_stream, text, voice, rate_wpm=rate_wpm, max_chars=max_chars
+        )
+        queued_s = 0.0
+        async with self._lock:
+            while True:
+                speech = await asyncio.to_thread(next, pieces, None)
+                if speech is None:
+                    break
+                audio = speech.audio
+                if not await self._push_locked(
+                    audio.samples, audio.sample_rate, end=False, generation=generation
+                ):
+                    return queued_s
+                queued_s += audio.duration_s
+            if generation == self._generation:
+                self.session.end_segment()
+        return queued_s
+
+    async def _push_locked(
+        self, samples: np.ndarray, sample_rate: int, *, end: bool, generation: int
+    ) -> bool:
+        step = max(1, int(PUSH_CHUNK_S * sample_rate))
+        for start in range(0, len(samples), step):
+            if generation != self._generation:
+                return False
+            try:
+                await asyncio.to_thread(
+                    self.session.push_audio, samples[start : start + step], sample_rate
+                )
+            except RuntimeError:  # the session was closed meanwhile
+                return False
+        if generation != self._generation:
+            return False
+        if end:
+            self.session.end_segment()
+        return True
+
+
+def live_speech(app: FastAPI, live: LiveSession) -> LiveSpeech:
+    """The session's LiveSpeech, shared by every request and microphone feeding it now.
+
+    Held weakly: once nothing is pushing or speaking there is nothing to serialise or to
+    interrupt, and a closed session's state goes with it.
+    """
+    registry: weakref.WeakValueDictionary[str, LiveSpeech] | None = getattr(
+        app.state, "live_speech", None
+    )
+    if registry is None:
+        registry = app.state.live_speech = weakref.WeakValueDictionary()
+    speech = registry.get(live.id)
+    if speech is None or speech.session is not live.session:
+        speech = LiveSpeech(live.session)
+        registry[live.id] = speech
+    return speech

@@ -1,0 +1,245 @@
+// The headcast web page: drives /v1/avatars and /v1/jobs with the key typed by the user.
+"use strict";
+
+const KEY_STORAGE = "headcast.apiKey";
+const POLL_INTERVAL_MS = 500;
+
+const $ = (id) => document.getElementById(id);
+const state = { avatarId: null, jobId: null, videoUrl: null, polling: null };
+
+function authHeaders() {
+  const key = $("api-key").value.trim();
+  return key ? { "X-API-Key": key } : {};
+}
+
+// fetch with the key; throws an Error carrying the service's JSON error message.
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: { ...authHeaders(), ...(options.headers || {}) },
+  });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = await response.json();
+      if (body && body.error) message = body.error.message;
+    } catch (_) { /* not JSON */ }
+    const retry = response.headers.get("Retry-After");
+    throw new Error(retry ? `${message} (retry in ${retry} s)` : message);
+  }
+  return response;
+}
+
+function say(text, isError = false) {
+  const el = $("message");
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+// -- portraits ---------------------------------------------------------------------------------
+
+function showVerdict(avatar) {
+  const box = $("avatar-verdict");
+  box.replaceChildren();
+  const score = avatar.score || {};
+  const head = document.createElement("p");
+  const value = typeof score.score === "number" ? score.score.toFixed(2) : "?";
+  const grade = score.score >= 0.6 ? "good" : score.score >= 0.35 ? "fair" : "poor";
+  head.className = `grade ${grade}`;
+  head.textContent = `Reference score ${value} (${grade})`;
+  box.append(head);
+  const reasons = [...(score.reasons || []), ...(avatar.warnings || [])];
+  if (reasons.length) {
+    const list = document.createElement("ul");
+    for (const reason of reasons) {
+      const item = document.createElement("li");
+      item.textContent = reason;
+      list.append(item);
+    }
+    box.append(list);
+  }
+  box.hidden = false;
+}
+
+function selectAvatar(avatar) {
+  state.avatarId = avatar.id;
+  for (const el of document.querySelectorAll(".avatar")) {
+    el.classList.toggle("selected", el.dataset.id === avatar.id);
+  }
+  showVerdict(avatar);
+}
+
+async function thumbnail(avatar) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "avatar";
+  button.dataset.id = avatar.id;
+  button.title = `score ${avatar.score ? avatar.score.score.toFixed(2) : "?"}`;
+  button.addEventListener("click", () => selectAvatar(avatar));
+  const img = document.createElement("img");
+  img.alt = "portrait";
+  button.append(img);
+  try {
+    const blob = await (await api(`/v1/avatars/${encodeURIComponent(avatar.id)}/image`)).blob();
+    img.src = URL.createObjectURL(blob);
+  } catch (_) { img.alt = "(no preview)"; }
+  return button;
+}
+
+async function loadAvatars() {
+  const list = $("avatar-list");
+  try {
+    const { avatars } = await (await api("/v1/avatars")).json();
+    list.replaceChildren(...(await Promise.all(avatars.map(thumbnail))));
+    if (!avatars.length) list.textContent = "none yet";
+    const current = avatars.find((a) => a.id === state.avatarId);
+    if (current) selectAvatar(current);
+  } catch (err) {
+    list.textContent = `cannot list portraits: ${err.message}`;
+  }
+}
+
+async function uploadPortrait() {
+  const file = $("portrait-file").files[0];
+  if (!file) return;
+  say("Analysing the photo…");
+  const form = new FormData();
+  form.append("image", file);
+  try {
+    const avatar = await (await api("/v1/avatars", { method: "POST", body: form })).json();
+    state.avatarId = avatar.id;
+    await loadAvatars();
+    selectAvatar(avatar);
+    say("Portrait ready.");
+  } catch (err) {
+    say(`The photo was refused: ${err.message}`, true);
+  }
+}
+
+// -- rendering ---------------------------------------------------------------------------------
+
+function speechKind() {
+  return document.querySelector('input[name="speech-kind"]:checked').value;
+}
+
+function jobForm() {
+  const form = new FormData();
+  form.append("avatar_id", state.avatarId);
+  form.append("format", $("format").value);
+  form.append("size", $("size").value);
+  if (speechKind() === "text") {
+    const text = $("speech-text").value.trim();
+    if (!text) throw new Error("type something for the portrait to say");
+    form.append("text", text);
+    form.append("voice", $("voice").value.trim() || "en-us");
+  } else {
+    const audio = $("speech-audio").files[0];
+    if (!audio) throw new Error("choose a speech recording");
+    form.append("audio", audio);
+    const transcript = $("audio-transcript").value.trim();
+    if (transcript) form.append("text", transcript);
+  }
+  return form;
+}
+
+function setBusy(busy) {
+  $("render").disabled = busy;
+  $("cancel").hidden = !busy;
+}
+
+async function render() {
+  if (!state.avatarId) { say("Upload or choose a portrait first.", true); return; }
+  let form;
+  try { form = jobForm(); } catch (err) { say(err.message, true); return; }
+  $("result").hidden = true;
+  setBusy(true);
+  say("Submitting…");
+  try {
+    const job = await (await api("/v1/jobs", { method: "POST", body: form })).json();
+    state.jobId = job.id;
+    showJob(job);
+    poll();
+  } catch (err) {
+    setBusy(false);
+    say(`Not started: ${err.message}`, true);
+  }
+}
+
+function showJob(job) {
+  $("progress").value = job.progress || 0;
+  $("job-state").textContent = `${job.state} ${Math.round(job.progress || 0)}%`;
+}
+
+async function poll() {
+  clearTimeout(state.polling);
+  if (!state.jobId) return;
+  let job;
+  try {
+    job = await (await api(`/v1/jobs/${encodeURIComponent(state.jobId)}`)).json();
+  } catch (err) {
+    say(`Lost the job: ${err.message}`, true);
+    setBusy(false);
+    return;
+  }
+  showJob(job);
+  if (job.state === "queued" || job.state === "running") {
+    say(job.state === "queued" ? "Waiting for a free renderer…" : "Rendering…");
+    state.polling = setTimeout(poll, POLL_INTERVAL_MS);
+    return;
+  }
+  setBusy(false);
+  state.jobId = null;
+  if (job.state === "succeeded") await showVideo(job);
+  else if (job.state === "failed") say(`Failed: ${job.error ? job.error.message : "unknown error"}`, true);
+  else say("Cancelled.");
+}
+
+async function showVideo(job) {
+  try {
+    const blob = await (await api(job.video_url)).blob();
+    if (state.videoUrl) URL.revokeObjectURL(state.videoUrl);
+    state.videoUrl = URL.createObjectURL(blob);
+    const video = $("result-video");
+    video.src = state.videoUrl;
+    const link = $("download");
+    link.href = state.videoUrl;
+    link.download = `headcast-${job.id}.${job.format || $("format").value}`;
+    $("result").hidden = false;
+    say("Done.");
+    video.play().catch(() => { /* autoplay with sound may be refused; controls remain */ });
+  } catch (err) {
+    say(`Cannot fetch the video: ${err.message}`, true);
+  }
+}
+
+async function cancel() {
+  if (!state.jobId) return;
+  try {
+    await api(`/v1/jobs/${encodeURIComponent(state.jobId)}`, { method: "DELETE" });
+  } catch (err) {
+    say(`Cannot cancel: ${err.message}`, true);
+  }
+}
+
+// -- wiring ------------------------------------------------------------------------------------
+
+function init() {
+  const keyInput = $("api-key");
+  keyInput.value = localStorage.getItem(KEY_STORAGE) || "";
+  keyInput.addEventListener("change", () => {
+    localStorage.setItem(KEY_STORAGE, keyInput.value.trim());
+    loadAvatars();
+  });
+  $("portrait-file").addEventListener("change", uploadPortrait);
+  for (const radio of document.querySelectorAll('input[name="speech-kind"]')) {
+    radio.addEventListener("change", () => {
+      $("speech-text-panel").hidden = speechKind() !== "text";
+      $("speech-audio-panel").hidden = speechKind() !== "audio";
+    });
+  }
+  $("render").addEventListener("click", render);
+  $("cancel").addEventListener("click", cancel);
+  loadAvatars();
+}
+
+init();

@@ -1,0 +1,133 @@
+"""What the WebSocket transports share: authentication, bounded messages, JSON errors.
+
+Errors on a WebSocket are text messages ``{"type": "error", "code", "message"}``; a protocol
+error drops the offending message and the connection (and its session) carries on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import WebSocket
+from starlette.websockets import WebSocketState
+
+from headcast.errors import HeadcastError
+from headcast.server.config import ServerConfig
+from headcast.server.errors import ApiError
+from headcast.server.security import authenticate
+
+# Room for JSON fields around a base64 portrait of ``max_upload_bytes``.
+JSON_OVERHEAD_BYTES = 64 * 1024
+POLICY_VIOLATION_CLOSE = 1008
+
+
+class ProtocolError(Exception):
+    """A client mistake that is answered with an error message; the connection stays open."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from the client: text or bytes (never both)."""
+
+    text: str | None = None
+    data: bytes | None = None
+
+
+def max_message_bytes(config: ServerConfig) -> int:
+    """The largest message accepted: a portrait of ``max_upload_bytes`` sent as base64 JSON."""
+    return (config.max_upload_bytes + 2) // 3 * 4 + JSON_OVERHEAD_BYTES
+
+
+async def accept(websocket: WebSocket) -> str | None:
+    """Accept the connection and authenticate it; the caller id, or None after refusing it."""
+    await websocket.accept()
+    try:
+        caller = authenticate(websocket)
+        websocket.app.state.rate_limiter.check(caller)
+    except ApiError as exc:
+        await send_error(websocket, exc.code, exc.message)
+        await websocket.close(POLICY_VIOLATION_CLOSE)
+        return None
+    return caller
+
+
+async def receive(websocket: WebSocket) -> Incoming | None:
+    """The next message, or None once the client has gone."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    if message.get("text") is not None:
+        return Incoming(text=message["text"])
+    return Incoming(data=message.get("bytes") or b"")
+
+
+def check_size(incoming: Incoming, limit_bytes: int) -> None:
+    size = len(incoming.data) if incoming.data is not None else len(incoming.text or "")
+    if size > limit_bytes:
+        raise ProtocolError(
+            "message_too_large", f"a message of {size} bytes is over the limit of {limit_bytes}"
+        )
+
+
+def parse_json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError("bad_json", f"not valid JSON: {exc.msg} at {exc.pos}") from None
+    if not isinstance(value, dict):
+        raise ProtocolError("bad_json", "a control message must be a JSON object")
+    return value
+
+
+def decode_image_b64(value: object) -> bytes:
+    """The portrait bytes of an ``image_b64`` field."""
+    if not value:
+        raise ProtocolError("missing_image", "a portrait is required as base64 in image_b64")
+    if not isinstance(value, str):
+        raise ProtocolError("bad_image_base64", "image_b64 must be a base64 string")
+    text = value.split(",", 1)[1] if value.startswith("data:") else value  # data: URLs too
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError("bad_image_base64", "image_b64 is not valid base64") from None
+
+
+def number(
+    fields: dict[str, Any], name: str, default: float, lo: float, hi: float, *, integer: bool
+) -> Any:
+    """A numeric field within [lo, hi] (ints where ``integer``), or the default when absent."""
+    value = fields.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProtocolError("bad_request", f"{name} must be a number, got {value!r}")
+    if integer and value != int(value):
+        raise ProtocolError("bad_request", f"{name} must be a whole number, got {value}")
+    if not lo <= value <= hi:
+        raise ProtocolError("bad_request", f"{name} must be within {lo:g}–{hi:g}, got {value}")
+    return int(value) if integer else float(value)
+
+
+def as_protocol_error(exc: ApiError | HeadcastError) -> ProtocolError:
+    """A failure to open a session (no face, too many sessions...) in the protocol's terms."""
+    if isinstance(exc, ApiError):
+        return ProtocolError(exc.code, exc.message)
+    return ProtocolError("bad_image", str(exc))
+
+
+async def send_error(websocket: WebSocket, code: str, message: str) -> None:
+    await send_json(websocket, {"type": "error", "code": code, "message": message})
+
+
+async def send_json(websocket: WebSocket, payload: dict[str, Any]) -> None:
+    if websocket.application_state == WebSocketState.CONNECTED:
+        await websocket.send_text(json.dumps(payload))
