@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import cProfile
 import json
 import os
@@ -44,7 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import CLIPS, MEDIA, clip_wav  # noqa: E402
+from tests.conftest import CLIPS, MEDIA, clip_pcm16, clip_wav, portrait_b64  # noqa: E402
 
 SIZE = 512
 FPS = 25
@@ -63,13 +62,10 @@ N_INTERRUPTS = 12
 
 
 def speech_turns() -> list[np.ndarray]:
-    from headcast.audio import load_audio
-
     turns = []
     n = int(TURN_S * RATE)
     for clip in CLIPS:
-        samples = load_audio(clip_wav(clip), sample_rate=RATE).samples
-        pcm = np.clip(np.rint(samples * 32767), -32768, 32767).astype(np.int16)
+        pcm = clip_pcm16(clip, RATE)
         turns += [pcm[i : i + n] for i in range(0, len(pcm) - n + 1, n)]
     return turns
 
@@ -143,7 +139,7 @@ class StreamClient:
         from websockets.asyncio.client import connect
 
         self.ws = await connect(self.url + "/v1/stream", max_size=2**24)
-        image = base64.b64encode(PORTRAIT.read_bytes()).decode()
+        image = portrait_b64(PORTRAIT.name)
         await self.ws.send(json.dumps({"type": "start", "image_b64": image, "size": SIZE, "fps": FPS}))  # fmt: skip
         started = json.loads(await self.ws.recv())
         assert started["type"] == "started", started
@@ -368,7 +364,7 @@ async def omnirt_chunks(
     audio = np.concatenate(turns)
     out = []
     async with connect(server.ws + "/v1/avatar/realtime", max_size=2**25) as ws:
-        image = base64.b64encode(PORTRAIT.read_bytes()).decode()
+        image = portrait_b64(PORTRAIT.name)
         config = {"width": SIZE, "height": SIZE, "fps": FPS, "sample_rate": RATE}
         await ws.send(json.dumps({"type": "session.create", "inputs": {"image_b64": image}, "config": config}))  # fmt: skip
         chunk = json.loads(await ws.recv())["audio"]["chunk_samples"]

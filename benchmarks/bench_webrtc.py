@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_stream import start_server  # noqa: E402
-from tests.conftest import clip_wav  # noqa: E402
+from tests.conftest import clip_pcm16  # noqa: E402
+from tests.webrtc_sync import apertures, best_lag_frames  # noqa: E402
 
 SIZE = 512
 RATE = 48_000
@@ -41,6 +42,7 @@ SENTENCE = "Peter Piper picked a peck of pickled peppers, and then he went home 
 KEEP_UP_FPS = 24.0
 WINDOW_S = 10.0
 WARMUP_S = 3.0
+MAX_LAG_FRAMES = 5
 
 
 def microphone_class():
@@ -131,30 +133,6 @@ class Peer:
             self.packets.append((time.monotonic(), float(np.sqrt(np.mean(x * x)))))
 
 
-def judged_mouth(judge, pictures) -> np.ndarray:
-    rows, box = [], None
-    for at, image in pictures:
-        m = judge.measure(image, box)
-        box = m.box if m else None
-        if m:
-            rows.append((at, m.aperture))
-    return np.array(rows)
-
-
-def best_lag(packets, mouth) -> int:
-    audio = np.array(packets)
-    grid = np.arange(max(audio[0, 0], mouth[0, 0]), min(audio[-1, 0], mouth[-1, 0]), 0.04)
-    smooth = np.ones(3) / 3
-    a = np.convolve(np.interp(grid, audio[:, 0], audio[:, 1]), smooth, "same")
-    b = np.convolve(np.interp(grid, mouth[:, 0], mouth[:, 1]), smooth, "same")
-    scores = {}
-    for lag in range(-5, 6):
-        x = a[: len(a) - lag] if lag >= 0 else a[-lag:]
-        y = b[lag:] if lag >= 0 else b[: len(b) + lag]
-        scores[lag] = np.corrcoef(x, y)[0, 1]
-    return max(scores, key=scores.get)
-
-
 async def one_peer_figures(base: str, runs: int) -> list[dict]:
     import httpx
 
@@ -182,16 +160,18 @@ async def one_peer_figures(base: str, runs: int) -> list[dict]:
             await peer.close()
             loud_after = [at for at, rms in peer.packets if at >= interrupted and rms > LOUD_RMS]
             speaking = [p for p in peer.pictures if said <= p[0] <= interrupted]
-            mouth = judged_mouth(judge, speaking)
-            after = judged_mouth(judge, [p for p in peer.pictures if p[0] > interrupted])
+            mouth = apertures(judge, speaking)
+            after = apertures(judge, [p for p in peer.pictures if p[0] > interrupted])
             closed = next((at for at, ap in after if ap < 0.04), None)
             results.append(
                 {
                     "connect_s": connect_s,
                     "voice_s": voice_s,
-                    "lag_frames": best_lag(
-                        [p for p in peer.packets if said <= p[0] <= interrupted], mouth
-                    ),
+                    "lag_frames": best_lag_frames(
+                        [p for p in peer.packets if said <= p[0] <= interrupted],
+                        mouth,
+                        MAX_LAG_FRAMES,
+                    )[0],
                     "interrupt_sound_s": (loud_after[-1] - interrupted) if loud_after else 0.0,
                     "interrupt_closed_s": (closed - interrupted) if closed else float("nan"),
                 }
@@ -202,10 +182,7 @@ async def one_peer_figures(base: str, runs: int) -> list[dict]:
 async def concurrency(base: str, server, max_peers: int) -> list[dict]:
     import httpx
 
-    from headcast.audio import load_audio
-
-    speech = load_audio(clip_wav("0870"), sample_rate=RATE).samples
-    pcm = np.clip(np.rint(speech * 32767), -32768, 32767).astype(np.int16)
+    pcm = clip_pcm16("0870", RATE)
     LoopedSpeech = microphone_class()
     rows = []
     async with httpx.AsyncClient(timeout=120) as http:

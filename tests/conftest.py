@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,19 @@ def clip_wav(clip: str) -> Path:
 
 def clip_text(clip: str) -> str:
     return (MEDIA / f"librivox-{clip}.txt").read_text().strip()
+
+
+def clip_pcm16(clip: str, sample_rate: int) -> np.ndarray:
+    """The recording as int16 PCM at ``sample_rate``: what a live client or microphone sends."""
+    from headcast.audio import load_audio
+
+    samples = load_audio(clip_wav(clip), sample_rate=sample_rate).samples
+    return np.clip(np.rint(samples * 32767), -32768, 32767).astype(np.int16)
+
+
+def portrait_b64(name: str = "obama.jpg") -> str:
+    """A test portrait as the base64 text of an ``image_b64`` field."""
+    return base64.b64encode((MEDIA / name).read_bytes()).decode()
 
 
 def reference_phones(clip: str) -> list:
@@ -59,3 +74,9 @@ def judge():
     from quality.judge import FaceJudge
 
     return FaceJudge()
+
+
+@pytest.fixture(scope="session")
+def speech_pcm() -> np.ndarray:
+    """LibriVox 0870 as int16 PCM at 16 kHz, for the live WebSocket protocols."""
+    return clip_pcm16("0870", 16_000)

@@ -17,8 +17,9 @@ import httpx
 import numpy as np
 
 from headcast.face.avatar import default_cache_dir
-from tests.conftest import ROOT
-from tests.server_helpers import free_port
+from headcast.server import ServerConfig
+from tests.conftest import MEDIA, ROOT
+from tests.server_helpers import free_port, running_server
 
 FINISHED = {"succeeded", "failed", "cancelled"}
 POLL_S = 0.05  # servers that are polled run without a rate limit
@@ -59,6 +60,22 @@ def probe_video(data: bytes) -> VideoProbe:
         fmt, vcodec, audio_codec, width, height, len(frames), rate,
         samples / rate_hz, frames[len(frames) // 2],
     )  # fmt: skip
+
+
+def cached_avatar_id(config: ServerConfig) -> str:
+    """An avatar of obama.jpg, uploaded to an in-process server on ``config``.
+
+    This process has the face models loaded already; the avatar it prepares at
+    ``config.default_size_px`` lands in the cache that ``headcast serve`` processes read.
+    """
+    with running_server(config) as server:
+        photo = (MEDIA / "obama.jpg").read_bytes()
+        response = httpx.post(
+            server.base_url + "/v1/avatars",
+            files={"image": ("p.jpg", photo, "image/jpeg")},
+            timeout=60,
+        )
+    return response.json()["id"]
 
 
 def wait_for_job(

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -19,6 +21,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def config_with_shared_dir(root: Path, **settings: Any) -> ServerConfig:
+    """A configuration keeping its data in ``root/data``, with ``root/shared`` (made here) as the
+    folder that requests may name files in; ``settings`` as for ``ServerConfig.from_env``."""
+    shared = root / "shared"
+    shared.mkdir()
+    return ServerConfig.from_env({}, data_dir=root / "data", shared_dir=shared, **settings)
 
 
 @dataclass

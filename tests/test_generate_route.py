@@ -16,7 +16,7 @@ from headcast.audio import load_audio
 from headcast.face.image_io import load_image
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, SAMPLES, clip_wav
-from tests.server_helpers import running_server
+from tests.server_helpers import config_with_shared_dir, running_server
 
 FPS = 25
 SAMPLE_RATE_HZ = 16_000
@@ -24,11 +24,8 @@ SAMPLE_RATE_HZ = 16_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("generate")
-    shared = root / "shared"
-    shared.mkdir()
-    config = ServerConfig.from_env(
-        {}, allow_anonymous=True, data_dir=root / "data", shared_dir=shared, default_size_px=256
+    config = config_with_shared_dir(
+        tmp_path_factory.mktemp("generate"), allow_anonymous=True, default_size_px=256
     )
     with running_server(config) as running:
         yield running

@@ -36,7 +36,12 @@ def test_page_is_static_and_self_contained(server):
     assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "http://" not in page.text and "https://" not in page.text  # no CDN
-    for asset in ("/static/index.js", "/static/index.css"):
+    for asset in (
+        "/static/common.js",
+        "/static/common.css",
+        "/static/index.js",
+        "/static/index.css",
+    ):
         assert httpx.get(server.base_url + asset).status_code == 200
     for bad in ("/static/..%2Fapp.py", "/static/.hidden.js", "/static/app.py"):
         response = httpx.get(server.base_url + bad)

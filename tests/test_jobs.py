@@ -12,7 +12,7 @@ from headcast.server import ServerConfig
 from headcast.server.job_record import MAX_ATTEMPTS, JobRecord, JobState
 from headcast.server.job_store import SqliteJobStore
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.job_helpers import ServeProcess, probe_video, wait_for_job
+from tests.job_helpers import ServeProcess, cached_avatar_id, probe_video, wait_for_job
 from tests.server_helpers import running_server
 
 SHORT, SHORT_S = "0880", 2.99  # seconds of speech
@@ -183,20 +183,12 @@ def test_a_job_survives_a_crash_of_the_server(tmp_path):
     config = ServerConfig.from_env(
         {}, allow_anonymous=True, rate_limit_per_min=0, data_dir=data_dir, default_size_px=256
     )
-    # The face models are loaded here already; the avatar prepared at 256 px is cached for
-    # the server processes.
-    with running_server(config) as in_process:
-        photo = (MEDIA / "obama.jpg").read_bytes()
-        avatar = httpx.post(
-            in_process.base_url + "/v1/avatars",
-            files={"image": ("p.jpg", photo, "image/jpeg")},
-            timeout=60,
-        ).json()
+    avatar_id = cached_avatar_id(config)
     server = ServeProcess(data_dir).wait_ready()
     try:
         with server.client() as client:
-            interrupted = _submit(client, avatar["id"], SHORT).json()
-            waiting = _submit(client, avatar["id"], SHORT).json()
+            interrupted = _submit(client, avatar_id, SHORT).json()
+            waiting = _submit(client, avatar_id, SHORT).json()
             wait_for_job(client, interrupted["id"], states={"running"})
             folder, deadline = data_dir / "jobs" / interrupted["id"], time.monotonic() + 60
             while not list(folder.glob(".video.mp4.*.part")):  # kill it while writing frames

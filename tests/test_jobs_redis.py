@@ -16,7 +16,7 @@ import redis
 
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_wav
-from tests.job_helpers import ServeProcess, probe_video, wait_for_job
+from tests.job_helpers import ServeProcess, cached_avatar_id, probe_video, wait_for_job
 from tests.server_helpers import free_port, running_server
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -65,16 +65,7 @@ def test_replicas_share_jobs_and_finish_a_dead_replicas_job(tmp_path, redis_url)
     config = ServerConfig.from_env(
         {}, allow_anonymous=True, data_dir=shared, redis_url=redis_url, default_size_px=256
     )
-    # This process has the face models loaded already; the avatar it prepares at 256 px
-    # is in the cache the replicas read.
-    with running_server(config) as server:
-        photo = (MEDIA / "obama.jpg").read_bytes()
-        avatar = httpx.post(
-            server.base_url + "/v1/avatars",
-            files={"image": ("p.jpg", photo, "image/jpeg")},
-            timeout=60,
-        )
-        avatar_id = avatar.json()["id"]
+    avatar_id = cached_avatar_id(config)
 
     replicas = [_replica(shared, redis_url), _replica(shared, redis_url)]
     with ThreadPoolExecutor(2) as pool:

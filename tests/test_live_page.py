@@ -64,6 +64,9 @@ def test_live_page_speaks_typed_text(tmp_path, judge):
             page_errors: list[str] = []
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
             page.goto(server.base_url + "/live")
+            # The styles shared with the render page apply (served under /live/ too).
+            header_display = "() => getComputedStyle(document.querySelector('header')).display"
+            assert page.evaluate(header_display) == "flex"
             page.select_option("#size", "256")
 
             # Without the key the service refuses, and the page says why.

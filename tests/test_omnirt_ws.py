@@ -14,9 +14,8 @@ import pytest
 from opentalking.providers.synthesis.flashhead import FlashHeadWSClient
 from websockets.asyncio.client import connect
 
-from headcast.audio import load_audio
 from headcast.server import ServerConfig
-from tests.conftest import MEDIA, clip_wav
+from tests.conftest import MEDIA, portrait_b64
 from tests.server_helpers import running_server
 
 SIZE = 256
@@ -35,20 +34,18 @@ def server(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def speech_pcm():
-    audio = load_audio(clip_wav("0870"), sample_rate=16000)
-    return np.clip(np.rint(audio.samples * 32767), -32768, 32767).astype(np.int16)
-
-
 def _url(server) -> str:
     return server.ws_url + "/v1/avatar/realtime"
 
 
 def _create_message(config: dict) -> str:
-    image = base64.b64encode((MEDIA / "obama.jpg").read_bytes()).decode()
     return json.dumps(
-        {"type": "session.create", "model": "any", "inputs": {"image_b64": image}, "config": config}
+        {
+            "type": "session.create",
+            "model": "any",
+            "inputs": {"image_b64": portrait_b64()},
+            "config": config,
+        }
     )
 
 

@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from headcast.server import ServerConfig
-from tests.server_helpers import running_server
+from tests.server_helpers import config_with_shared_dir, running_server
 
 KEY = "fuzz-key"
 MAX_EXAMPLES = 6
@@ -24,13 +23,9 @@ MAX_EXAMPLES = 6
 
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzz")
-    (root / "shared").mkdir()
-    config = ServerConfig.from_env(
-        {},
+    config = config_with_shared_dir(
+        tmp_path_factory.mktemp("fuzz"),
         api_keys=(KEY,),
-        data_dir=root / "data",
-        shared_dir=root / "shared",
         rate_limit_per_min=0,
         max_upload_bytes=256 * 1024,
         max_audio_s=2.0,

@@ -30,11 +30,17 @@ def test_environment_is_read_and_flags_win(tmp_path):
 def test_probes_and_json_errors(tmp_path):
     config = ServerConfig.from_env({}, api_keys=("k1",), data_dir=tmp_path)
     with running_server(config) as server:
-        assert httpx.get(server.base_url + "/healthz").json() == {"status": "ok"}
+        healthz = httpx.get(server.base_url + "/healthz")
+        assert healthz.json() == {"status": "ok"}
         assert httpx.get(server.base_url + "/readyz").json() == {"ready": True}
         missing = httpx.get(server.base_url + "/no/such/route")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "not_found"
+        unauthorized = httpx.get(server.base_url + "/v1/jobs")
+        assert unauthorized.status_code == 401
+        # Answers, errors included, are never content-sniffed by a browser.
+        for response in (healthz, missing, unauthorized):
+            assert response.headers["x-content-type-options"] == "nosniff"
 
 
 def test_metrics_are_exposed(tmp_path):

@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.server_helpers import running_server
+from tests.server_helpers import config_with_shared_dir, running_server
 
 KEY = "good-key"
 AUTH = {"X-API-Key": KEY}
@@ -36,13 +36,9 @@ POLICY_VIOLATION = 1008
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("security")
-    (root / "shared").mkdir()
-    config = ServerConfig.from_env(
-        {},
+    config = config_with_shared_dir(
+        tmp_path_factory.mktemp("security"),
         api_keys=(KEY,),
-        data_dir=root / "data",
-        shared_dir=root / "shared",
         max_upload_bytes=MAX_UPLOAD_BYTES,
         max_audio_s=5.0,
         max_image_pixels=4_000_000,

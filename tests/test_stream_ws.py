@@ -4,7 +4,6 @@ attaching an audio feed to a session, disconnects, protocol errors and API keys.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import io
 import json
@@ -21,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from headcast.audio import load_audio
 from headcast.server import ServerConfig
-from tests.conftest import MEDIA, clip_wav
+from tests.conftest import clip_wav, portrait_b64
 from tests.server_helpers import running_server
 
 SIZE = 256
@@ -37,15 +36,8 @@ def server(tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="module")
-def speech_pcm():
-    audio = load_audio(clip_wav("0870"), sample_rate=16000)
-    return np.clip(np.rint(audio.samples * 32767), -32768, 32767).astype(np.int16)
-
-
 def _start(**fields) -> str:
-    image = base64.b64encode((MEDIA / "obama.jpg").read_bytes()).decode()
-    return json.dumps({"type": "start", "image_b64": image, "size": SIZE, **fields})
+    return json.dumps({"type": "start", "image_b64": portrait_b64(), "size": SIZE, **fields})
 
 
 @dataclass

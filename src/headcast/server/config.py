@@ -98,4 +98,6 @@ def _parse(name: str, kind: object, raw: str) -> object:
             return Path(raw)
         return raw
     except ValueError:
-        raise InputError(f"${ENV_PREFIX}{name.upper()}: cannot read '{raw}' as {kind_name}") from None
+        raise InputError(
+            f"${ENV_PREFIX}{name.upper()}: cannot read '{raw}' as {kind_name}"
+        ) from None

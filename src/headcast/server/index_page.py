@@ -6,31 +6,17 @@ the avatars and jobs API with the API key the user types, kept in the browser's 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from headcast.server.errors import ApiError
+from headcast.server.page_files import MEDIA_TYPES, STATIC_DIR, page_file, page_headers
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-_MEDIA_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
 # Scripts and styles only from this server; videos and thumbnails are fetched as blobs.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
-        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+PAGE_HEADERS = page_headers(
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 router = APIRouter(tags=["pages"])
 
@@ -52,8 +38,8 @@ def _static_file(name: str) -> FileResponse:
         "/" in name
         or "\\" in name
         or name.startswith(".")
-        or path.suffix not in _MEDIA_TYPES
+        or path.suffix not in MEDIA_TYPES
         or not path.is_file()
     ):
         raise ApiError(404, "not_found", f"no static file '{name}'")
-    return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix], headers=PAGE_HEADERS)
+    return page_file(name, PAGE_HEADERS)

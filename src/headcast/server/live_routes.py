@@ -18,6 +18,7 @@ from headcast.server.errors import ApiError
 from headcast.server.live_sessions import LiveSession
 from headcast.server.live_speech import live_speech
 from headcast.server.security import require_api_key
+from headcast.server.uploads import read_body
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
 
@@ -111,7 +112,7 @@ async def push_audio(
 ) -> Queued:
     config: ServerConfig = request.app.state.config
     live = _live(request, session_id, caller)
-    data = await _read_body(request, config.max_upload_bytes)
+    data = await read_body(request, "audio", config.max_upload_bytes)
     if sample_rate is not None:
         if len(data) % 2:
             raise ApiError(422, "bad_input", "raw PCM must be 16-bit samples (an even byte count)")
@@ -158,18 +159,3 @@ async def close(
     live = _live(request, session_id, caller)
     request.app.state.live_sessions.close(live.id)
     return Response(status_code=204)
-
-
-async def _read_body(request: Request, max_bytes: int) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > max_bytes:
-            raise ApiError(
-                413, "too_large", f"audio: larger than the {max_bytes // (1024 * 1024)} MB limit"
-            )
-        parts.append(chunk)
-    if total == 0:
-        raise ApiError(422, "bad_input", "audio: the request body is empty")
-    return b"".join(parts)

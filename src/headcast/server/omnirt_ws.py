@@ -19,18 +19,19 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from headcast.errors import HeadcastError
-from headcast.server.errors import ApiError
 from headcast.server.live_sessions import LiveSession, LiveSessions
-from headcast.server.media_limits import check_image
 from headcast.server.ws_protocol import (
+    MAX_FPS,
+    MAX_SIZE_PX,
+    MIN_FPS,
+    MIN_SIZE_PX,
     ProtocolError,
     accept,
-    as_protocol_error,
     check_size,
-    decode_image_b64,
+    input_sample_rate,
     max_message_bytes,
     number,
+    open_live_session,
     parse_json,
     receive,
     send_error,
@@ -50,9 +51,6 @@ DEFAULT_MODEL = "headcast-warp"
 DEFAULT_CHUNK_S = 0.48
 MIN_CHUNK_FRAMES = 1
 MAX_CHUNK_S = 4.0
-MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ = 8000, 48000
-MIN_FPS, MAX_FPS = 1, 60
-MIN_SIZE_PX, MAX_SIZE_PX = 128, 1024
 # The session's audio out is not sent on this protocol: any rate with whole samples a frame.
 NOMINAL_OUTPUT_RATE_HZ = 16_000
 JPEG_QUALITY = 85
@@ -76,9 +74,7 @@ class ChunkSpec:
 def chunk_spec(config: dict[str, Any], default_size_px: int) -> ChunkSpec:
     """The session's audio and video terms from ``session.create``'s config; unknown keys ignored."""
     fps = number(config, "fps", 25, MIN_FPS, MAX_FPS, integer=True)
-    rate = number(
-        config, "sample_rate", 16_000, MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, integer=True
-    )
+    rate = input_sample_rate(config)
     width = number(config, "width", default_size_px, MIN_SIZE_PX, MAX_SIZE_PX, integer=True)
     height = number(config, "height", default_size_px, MIN_SIZE_PX, MAX_SIZE_PX, integer=True)
     if width % 2 or height % 2:
@@ -193,22 +189,17 @@ async def _create(websocket: WebSocket, message: dict[str, Any], caller: str) ->
     if not isinstance(inputs, dict) or not isinstance(options, dict):
         raise ProtocolError("bad_request", "inputs and config must be JSON objects")
     spec = chunk_spec(options, config.default_size_px)
-    image = decode_image_b64(inputs.get("image_b64"))
-    output_rate = spec.fps * round(NOMINAL_OUTPUT_RATE_HZ / spec.fps)
-    try:
-        check_image(image, "image_b64", config)
-        live = await websocket.app.state.live_sessions.open(
-            image,
-            caller,
-            size_px=max(spec.width, spec.height),
-            fps=spec.fps,
-            output_rate=output_rate,
-            realtime=False,
-            head_motion=bool(options.get("head_motion", True)),
-            seed=int(number(options, "seed", 0, -(2**31), 2**31 - 1, integer=True)),
-        )
-    except (ApiError, HeadcastError) as exc:
-        raise as_protocol_error(exc) from None
+    live = await open_live_session(
+        websocket,
+        inputs.get("image_b64"),
+        caller,
+        size_px=max(spec.width, spec.height),
+        fps=spec.fps,
+        output_rate=spec.fps * round(NOMINAL_OUTPUT_RATE_HZ / spec.fps),
+        realtime=False,
+        head_motion=bool(options.get("head_motion", True)),
+        seed=int(number(options, "seed", 0, -(2**31), 2**31 - 1, integer=True)),
+    )
     return RealtimeAvatar(live, spec, str(message.get("model") or DEFAULT_MODEL))
 
 

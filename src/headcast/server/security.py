@@ -12,6 +12,8 @@ import time
 from collections import deque
 
 from fastapi import Request, WebSocket
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
@@ -69,3 +71,23 @@ async def require_api_key(request: Request) -> str:
     caller = authenticate(request)
     request.app.state.rate_limiter.check(caller)
     return caller
+
+
+class NoSniff:
+    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every HTTP response, so a
+    browser never runs an upload or an error body as something other than its declared type."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)

@@ -23,15 +23,19 @@ from headcast.errors import HeadcastError
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
 from headcast.server.live_sessions import LiveSession, LiveSessions
-from headcast.server.media_limits import check_image
 from headcast.server.ws_protocol import (
+    MAX_FPS,
+    MAX_SIZE_PX,
+    MIN_FPS,
+    MIN_SIZE_PX,
     ProtocolError,
     accept,
     as_protocol_error,
     check_size,
-    decode_image_b64,
+    input_sample_rate,
     max_message_bytes,
     number,
+    open_live_session,
     parse_json,
     receive,
     send_error,
@@ -52,9 +56,6 @@ OUTPUTS = ("jpeg", "fmp4")
 JPEG_OUTPUT_RATES_HZ = (16_000, 24_000, 48_000)
 POSITION_INTERVAL_S = 0.2
 DEFAULT_JPEG_QUALITY = 80
-MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ = 8_000, 48_000
-MIN_FPS, MAX_FPS = 1.0, 60.0
-MIN_SIZE_PX, MAX_SIZE_PX = 128, 1024
 INTERNAL_ERROR_CLOSE = 1011
 
 
@@ -77,9 +78,7 @@ def stream_options(message: dict[str, Any], config: ServerConfig) -> StreamOptio
     if output not in OUTPUTS:
         raise ProtocolError("bad_request", f"output must be one of {', '.join(OUTPUTS)}")
     fps = number(message, "fps", config.default_fps, MIN_FPS, MAX_FPS, integer=False)
-    rate = number(
-        message, "sample_rate", 16_000, MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, integer=True
-    )
+    rate = input_sample_rate(message)
     out_rate = FMP4_AUDIO_RATE_HZ
     if output == "jpeg":
         out_rate = number(message, "output_sample_rate", 16_000, 8_000, 48_000, integer=True)
@@ -221,9 +220,7 @@ async def _start(
 ) -> _Feed:
     config: ServerConfig = websocket.app.state.config
     sessions: LiveSessions = websocket.app.state.live_sessions
-    rate = number(
-        message, "sample_rate", 16_000, MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, integer=True
-    )
+    rate = input_sample_rate(message)
     audio_in = {"format": "pcm_s16le", "sample_rate": rate, "channels": 1}
     session_id = message.get("session_id")
     if session_id is not None:
@@ -245,21 +242,17 @@ async def _start(
         )
         return _Feed(live, rate, owned=False)
     options = stream_options(message, config)
-    image = decode_image_b64(message.get("image_b64"))
-    try:
-        check_image(image, "image_b64", config)
-        live = await sessions.open(
-            image,
-            caller,
-            size_px=options.size_px,
-            fps=options.fps,
-            output_rate=options.output_rate,
-            realtime=True,
-            head_motion=options.head_motion,
-            seed=options.seed,
-        )
-    except (ApiError, HeadcastError) as exc:
-        raise as_protocol_error(exc) from None
+    live = await open_live_session(
+        websocket,
+        message.get("image_b64"),
+        caller,
+        size_px=options.size_px,
+        fps=options.fps,
+        output_rate=options.output_rate,
+        realtime=True,
+        head_motion=options.head_motion,
+        seed=options.seed,
+    )
     feed = _Feed(live, rate, owned=True)
     try:
         sender = FrameSender(live, options, outbox)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import UploadFile
+from collections.abc import AsyncIterator
+
+from fastapi import Request, UploadFile
 
 from headcast.server.errors import ApiError
 
@@ -11,9 +13,26 @@ READ_CHUNK_BYTES = 1 << 20
 
 async def read_upload(upload: UploadFile, field: str, max_bytes: int) -> bytes:
     """The upload's bytes; 413 past ``max_bytes``, 422 when empty. Type is checked by decoding."""
+    return await _read_bounded(_upload_chunks(upload), field, max_bytes, "upload")
+
+
+async def read_body(request: Request, field: str, max_bytes: int) -> bytes:
+    """A raw request body (``field`` names it in errors), with the limits of ``read_upload``."""
+    return await _read_bounded(request.stream(), field, max_bytes, "request body")
+
+
+async def _upload_chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(READ_CHUNK_BYTES):
+        yield chunk
+
+
+async def _read_bounded(
+    chunks: AsyncIterator[bytes], field: str, max_bytes: int, what: str
+) -> bytes:
+    # Counted as it arrives: nothing past the limit is held in memory.
     parts: list[bytes] = []
     total = 0
-    while chunk := await upload.read(READ_CHUNK_BYTES):
+    async for chunk in chunks:
         total += len(chunk)
         if total > max_bytes:
             raise ApiError(
@@ -21,5 +40,5 @@ async def read_upload(upload: UploadFile, field: str, max_bytes: int) -> bytes:
             )
         parts.append(chunk)
     if total == 0:
-        raise ApiError(422, "bad_input", f"{field}: the upload is empty")
+        raise ApiError(422, "bad_input", f"{field}: the {what} is empty")
     return b"".join(parts)

@@ -29,7 +29,7 @@ from headcast.server.errors import ApiError
 from headcast.server.live_sessions import LiveSession
 from headcast.server.live_speech import live_speech
 from headcast.server.media_limits import check_image
-from headcast.server.pages import STATIC_DIR
+from headcast.server.page_files import STATIC_DIR
 from headcast.server.security import require_api_key
 from headcast.server.webrtc_media import MicrophoneInput, SessionFeed
 

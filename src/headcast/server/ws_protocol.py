@@ -1,4 +1,5 @@
-"""What the WebSocket transports share: authentication, bounded messages, JSON errors.
+"""What the WebSocket transports share: authentication, bounded messages, JSON errors, the
+limits on what a client may ask of a live session, and opening one from a base64 portrait.
 
 Errors on a WebSocket are text messages ``{"type": "error", "code", "message"}``; a protocol
 error drops the offending message and the connection (and its session) carries on.
@@ -18,11 +19,18 @@ from starlette.websockets import WebSocketState
 from headcast.errors import HeadcastError
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
+from headcast.server.live_sessions import LiveSession
+from headcast.server.media_limits import check_image
 from headcast.server.security import authenticate
 
 # Room for JSON fields around a base64 portrait of ``max_upload_bytes``.
 JSON_OVERHEAD_BYTES = 64 * 1024
 POLICY_VIOLATION_CLOSE = 1008
+# What a client may ask of a live session.
+DEFAULT_SAMPLE_RATE_HZ = 16_000
+MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ = 8_000, 48_000
+MIN_FPS, MAX_FPS = 1, 60
+MIN_SIZE_PX, MAX_SIZE_PX = 128, 1024
 
 
 class ProtocolError(Exception):
@@ -115,6 +123,34 @@ def number(
     if not lo <= value <= hi:
         raise ProtocolError("bad_request", f"{name} must be within {lo:g}–{hi:g}, got {value}")
     return int(value) if integer else float(value)
+
+
+def input_sample_rate(fields: dict[str, Any]) -> int:
+    """The rate of the PCM the client sends, from its ``sample_rate`` field."""
+    return number(
+        fields,
+        "sample_rate",
+        DEFAULT_SAMPLE_RATE_HZ,
+        MIN_SAMPLE_RATE_HZ,
+        MAX_SAMPLE_RATE_HZ,
+        integer=True,
+    )
+
+
+async def open_live_session(
+    websocket: WebSocket, image_b64: object, caller: str, **options: Any
+) -> LiveSession:
+    """A live session for the portrait in ``image_b64``; ``options`` go to ``LiveSessions.open``.
+
+    A refused portrait or session (no face, too many sessions...) is a ``ProtocolError``.
+    """
+    config: ServerConfig = websocket.app.state.config
+    image = decode_image_b64(image_b64)
+    try:
+        check_image(image, "image_b64", config)
+        return await websocket.app.state.live_sessions.open(image, caller, **options)
+    except (ApiError, HeadcastError) as exc:
+        raise as_protocol_error(exc) from None
 
 
 def as_protocol_error(exc: ApiError | HeadcastError) -> ProtocolError:

@@ -1,40 +1,9 @@
 // The headcast web page: drives /v1/avatars and /v1/jobs with the key typed by the user.
 "use strict";
 
-const KEY_STORAGE = "headcast.apiKey";
 const POLL_INTERVAL_MS = 500;
 
-const $ = (id) => document.getElementById(id);
 const state = { avatarId: null, jobId: null, videoUrl: null, polling: null };
-
-function authHeaders() {
-  const key = $("api-key").value.trim();
-  return key ? { "X-API-Key": key } : {};
-}
-
-// fetch with the key; throws an Error carrying the service's JSON error message.
-async function api(path, options = {}) {
-  const response = await fetch(path, {
-    ...options,
-    headers: { ...authHeaders(), ...(options.headers || {}) },
-  });
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      const body = await response.json();
-      if (body && body.error) message = body.error.message;
-    } catch (_) { /* not JSON */ }
-    const retry = response.headers.get("Retry-After");
-    throw new Error(retry ? `${message} (retry in ${retry} s)` : message);
-  }
-  return response;
-}
-
-function say(text, isError = false) {
-  const el = $("message");
-  el.textContent = text;
-  el.classList.toggle("error", isError);
-}
 
 // -- portraits ---------------------------------------------------------------------------------
 
@@ -102,7 +71,7 @@ async function loadAvatars() {
 async function uploadPortrait() {
   const file = $("portrait-file").files[0];
   if (!file) return;
-  say("Analysing the photo…");
+  showMessage("Analysing the photo…");
   const form = new FormData();
   form.append("image", file);
   try {
@@ -110,9 +79,9 @@ async function uploadPortrait() {
     state.avatarId = avatar.id;
     await loadAvatars();
     selectAvatar(avatar);
-    say("Portrait ready.");
+    showMessage("Portrait ready.");
   } catch (err) {
-    say(`The photo was refused: ${err.message}`, true);
+    showMessage(`The photo was refused: ${err.message}`, true);
   }
 }
 
@@ -148,12 +117,12 @@ function setBusy(busy) {
 }
 
 async function render() {
-  if (!state.avatarId) { say("Upload or choose a portrait first.", true); return; }
+  if (!state.avatarId) { showMessage("Upload or choose a portrait first.", true); return; }
   let form;
-  try { form = jobForm(); } catch (err) { say(err.message, true); return; }
+  try { form = jobForm(); } catch (err) { showMessage(err.message, true); return; }
   $("result").hidden = true;
   setBusy(true);
-  say("Submitting…");
+  showMessage("Submitting…");
   try {
     const job = await (await api("/v1/jobs", { method: "POST", body: form })).json();
     state.jobId = job.id;
@@ -161,7 +130,7 @@ async function render() {
     poll();
   } catch (err) {
     setBusy(false);
-    say(`Not started: ${err.message}`, true);
+    showMessage(`Not started: ${err.message}`, true);
   }
 }
 
@@ -177,21 +146,21 @@ async function poll() {
   try {
     job = await (await api(`/v1/jobs/${encodeURIComponent(state.jobId)}`)).json();
   } catch (err) {
-    say(`Lost the job: ${err.message}`, true);
+    showMessage(`Lost the job: ${err.message}`, true);
     setBusy(false);
     return;
   }
   showJob(job);
   if (job.state === "queued" || job.state === "running") {
-    say(job.state === "queued" ? "Waiting for a free renderer…" : "Rendering…");
+    showMessage(job.state === "queued" ? "Waiting for a free renderer…" : "Rendering…");
     state.polling = setTimeout(poll, POLL_INTERVAL_MS);
     return;
   }
   setBusy(false);
   state.jobId = null;
   if (job.state === "succeeded") await showVideo(job);
-  else if (job.state === "failed") say(`Failed: ${job.error ? job.error.message : "unknown error"}`, true);
-  else say("Cancelled.");
+  else if (job.state === "failed") showMessage(`Failed: ${job.error ? job.error.message : "unknown error"}`, true);
+  else showMessage("Cancelled.");
 }
 
 async function showVideo(job) {
@@ -205,10 +174,10 @@ async function showVideo(job) {
     link.href = state.videoUrl;
     link.download = `headcast-${job.id}.${job.format || $("format").value}`;
     $("result").hidden = false;
-    say("Done.");
+    showMessage("Done.");
     video.play().catch(() => { /* autoplay with sound may be refused; controls remain */ });
   } catch (err) {
-    say(`Cannot fetch the video: ${err.message}`, true);
+    showMessage(`Cannot fetch the video: ${err.message}`, true);
   }
 }
 
@@ -217,19 +186,14 @@ async function cancel() {
   try {
     await api(`/v1/jobs/${encodeURIComponent(state.jobId)}`, { method: "DELETE" });
   } catch (err) {
-    say(`Cannot cancel: ${err.message}`, true);
+    showMessage(`Cannot cancel: ${err.message}`, true);
   }
 }
 
 // -- wiring ------------------------------------------------------------------------------------
 
 function init() {
-  const keyInput = $("api-key");
-  keyInput.value = localStorage.getItem(KEY_STORAGE) || "";
-  keyInput.addEventListener("change", () => {
-    localStorage.setItem(KEY_STORAGE, keyInput.value.trim());
-    loadAvatars();
-  });
+  rememberKey(loadAvatars);
   $("portrait-file").addEventListener("change", uploadPortrait);
   for (const radio of document.querySelectorAll('input[name="speech-kind"]')) {
     radio.addEventListener("change", () => {

@@ -2,37 +2,12 @@
 // Standard APIs only (RTCPeerConnection, getUserMedia, fetch), so Chromium and Firefox alike.
 "use strict";
 
-const KEY_STORAGE = "headcast.apiKey";
 // Gathering normally ends in well under a second on a LAN; a stuck STUN lookup must not block.
 const ICE_GATHER_TIMEOUT_MS = 3000;
 
-const $ = (id) => document.getElementById(id);
 const live = { pc: null, sessionId: null, micSender: null, micStream: null, actions: 0 };
 // Read by tests and by anyone poking at the page from the console.
 window.headcastLive = live;
-
-function authHeaders() {
-  const key = $("api-key").value.trim();
-  return key ? { "X-API-Key": key } : {};
-}
-
-// fetch with the key; throws an Error carrying the service's JSON error message.
-async function api(path, options = {}) {
-  const response = await fetch(path, {
-    ...options,
-    headers: { ...authHeaders(), ...(options.headers || {}) },
-  });
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    try {
-      const body = await response.json();
-      if (body && body.error) message = body.error.message;
-    } catch (_) { /* not JSON */ }
-    const retry = response.headers.get("Retry-After");
-    throw new Error(retry ? `${message} (retry in ${retry} s)` : message);
-  }
-  return response;
-}
 
 function postJson(path, body) {
   return api(path, {
@@ -40,12 +15,6 @@ function postJson(path, body) {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
-}
-
-function message(text, isError = false) {
-  const el = $("message");
-  el.textContent = text;
-  el.classList.toggle("error", isError);
 }
 
 function status(text, kind = "") {
@@ -86,7 +55,7 @@ function readAsDataUrl(file) {
 
 async function start() {
   setConnected(true);
-  message("");
+  showMessage("");
   status("connecting…");
   const pc = new RTCPeerConnection();
   live.pc = pc;
@@ -132,7 +101,7 @@ async function start() {
     status("connecting…");
   } catch (err) {
     status("not connected", "error");
-    message(err.message, true);
+    showMessage(err.message, true);
     teardown();
   }
 }
@@ -168,14 +137,14 @@ async function sayText() {
   const text = $("text").value.trim();
   if (!text || !live.sessionId) return;
   const action = ++live.actions;
-  message("speaking…");
+  showMessage("speaking…");
   $("text").value = "";
   try {
     const path = `/v1/live/${encodeURIComponent(live.sessionId)}/say`;
     const result = await (await postJson(path, { text, voice: $("voice").value.trim() || null })).json();
-    if (action === live.actions) message(`said ${result.queued_s.toFixed(1)} s of speech`);
+    if (action === live.actions) showMessage(`said ${result.queued_s.toFixed(1)} s of speech`);
   } catch (err) {
-    if (action === live.actions) message(err.message, true);
+    if (action === live.actions) showMessage(err.message, true);
   }
 }
 
@@ -184,9 +153,9 @@ async function interrupt() {
   ++live.actions;
   try {
     await api(`/v1/live/${encodeURIComponent(live.sessionId)}/interrupt`, { method: "POST" });
-    message("interrupted");
+    showMessage("interrupted");
   } catch (err) {
-    message(err.message, true);
+    showMessage(err.message, true);
   }
 }
 
@@ -207,9 +176,9 @@ async function toggleMic() {
     live.micStream = stream;
     $("mic").setAttribute("aria-pressed", "true");
     $("mic").textContent = "Microphone on";
-    message("listening: speak, then pause");
+    showMessage("listening: speak, then pause");
   } catch (err) {
-    message(`microphone: ${err.message}`, true);
+    showMessage(`microphone: ${err.message}`, true);
   }
 }
 
@@ -225,9 +194,7 @@ function stopMic() {
 
 function init() {
   $("key-form").addEventListener("submit", (event) => event.preventDefault());
-  const key = $("api-key");
-  key.value = localStorage.getItem(KEY_STORAGE) || "";
-  key.addEventListener("change", () => localStorage.setItem(KEY_STORAGE, key.value.trim()));
+  rememberKey();
   $("start").addEventListener("click", start);
   $("stop").addEventListener("click", stop);
   $("say").addEventListener("click", sayText);
