@@ -289,6 +289,7 @@ def run(process: subprocess.Popen, base: str, args: argparse.Namespace) -> None:
         for c in render
     ]
     load_before = os.getloadavg()[0]
+    started_at = datetime.datetime.now(datetime.UTC)
     started = time.perf_counter()
     rss_samples: list[tuple[float, float]] = []
     for thread in threads:
@@ -305,7 +306,7 @@ def run(process: subprocess.Popen, base: str, args: argparse.Namespace) -> None:
     for c in cheap + render:
         c.close()
 
-    print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {machine()}")
+    print(f"started {started_at:%Y-%m-%d %H:%M} UTC, {machine()}")
     arenas = args.malloc_arena_max or "glibc default"
     print(
         f"{args.cheap_clients} cheap + {args.render_clients} render clients for {wall_s:.0f} s "
