@@ -82,6 +82,19 @@ RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_UPPER = (466, 388, 387, 386, 385, 384, 398)
 LEFT_EYE_LOWER = (249, 390, 373, 374, 380, 381, 382)
 LEFT_EYE_CORNERS = (263, 362)
+# Eye openings, from the outer corner along the upper lid and back along the lower one.
+RIGHT_EYE_LOOP = (
+    RIGHT_EYE_CORNERS[0],
+    *RIGHT_EYE_UPPER,
+    RIGHT_EYE_CORNERS[1],
+    *reversed(RIGHT_EYE_LOWER),
+)
+LEFT_EYE_LOOP = (
+    LEFT_EYE_CORNERS[0],
+    *LEFT_EYE_UPPER,
+    LEFT_EYE_CORNERS[1],
+    *reversed(LEFT_EYE_LOWER),
+)
 RIGHT_IRIS = (468, 469, 470, 471, 472)  # centre first
 LEFT_IRIS = (473, 474, 475, 476, 477)
 

@@ -15,26 +15,13 @@ from headcast.face.segmentation import clean_plate
 from headcast.motion.face_motion import FaceMotion
 from headcast.render.warp import deform
 from headcast.render.warp import tunables as T
-from headcast.render.warp.eyes import EyesLook, draw_eyes, draw_lids
+from headcast.render.warp.eyes import EYES, EyesLook, draw_eyes, draw_lids
 from headcast.render.warp.field import DisplacementField, exact_backward_maps
 from headcast.render.warp.mouth import MouthLook, draw_mouth
 
 _UPPER_LIP = {i for ring in regions.UPPER_LIP_RINGS for i in ring}
 _LOWER_LIP = {i for ring in regions.LOWER_LIP_RINGS for i in ring}
-_EYE_OPENINGS = (
-    {
-        *regions.RIGHT_EYE_UPPER,
-        *regions.RIGHT_EYE_LOWER,
-        *regions.RIGHT_EYE_CORNERS,
-        *regions.RIGHT_IRIS,
-    },
-    {
-        *regions.LEFT_EYE_UPPER,
-        *regions.LEFT_EYE_LOWER,
-        *regions.LEFT_EYE_CORNERS,
-        *regions.LEFT_IRIS,
-    },
-)
+_EYE_OPENINGS = tuple({*loop, *iris} for loop, iris in EYES)
 
 
 def _spans_mouth(triangles: np.ndarray) -> np.ndarray:
@@ -107,9 +94,7 @@ def _jaw_into_head_ring(
     ring = np.flatnonzero(head_weight[n_landmarks:] > 0) + n_landmarks
     oval = np.array(regions.FACE_OVAL)
     nearest = oval[
-        np.argmin(
-            np.linalg.norm(vertices_xy[ring, None] - vertices_xy[None, oval], axis=2), axis=1
-        )
+        np.argmin(np.linalg.norm(vertices_xy[ring, None] - vertices_xy[None, oval], axis=2), axis=1)
     ]
     out = jaw.copy()
     out[ring] = T.JAW_SHARE_OF_HEAD_RING * jaw[nearest]
@@ -234,7 +219,9 @@ class WarpPlan:
             mouth=MouthLook.sample(avatar.image, lm),
             eyes=EyesLook.sample(avatar.image, lm),
             person=person,
-            plate=plate[field.region[1] : field.region[3], field.region[0] : field.region[2]].copy(),
+            plate=plate[
+                field.region[1] : field.region[3], field.region[0] : field.region[2]
+            ].copy(),
             details=tuple(details),
         )
 

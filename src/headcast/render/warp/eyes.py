@@ -20,29 +20,10 @@ from headcast.face.gaze import (
     iris_radius_px,
 )
 from headcast.render.warp import tunables as T
-from headcast.render.warp.masks import polygon_coverage
+from headcast.render.warp.outlines import line_y, polygon_coverage
 
-# (opening loop from outer corner along the upper lid and back along the lower one, iris)
-EYES = (
-    (
-        (
-            regions.RIGHT_EYE_CORNERS[0],
-            *regions.RIGHT_EYE_UPPER,
-            regions.RIGHT_EYE_CORNERS[1],
-            *reversed(regions.RIGHT_EYE_LOWER),
-        ),
-        regions.RIGHT_IRIS,
-    ),
-    (
-        (
-            regions.LEFT_EYE_CORNERS[0],
-            *regions.LEFT_EYE_UPPER,
-            regions.LEFT_EYE_CORNERS[1],
-            *reversed(regions.LEFT_EYE_LOWER),
-        ),
-        regions.LEFT_IRIS,
-    ),
-)
+# (eye opening, iris) for each eye
+EYES = ((regions.RIGHT_EYE_LOOP, regions.RIGHT_IRIS), (regions.LEFT_EYE_LOOP, regions.LEFT_IRIS))
 
 
 @dataclass(frozen=True)
@@ -68,8 +49,8 @@ class EyesLook:
         without = image.copy()
         irises, lids = [], []
         for loop, iris_idx in EYES:
-            lids.append(_lid_colour(image, landmarks, loop))
             opening = regions.loop_points(landmarks, loop)
+            lids.append(_lid_colour(image, opening))
             centre = landmarks[iris_idx[0], :2].astype(np.float64)
             radius = iris_radius_px(landmarks, iris_idx)
             irises.append(_lift_iris(image, opening, centre, radius))
@@ -81,12 +62,11 @@ class EyesLook:
         )
 
 
-def _lid_colour(image: np.ndarray, landmarks: np.ndarray, loop: tuple[int, ...]) -> np.ndarray:
-    """The colour of a closed lid's skin."""
+def _lid_colour(image: np.ndarray, opening: np.ndarray) -> np.ndarray:
+    """The colour of a closed lid's skin, ``opening`` being the eye's outline."""
     h, w = image.shape[:2]
-    opening = regions.loop_points(landmarks, loop)
-    width = float(np.linalg.norm(opening[len(loop) // 2] - opening[0]))
-    half = len(loop) // 2
+    half = len(opening) // 2  # the inner corner
+    width = float(np.linalg.norm(opening[half] - opening[0]))
     upper = opening[: half + 1]
     lower = np.concatenate([opening[:1], opening[half:][::-1], opening[half : half + 1]])
     # A closed lid is smooth skin, lighter than the crease above the open eye: take the
@@ -134,7 +114,9 @@ def _lift_iris(image: np.ndarray, opening: np.ndarray, centre: np.ndarray, radiu
     mean = seen.mean(axis=0) if len(seen) else patch.reshape(-1, 3).mean(axis=0)
     fill = np.where(mirror_ok[:, :, None], mirrored, mean)
     rgb = np.where(hidden[:, :, None], fill, patch).astype(np.float32)
-    return Iris(rgb=rgb, alpha=disc.astype(np.float32), centre_in_patch=float(half), radius_px=radius)
+    return Iris(
+        rgb=rgb, alpha=disc.astype(np.float32), centre_in_patch=float(half), radius_px=radius
+    )
 
 
 def _fill_behind_iris(
@@ -261,8 +243,8 @@ def draw_lids(
         # Darker towards the lashes, as the lid curves away from the light.
         half = len(loop) // 2
         cols = np.arange(x0, x1, dtype=np.float32)
-        top = np.interp(cols, *_sorted_xy(was[: half + 1]))
-        margin = np.interp(cols, *_sorted_xy(now[: half + 1]))
+        top = line_y(was[: half + 1], cols)
+        margin = line_y(now[: half + 1], cols)
         ys = np.arange(y0, y1, dtype=np.float32)[:, None]
         depth = np.clip((ys - top) / np.maximum(margin - top, 1.0), 0.0, 1.0)
         lid = lid_rgb * (1.0 - T.LID_MARGIN_DARKENING * depth)[:, :, None]
@@ -281,8 +263,3 @@ def draw_lids(
         target = frame[y0:y1, x0:x1].astype(np.float32)
         out = target * (1 - covered[:, :, None]) + lid * covered[:, :, None]
         frame[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def _sorted_xy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(points[:, 0])
-    return points[order, 0], points[order, 1]

@@ -13,7 +13,7 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.render.warp import tunables as T
-from headcast.render.warp.masks import polygon_coverage
+from headcast.render.warp.outlines import line_y, polygon_coverage
 
 MOUTH_BOX_MARGIN_PX = 4
 
@@ -94,11 +94,6 @@ def _smooth_mask(mask: np.ndarray, sigma_px: float) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), sigma_px)
 
 
-def _curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    order = np.argsort(points[:, 0])
-    return np.interp(xs, points[order, 0], points[order, 1])
-
-
 def draw_mouth(
     frame: np.ndarray,
     landmarks_now: np.ndarray,
@@ -161,7 +156,7 @@ def _ride_with_upper_lip(
     u = (xs - out_l) / max(out_r - out_l, 1.0)
     src_x = src_l + u * (src_r - src_l)
     col = xs[0]
-    drop = _curve(upper_now, col) - _curve(upper_source, src_x[0])
+    drop = line_y(upper_now, col) - line_y(upper_source, src_x[0])
     return src_x.astype(np.float32), (ys - drop[None, :]).astype(np.float32)
 
 
@@ -184,9 +179,9 @@ def _interior(
 ) -> np.ndarray:
     """Colour of the mouth's inside for every pixel of the box: cavity, tongue, two tooth rows."""
     col = xs[0]
-    top = _curve(upper_now, col)[None, :]
-    bottom = _curve(lower_now, col)[None, :]
-    rest_top = _curve(upper_jaw_landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2], col)[None, :]
+    top = line_y(upper_now, col)[None, :]
+    bottom = line_y(lower_now, col)[None, :]
+    rest_top = line_y(upper_jaw_landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2], col)[None, :]
     local_gap = np.maximum(bottom - top, 1e-3)
     depth = np.clip((ys - top) / local_gap, 0, 1)
     x_mid = 0.5 * (inner[:, 0].min() + inner[:, 0].max())
@@ -222,9 +217,7 @@ def _interior(
     teeth_light = (0.4 + 0.6 * arch) * under_lip * gaps
     colour = _over(colour, look.teeth_rgb[None, None, :] * teeth_light[:, :, None], upper_teeth)
     lower_light = 0.7 * (0.4 + 0.6 * arch) * under_lip
-    colour = _over(
-        colour, look.teeth_rgb[None, None, :] * lower_light[:, :, None], lower_teeth
-    )
+    colour = _over(colour, look.teeth_rgb[None, None, :] * lower_light[:, :, None], lower_teeth)
     return colour
 
 

@@ -1,4 +1,5 @@
-"""Anti-aliased polygon masks for the parts the renderer paints (mouth interior, eyes)."""
+"""Outlines of the parts the renderer paints (mouth interior, eyes, lids): anti-aliased
+coverage of a closed outline, and the height of an open one (a lip or lid line) per column."""
 
 from __future__ import annotations
 
@@ -16,3 +17,9 @@ def polygon_coverage(points_xy: np.ndarray, box: tuple[int, int, int, int]) -> n
     cv2.fillPoly(fine, [pts], 255)
     coarse = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
     return coarse.astype(np.float32) / 255
+
+
+def line_y(points_xy: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Height of the line through ``points_xy`` (in any order along x) at each of ``xs``."""
+    order = np.argsort(points_xy[:, 0])
+    return np.interp(xs, points_xy[order, 0], points_xy[order, 1])
