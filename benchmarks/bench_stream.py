@@ -83,9 +83,21 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
     def cpu_s(self) -> float:
-        """User + system CPU seconds of the server process (all its threads)."""
-        fields_ = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU seconds of the server and its session processes (all threads)."""
+        stats = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # exited meanwhile
+        tree, grew = {self.process.pid}, True
+        while grew:
+            more = {pid for pid, f in stats.items() if int(f[1]) in tree} - tree
+            tree |= more
+            grew = bool(more)
+        ticks = sum(int(stats[pid][11]) + int(stats[pid][12]) for pid in tree if pid in stats)
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(data_dir: str) -> Server:

@@ -20,6 +20,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=None, help="jobs, avatars and videos")
     p.add_argument("--workers", type=int, default=None, help="render jobs run at once")
     p.add_argument(
+        "--session-processes",
+        type=int,
+        default=None,
+        help="processes the live sessions are spread over (default 0: one per CPU core)",
+    )
+    p.add_argument(
         "--allow-anonymous",
         action="store_const",
         const=True,
@@ -40,6 +46,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         data_dir=args.data_dir,
         workers=args.workers,
+        session_processes=args.session_processes,
         allow_anonymous=args.allow_anonymous,
         redis_url=args.redis_url,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from headcast.errors import InputError
 
 ENV_PREFIX = "HEADCAST_"
+ICE_URL_SCHEMES = ("stun", "stuns", "turn", "turns")
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,19 @@ class ServerConfig:
     max_text_chars: int = 5000
     max_queued_jobs: int = 32
     max_live_sessions: int = 8
+    # Processes the live sessions are spread over; 0 = one per CPU core the server may use.
+    session_processes: int = 0
     # /v1/generate reads and writes files only inside this directory (OmniRT-style paths).
     shared_dir: Path | None = None
     # redis://host:port/db — several replicas share one job queue; unset = SQLite only.
     redis_url: str | None = None
     # With Redis: a replica silent this long is presumed dead and its running jobs requeued.
     job_lease_s: float = 30.0
+    # STUN/TURN URLs for WebRTC (stun:host:port, turn:host:port?transport=udp, ...), given to
+    # the server's peer connections and to browsers; none = direct connections only (LAN, VPN).
+    ice_servers: tuple[str, ...] = ()
+    turn_username: str | None = None
+    turn_credential: str | None = None
     default_size_px: int = 512
     default_fps: float = 25.0
 
@@ -61,6 +69,15 @@ class ServerConfig:
             raise InputError(f"port must be 1-65535, got {self.port}")
         if self.job_lease_s <= 0:
             raise InputError(f"job_lease_s must be positive, got {self.job_lease_s}")
+        for url in self.ice_servers:
+            if url.split(":", 1)[0] not in ICE_URL_SCHEMES or ":" not in url:
+                raise InputError(
+                    f"ice_servers: '{url}' is not a stun:, stuns:, turn: or turns: URL"
+                )
+        if self.session_processes < 0:
+            raise InputError(
+                f"session_processes must be 0 (one per core) or more, got {self.session_processes}"
+            )
         if self.workers < 1:
             raise InputError(f"workers must be at least 1, got {self.workers}")
         if not self.api_keys and not self.allow_anonymous:

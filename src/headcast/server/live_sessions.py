@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from headcast.face.avatar import Avatar, prepare_avatar
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
-from headcast.session import Session
+from headcast.server.session_pool import RemoteSession, SessionFailed, SessionPool
 
 
 @dataclass
@@ -22,7 +22,7 @@ class LiveSession:
     """A registered live session and who may use it."""
 
     id: str
-    session: Session
+    session: RemoteSession
     avatar: Avatar
     owner: str
     created_monotonic: float = field(default_factory=time.monotonic)
@@ -35,6 +35,7 @@ class LiveSessions:
         self.config = config
         self._sessions: dict[str, LiveSession] = {}
         self._lock = asyncio.Lock()
+        self._pool = SessionPool(config.session_processes or None)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -70,17 +71,20 @@ class LiveSessions:
                     prepare_avatar, image, size_px or self.config.default_size_px, name="image"
                 )
             )
-            # The renderer's per-avatar set-up takes a while: off the event loop, so the
-            # sessions already streaming keep their pace.
-            session = await asyncio.to_thread(
-                Session,
+            session = await self._pool.open(
                 avatar,
+                session_id,
                 fps=fps or self.config.default_fps,
                 output_rate=output_rate,
                 realtime=realtime,
                 head_motion=head_motion,
                 seed=seed,
             )
+        except SessionFailed as exc:
+            self._sessions.pop(session_id, None)
+            raise ApiError(
+                503, "session_failed", f"the live session could not start: {exc}"
+            ) from None
         except BaseException:
             self._sessions.pop(session_id, None)
             raise
@@ -100,9 +104,14 @@ class LiveSessions:
         """Free the session; safe to call more than once."""
         live = self._sessions.pop(session_id, None)
         if live is not None:
-            live.session.interrupt()
-            live.session.close()
+            live.session.release()
+
+    @property
+    def pool(self) -> SessionPool:
+        return self._pool
 
     def close_all(self) -> None:
+        """Free every session and stop the session processes."""
         for session_id in list(self._sessions):
             self.close(session_id)
+        self._pool.close()

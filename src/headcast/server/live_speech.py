@@ -15,7 +15,7 @@ import numpy as np
 from fastapi import FastAPI
 
 from headcast.server.live_sessions import LiveSession
-from headcast.session import Session
+from headcast.server.session_pool import RemoteSession
 from headcast.speech import Speech, synthesize_stream
 
 # Audio is pushed in pieces this long: the session's lock is held while a piece is analysed,
@@ -26,7 +26,7 @@ PUSH_CHUNK_S = 0.2
 class LiveSpeech:
     """The speech sources of one live session, serialised, with interrupt."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: RemoteSession) -> None:
         self.session = session
         self._lock = asyncio.Lock()
         self._generation = 0  # bumped by every interrupt; pushes of an older one stop

@@ -20,6 +20,7 @@ import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from headcast.server.live_sessions import LiveSession, LiveSessions
+from headcast.server.session_pool import RemoteSession
 from headcast.server.ws_protocol import (
     MAX_FPS,
     MAX_SIZE_PX,
@@ -37,7 +38,7 @@ from headcast.server.ws_protocol import (
     send_error,
     send_json,
 )
-from headcast.session import SegmentFinished, Session, VideoFrame
+from headcast.session import SegmentFinished, VideoFrame
 from headcast.video.encode import encode_jpeg
 
 router = APIRouter(tags=["live"])
@@ -106,7 +107,7 @@ class RealtimeAvatar:
         self._side = live.avatar.size_px
 
     @property
-    def session(self) -> Session:
+    def session(self) -> RemoteSession:
         return self.live.session
 
     def created_message(self) -> dict[str, Any]:

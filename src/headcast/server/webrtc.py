@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -72,6 +72,32 @@ class WebRtcAnswer(BaseModel):
     fps: float
 
 
+class IceServer(BaseModel):
+    """One entry of ``RTCPeerConnection``'s ``iceServers``."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceServers(BaseModel):
+    ice_servers: list[IceServer] = Field(
+        description="pass as iceServers to RTCPeerConnection; empty: direct connections only"
+    )
+
+
+def ice_servers(config: ServerConfig) -> list[IceServer]:
+    """The configured STUN servers, and the TURN servers with their credentials."""
+    stun = [u for u in config.ice_servers if u.startswith("stun")]
+    turn = [u for u in config.ice_servers if u.startswith("turn")]
+    servers = [IceServer(urls=stun)] if stun else []
+    if turn:
+        servers.append(
+            IceServer(urls=turn, username=config.turn_username, credential=config.turn_credential)
+        )
+    return servers
+
+
 @dataclass
 class LivePeer:
     """One browser's connection to one live session."""
@@ -121,12 +147,14 @@ async def webrtc_offer(
 ) -> WebRtcAnswer:
     app: FastAPI = request.app
     config: ServerConfig = app.state.config
-    _check_offer(body.sdp)
+    offer = _check_offer(body.sdp)
     if body.size is not None and body.size % 2:
         raise ApiError(422, "bad_input", "size must be an even number of pixels")
     image = _portrait(body.image_b64, config)
     # The offer is taken in before the portrait is analysed, so a bad one costs nothing.
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(
+        RTCConfiguration(iceServers=[RTCIceServer(**i.model_dump()) for i in ice_servers(config)])
+    )
     microphones: list[MediaStreamTrack] = []
 
     @pc.on("track")
@@ -164,7 +192,8 @@ async def webrtc_offer(
 
     try:
         pc.addTrack(peer.feed.video)
-        pc.addTrack(peer.feed.audio)
+        if any(m.kind == "audio" for m in offer.media):  # a video-only offer gets no voice
+            pc.addTrack(peer.feed.audio)
         await pc.setLocalDescription(await pc.createAnswer())
     except Exception as exc:
         await close_peer(app, peer)
@@ -180,7 +209,18 @@ async def webrtc_offer(
     )
 
 
-def _check_offer(sdp: str) -> None:
+@router.get(
+    "/v1/webrtc/ice-servers",
+    response_model=IceServers,
+    summary="The STUN/TURN servers a browser should use for its offer",
+)
+async def webrtc_ice_servers(
+    request: Request, caller: str = Depends(require_api_key)
+) -> IceServers:
+    return IceServers(ice_servers=ice_servers(request.app.state.config))
+
+
+def _check_offer(sdp: str) -> SessionDescription:
     try:
         description = SessionDescription.parse(sdp)
     except Exception:  # aiortc's parser fails with asserts and unpacking errors
@@ -190,6 +230,7 @@ def _check_offer(sdp: str) -> None:
     if not any(m.kind == "video" and m.direction in (None, "recvonly", "sendrecv")
                for m in description.media):  # fmt: skip
         raise ApiError(400, "bad_offer", "the SDP offer must receive video (a recvonly video)")
+    return description
 
 
 def _portrait(image_b64: str | None, config: ServerConfig) -> bytes:

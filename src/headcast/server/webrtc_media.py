@@ -23,8 +23,9 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from headcast.server.live_speech import LiveSpeech
+from headcast.server.session_pool import RemoteSession
 from headcast.server.voice_turns import TurnDetector
-from headcast.session import Session, VideoFrame
+from headcast.session import VideoFrame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -40,7 +41,7 @@ AUDIO_QUEUE_S = 0.4
 class SessionFeed:
     """Pumps one session's frames into a video track and an audio track."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: RemoteSession) -> None:
         self.session = session
         self.video = SessionVideoTrack(self)
         self.audio = SessionAudioTrack(self)

@@ -1,0 +1,226 @@
+"""A session process: hosts live ``Session``s for the server, so that they use every core.
+
+One Python process cannot keep several sessions' lip-sync and rendering on more than about one
+core; the server spreads its live sessions over a few of these processes. The pipe's reader
+(this process's main thread) hands each session's input to that session's own thread in order,
+applies interrupts at once, and frames are produced on an event loop and written into the
+session's shared-memory ring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.shared_memory import SharedMemory
+
+import cv2
+import numpy as np
+
+from headcast.server.session_wire import (
+    FRAME_SLOTS,
+    Credit,
+    Ended,
+    FrameReady,
+    Interrupt,
+    Opened,
+    OpenSession,
+    Release,
+    SegmentDone,
+    SessionInput,
+    Shutdown,
+    ring_bytes,
+    ring_shape,
+)
+from headcast.session import Session, VideoFrame
+
+RELEASE_WAIT_S = 5.0
+
+
+@dataclass
+class _Hosted:
+    open: OpenSession
+    inputs: queue.Queue = field(default_factory=queue.Queue)  # (generation, message) or None
+    generation: int = 0  # raised by each interrupt: older queued input is dropped speech
+    session: Session | None = None
+    ring: SharedMemory | None = None
+    frames: np.ndarray | None = None
+    credits: asyncio.Semaphore | None = None
+    pump: asyncio.Task | None = None
+    thread: threading.Thread | None = None
+
+
+class SessionHost:
+    """Everything one session process runs."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._send_lock = threading.Lock()
+        self._sessions: dict[str, _Hosted] = {}
+        self._released_threads: list[threading.Thread] = []
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self._loop.run_forever, name="frames", daemon=True
+        )
+
+    def run(self) -> None:
+        self._loop_thread.start()
+        try:
+            while True:
+                try:
+                    message = self._conn.recv()
+                except (EOFError, OSError):
+                    break  # the server is gone
+                if isinstance(message, Shutdown):
+                    break
+                self._dispatch(message)
+        finally:
+            for session_id in list(self._sessions):
+                self._dispatch(Release(session_id))
+            for thread in self._released_threads:
+                thread.join(RELEASE_WAIT_S)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop_thread.join(RELEASE_WAIT_S)
+
+    def _send(self, message: object) -> None:
+        with self._send_lock, contextlib.suppress(OSError, EOFError):
+            self._conn.send(message)
+
+    def _dispatch(self, message: object) -> None:
+        if isinstance(message, OpenSession):
+            hosted = _Hosted(message)
+            self._sessions[message.session_id] = hosted
+            hosted.inputs.put((0, message))
+            thread = threading.Thread(
+                target=self._serve_inputs, args=(hosted,), name="input", daemon=True
+            )
+            hosted.thread = thread
+            thread.start()
+            return
+        hosted = self._sessions.get(message.session_id)  # type: ignore[attr-defined]
+        if hosted is None:
+            return  # released already
+        if isinstance(message, SessionInput):
+            hosted.inputs.put((hosted.generation, message))
+        elif isinstance(message, Interrupt):
+            hosted.generation += 1
+            if hosted.session is not None:
+                hosted.session.interrupt()
+        elif isinstance(message, Credit):
+            if hosted.credits is not None:
+                for _ in range(message.frames):
+                    self._loop.call_soon_threadsafe(hosted.credits.release)
+        elif isinstance(message, Release):
+            del self._sessions[message.session_id]
+            self._released_threads = [t for t in self._released_threads if t.is_alive()]
+            if hosted.thread is not None:
+                self._released_threads.append(hosted.thread)
+            hosted.generation += 1
+            if hosted.session is not None:
+                hosted.session.interrupt()
+            hosted.inputs.put(None)
+
+    # -- one session's input, in order, on its own thread ------------------------------------
+
+    def _serve_inputs(self, hosted: _Hosted) -> None:
+        try:
+            while (item := hosted.inputs.get()) is not None:
+                generation, message = item
+                if isinstance(message, OpenSession):
+                    self._open(hosted)
+                elif generation == hosted.generation and hosted.session is not None:
+                    self._apply(hosted, message)
+                    if generation != hosted.generation:
+                        # An interrupt came while this input was being analysed.
+                        hosted.session.interrupt()
+        finally:
+            self._free(hosted)
+
+    def _open(self, hosted: _Hosted) -> None:
+        request = hosted.open
+        try:
+            session = Session(request.avatar, **request.options)
+            size = request.avatar.size_px
+            ring = SharedMemory(create=True, size=ring_bytes(size))
+        except Exception as exc:  # reported to the server, which raises it to the caller
+            self._send(Ended(request.session_id, f"{type(exc).__name__}: {exc}"))
+            return
+        hosted.ring = ring
+        hosted.frames = np.ndarray(ring_shape(size), np.uint8, buffer=ring.buf)
+        hosted.session = session
+        self._send(Opened(request.session_id, ring.name))  # before any frame of the session
+        asyncio.run_coroutine_threadsafe(self._start_pump(hosted), self._loop).result()
+
+    async def _start_pump(self, hosted: _Hosted) -> None:
+        hosted.credits = asyncio.Semaphore(FRAME_SLOTS)
+        hosted.pump = asyncio.create_task(self._pump(hosted))
+
+    def _apply(self, hosted: _Hosted, message: SessionInput) -> None:
+        session = hosted.session
+        assert session is not None
+        try:
+            if message.action == "push_audio":
+                session.push_audio(message.pcm, message.sample_rate)
+            elif message.action == "finalize_frames":
+                session.finalize_frames(message.frame_count)
+            elif message.action == "end_segment":
+                session.end_segment()
+            elif message.action == "close":
+                session.close()
+        except RuntimeError:
+            pass  # input after close: the server refuses it before it gets here
+
+    async def _pump(self, hosted: _Hosted) -> None:
+        session, frames, credits = hosted.session, hosted.frames, hosted.credits
+        assert session is not None and frames is not None and credits is not None
+        session_id = hosted.open.session_id
+        try:
+            async for item in session.frames():
+                if isinstance(item, VideoFrame):
+                    await credits.acquire()
+                    slot = item.index % FRAME_SLOTS
+                    frames[slot] = item.image
+                    self._send(
+                        FrameReady(
+                            session_id, item.index, item.pts_s, slot, item.audio,
+                            item.speaking, item.segment,
+                        )
+                    )  # fmt: skip
+                else:
+                    self._send(SegmentDone(session_id, item.segment, item.pts_s))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._send(Ended(session_id, f"{type(exc).__name__}: {exc}"))
+            return
+        self._send(Ended(session_id))
+
+    def _free(self, hosted: _Hosted) -> None:
+        if hosted.pump is not None:
+            pump = hosted.pump
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_cancel(pump), self._loop).result(RELEASE_WAIT_S)
+        if hosted.session is not None:
+            with contextlib.suppress(Exception):
+                hosted.session.close()
+        hosted.frames = None
+        if hosted.ring is not None:
+            hosted.ring.close()
+            with contextlib.suppress(FileNotFoundError):
+                hosted.ring.unlink()
+
+
+async def _cancel(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+
+
+def host_main(conn: Connection) -> None:
+    """Entry point of a session process."""
+    # Parallelism comes from the processes; OpenCV's own threads would only contend with them.
+    cv2.setNumThreads(1)
+    SessionHost(conn).run()

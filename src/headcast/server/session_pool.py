@@ -1,0 +1,273 @@
+"""Live sessions run in a few session processes; the server holds a ``RemoteSession`` for each.
+
+A ``RemoteSession`` has the ``Session`` interface the transports use (push audio, end a segment,
+interrupt, close, iterate frames), so a transport does not know where its frames are made.
+New sessions go to the process with the fewest; processes start when needed, up to the limit
+(one per core by default), from a fork server that has the renderer and recognizer imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import AsyncIterator
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any
+
+import numpy as np
+
+from headcast.face.avatar import Avatar
+from headcast.server.session_host import host_main
+from headcast.server.session_wire import (
+    Credit,
+    Ended,
+    FrameReady,
+    Interrupt,
+    Opened,
+    OpenSession,
+    Release,
+    SegmentDone,
+    SessionInput,
+    Shutdown,
+    ring_shape,
+)
+from headcast.session import SegmentFinished, VideoFrame
+
+PROCESS_EXIT_WAIT_S = 5.0
+PROCESS_EXITED = "the session process exited"
+
+
+class SessionFailed(RuntimeError):
+    """A session could not be opened, or its process failed while it ran."""
+
+
+def default_session_processes() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+class SessionProcess:
+    """One session process and the thread reading its pipe."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext, number: int) -> None:
+        parent, child = context.Pipe()
+        self.process = context.Process(
+            target=host_main, args=(child,), name=f"headcast-sessions-{number}", daemon=True
+        )
+        self.process.start()
+        child.close()
+        self._conn = parent
+        # Writes go through a thread: a full pipe must never stall the event loop.
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.sessions: dict[str, RemoteSession] = {}
+        self.alive = True
+        for target, role in ((self._read, "reader"), (self._write, "writer")):
+            threading.Thread(
+                target=target, name=f"headcast-sessions-{number}-{role}", daemon=True
+            ).start()
+
+    def send(self, message: object) -> None:
+        if not self.alive:
+            raise SessionFailed(PROCESS_EXITED)
+        self._outbox.put(message)
+
+    def _write(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._conn.send(message)
+            except (OSError, EOFError, ValueError):
+                break
+        self.alive = False
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            session = self.sessions.get(message.session_id)
+            if session is not None:
+                session._deliver(message)
+        self.alive = False
+        for session_id, session in list(self.sessions.items()):
+            session._deliver(Ended(session_id, PROCESS_EXITED))
+
+    def stop(self) -> None:
+        with contextlib.suppress(SessionFailed):
+            self.send(Shutdown())
+        self._outbox.put(None)
+        self.process.join(PROCESS_EXIT_WAIT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(PROCESS_EXIT_WAIT_S)
+        self._conn.close()
+
+
+class RemoteSession:
+    """A live session made by a session process (the ``Session`` interface of the transports)."""
+
+    def __init__(
+        self, process: SessionProcess, session_id: str, avatar: Avatar, options: dict[str, Any]
+    ) -> None:
+        self.session_id = session_id
+        self.fps = float(options["fps"])
+        self.output_rate = int(options["output_rate"])
+        self.realtime = bool(options["realtime"])
+        self._process = process
+        self._size = avatar.size_px
+        self._loop = asyncio.get_running_loop()
+        self._inbox: asyncio.Queue = asyncio.Queue()
+        self._ring: SharedMemory | None = None
+        self._frames: np.ndarray | None = None
+        self._closed = False
+        self._released = False
+        process.sessions[session_id] = self
+
+    async def _start(self, avatar: Avatar, options: dict[str, Any]) -> None:
+        self._process.send(OpenSession(self.session_id, avatar, options))
+        reply = await self._inbox.get()
+        if isinstance(reply, Ended):
+            self.release()
+            raise SessionFailed(reply.error or "the session could not be opened")
+        assert isinstance(reply, Opened)
+        self._ring = SharedMemory(name=reply.ring_name)
+        self._frames = np.ndarray(ring_shape(self._size), np.uint8, buffer=self._ring.buf)
+
+    @property
+    def process_id(self) -> int | None:
+        """The operating system's id of the process that makes this session's frames."""
+        return self._process.process.pid
+
+    def _deliver(self, message: object) -> None:
+        """From the pipe's reader thread."""
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is listening
+            self._loop.call_soon_threadsafe(self._inbox.put_nowait, message)
+
+    # -- input -------------------------------------------------------------------------------
+
+    def push_audio(self, pcm: np.ndarray, sample_rate: int) -> None:
+        """Queue speech (int16 or float, mono, any rate); it joins the open segment."""
+        if self._closed:
+            raise RuntimeError("push_audio on a closed session")
+        samples = np.ascontiguousarray(pcm)
+        self._process.send(SessionInput(self.session_id, "push_audio", samples, int(sample_rate)))
+
+    def finalize_frames(self, frame_count: int) -> None:
+        """Make the open segment's first ``frame_count`` frames final now."""
+        self._input("finalize_frames", frame_count=int(frame_count))
+
+    def end_segment(self) -> None:
+        self._input("end_segment")
+
+    def interrupt(self) -> None:
+        """Drop all queued speech at once; the next frame is idle."""
+        if not self._released:
+            with contextlib.suppress(SessionFailed):
+                self._process.send(Interrupt(self.session_id))
+
+    def close(self) -> None:
+        """No more input; iteration ends once queued speech has been shown."""
+        if not self._closed:
+            self._input("close")
+            self._closed = True
+
+    def _input(self, action: str, **fields: Any) -> None:
+        if self._released:
+            return
+        with contextlib.suppress(SessionFailed):
+            self._process.send(SessionInput(self.session_id, action, **fields))
+
+    # -- output ------------------------------------------------------------------------------
+
+    async def frames(self) -> AsyncIterator[VideoFrame | SegmentFinished]:
+        """Frames in order and segment-finished events, as ``Session.frames`` yields them."""
+        while not self._released:
+            message = await self._inbox.get()
+            if isinstance(message, FrameReady):
+                assert self._frames is not None
+                image = self._frames[message.slot].copy()
+                with contextlib.suppress(SessionFailed):
+                    self._process.send(Credit(self.session_id))
+                yield VideoFrame(
+                    message.index, message.pts_s, image, message.audio,
+                    message.speaking, message.segment,
+                )  # fmt: skip
+            elif isinstance(message, SegmentDone):
+                yield SegmentFinished(message.segment, message.pts_s)
+            elif isinstance(message, Ended):
+                if message.error:
+                    raise SessionFailed(message.error)
+                return
+
+    def release(self) -> None:
+        """Stop the session and free its memory in the session process; safe to repeat."""
+        if self._released:
+            return
+        self._released = True
+        self._closed = True
+        self._process.sessions.pop(self.session_id, None)
+        with contextlib.suppress(SessionFailed):
+            self._process.send(Release(self.session_id))
+        self._frames = None
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
+        # Wake a reader blocked on the inbox so that its iteration ends.
+        self._inbox.put_nowait(Ended(self.session_id))
+
+
+class SessionPool:
+    """Up to ``max_processes`` session processes, started as sessions need them."""
+
+    def __init__(self, max_processes: int | None = None) -> None:
+        self.max_processes = max_processes or default_session_processes()
+        self._processes: list[SessionProcess] = []
+        self._lock = asyncio.Lock()
+        self._started = 0
+        self._context: multiprocessing.context.BaseContext | None = None
+
+    async def open(self, avatar: Avatar, session_id: str, **options: Any) -> RemoteSession:
+        """A new session on the least busy process (starting one if all are busy)."""
+        async with self._lock:
+            process = await self._least_busy()
+            session = RemoteSession(process, session_id, avatar, options)
+        try:
+            await session._start(avatar, options)
+        except BaseException:
+            session.release()
+            raise
+        return session
+
+    async def _least_busy(self) -> SessionProcess:
+        self._processes = [p for p in self._processes if p.alive]
+        idle = min(self._processes, key=lambda p: len(p.sessions), default=None)
+        if idle is not None and (not idle.sessions or len(self._processes) >= self.max_processes):
+            return idle
+        self._started += 1
+        process = await asyncio.to_thread(SessionProcess, self._get_context(), self._started)
+        self._processes.append(process)
+        return process
+
+    def _get_context(self) -> multiprocessing.context.BaseContext:
+        if self._context is None:
+            # The fork server imports the heavy modules once; each session process is a fork
+            # of it, ready in milliseconds, and never a fork of this threaded server.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["headcast.server.session_host"])
+            self._context = context
+        return self._context
+
+    def session_counts(self) -> list[int]:
+        """Sessions on each running session process."""
+        return [len(p.sessions) for p in self._processes if p.alive]
+
+    def process_ids(self) -> list[int]:
+        return [p.process.pid for p in self._processes if p.alive and p.process.pid is not None]
+
+    def close(self) -> None:
+        processes, self._processes = self._processes, []
+        for process in processes:
+            process.stop()

@@ -1,0 +1,108 @@
+"""Messages between the server and its session processes (pickled over one pipe per process).
+
+Frames travel through a shared-memory ring per session, not the pipe: a message names the
+slot. The server grants the host credits, one per free slot, so a host never overwrites a frame
+the server has not copied out yet and never runs ahead of a slow consumer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from headcast.face.avatar import Avatar
+
+FRAME_SLOTS = 4  # frames a session may have rendered and not yet taken by its transport
+
+
+# -- server → host ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    session_id: str
+    avatar: Avatar
+    options: dict[str, Any]  # keyword arguments of ``headcast.session.Session``
+
+
+@dataclass(frozen=True)
+class SessionInput:
+    """``push_audio`` / ``end_segment`` / ``finalize_frames`` / ``close``, applied in order."""
+
+    session_id: str
+    action: str
+    pcm: np.ndarray | None = None
+    sample_rate: int = 0
+    frame_count: int = 0
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """Applied at once: input queued before it is speech the interrupt drops."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
+class Credit:
+    """The server copied out this many frames: their slots are free."""
+
+    session_id: str
+    frames: int = 1
+
+
+@dataclass(frozen=True)
+class Release:
+    """The transport is gone: stop the session and free its memory."""
+
+    session_id: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+# -- host → server ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opened:
+    session_id: str
+    ring_name: str  # shared memory holding FRAME_SLOTS frames of the avatar's size
+
+
+@dataclass(frozen=True)
+class FrameReady:
+    session_id: str
+    index: int
+    pts_s: float
+    slot: int
+    audio: np.ndarray
+    speaking: bool
+    segment: int | None
+
+
+@dataclass(frozen=True)
+class SegmentDone:
+    session_id: str
+    segment: int
+    pts_s: float
+
+
+@dataclass(frozen=True)
+class Ended:
+    """The session's frames are over; ``error`` says why when it failed."""
+
+    session_id: str
+    error: str | None = None
+
+
+def ring_shape(avatar_size_px: int) -> tuple[int, int, int, int]:
+    return (FRAME_SLOTS, avatar_size_px, avatar_size_px, 3)
+
+
+def ring_bytes(avatar_size_px: int) -> int:
+    return int(np.prod(ring_shape(avatar_size_px)))

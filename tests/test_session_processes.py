@@ -1,0 +1,113 @@
+"""Live sessions made in session processes: spread over them, memory freed, a process that
+dies ends only its own streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from headcast.server import ServerConfig
+from tests.conftest import portrait_b64
+from tests.server_helpers import running_server
+
+SIZE = 256
+CHUNK_SAMPLES = 1600
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    config = ServerConfig.from_env(
+        {}, allow_anonymous=True, data_dir=tmp_path_factory.mktemp("d"), session_processes=2
+    )
+    with running_server(config) as running:
+        yield running
+
+
+def _shared_memory() -> set[str]:
+    return {p.name for p in Path("/dev/shm").iterdir() if p.name.startswith("psm_")}
+
+
+async def _open(server):
+    ws = await connect(server.ws_url + "/v1/stream", max_size=2**24)
+    await ws.send(json.dumps({"type": "start", "image_b64": portrait_b64(), "size": SIZE}))
+    started = json.loads(await ws.recv())
+    assert started["type"] == "started", started
+    return ws, started["session_id"]
+
+
+async def _speak_and_count_frames(ws, pcm: np.ndarray) -> int:
+    for start in range(0, len(pcm), CHUNK_SAMPLES):
+        await ws.send(pcm[start : start + CHUNK_SAMPLES].tobytes())
+    await ws.send(json.dumps({"type": "end_segment"}))
+    frames = 0
+    while True:
+        message = await asyncio.wait_for(ws.recv(), 20)
+        if isinstance(message, bytes):
+            frames += 1
+        elif json.loads(message)["type"] == "segment_finished":
+            return frames
+
+
+def test_sessions_spread_over_processes_and_free_their_memory(server, speech_pcm):
+    before = _shared_memory()
+    pool = server.app.state.live_sessions.pool
+
+    async def scenario():
+        (ws1, id1), (ws2, id2) = await asyncio.gather(_open(server), _open(server))
+        sessions = server.app.state.live_sessions
+        pids = {sessions.get(i).session.process_id for i in (id1, id2)}
+        counts = sorted(pool.session_counts())
+        frames = await asyncio.gather(
+            _speak_and_count_frames(ws1, speech_pcm[:24000]),
+            _speak_and_count_frames(ws2, speech_pcm[24000:48000]),
+        )
+        during = _shared_memory() - before
+        await ws1.close()
+        await ws2.close()
+        return pids, counts, frames, during
+
+    pids, counts, frames, during = asyncio.run(scenario())
+    assert len(pids) == 2 and os.getpid() not in pids, "the two sessions share a process"
+    assert counts == [1, 1]
+    # 1.5 s of speech at 25 fps, plus the idle frames while it arrived.
+    assert all(f >= 37 for f in frames), frames
+    assert len(during) == 2, "one shared frame ring per session"
+    deadline = time.monotonic() + 10
+    while _shared_memory() - before or any(pool.session_counts()):
+        assert time.monotonic() < deadline, "a closed session kept its memory"
+        time.sleep(0.05)
+
+
+def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
+    async def scenario():
+        ws, session_id = await _open(server)
+        assert await _speak_and_count_frames(ws, speech_pcm[:8000]) > 0
+        pid = server.app.state.live_sessions.get(session_id).session.process_id
+        os.kill(pid, signal.SIGKILL)
+        events = []
+        try:
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 10)
+                if isinstance(message, str):
+                    events.append(json.loads(message))
+        except ConnectionClosed:
+            pass
+        # The server goes on: a new session gets a new process and speaks.
+        ws2, _ = await _open(server)
+        frames = await _speak_and_count_frames(ws2, speech_pcm[:8000])
+        await ws2.close()
+        return pid, events, frames
+
+    pid, events, frames = asyncio.run(scenario())
+    assert any(e["type"] == "error" for e in events), events
+    assert frames >= 12
+    assert pid not in server.app.state.live_sessions.pool.process_ids()
