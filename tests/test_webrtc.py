@@ -365,3 +365,89 @@ def test_microphone_turns_start_with_speech_and_end_after_a_pause():
         assert speech_at - PREROLL_MS / 1000 * RATE - PACKET <= at <= speech_at + 0.5 * RATE
         end = at + len(audio)
         assert speech_at + len(pcm) - pause <= end <= speech_at + len(pcm) + pause + 0.2 * RATE
+
+
+class LoopbackStunServer(asyncio.DatagramProtocol):
+    """Answers STUN binding requests, reporting every client at a documentation address, so
+    that a candidate with that address can only have come from asking this server."""
+
+    MAPPED_IP = "203.0.113.7"
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        from aioice import stun
+
+        request = stun.parse_message(data)
+        if request.message_method != stun.Method.BINDING:
+            return
+        self.requests += 1
+        response = stun.Message(
+            stun.Method.BINDING, stun.Class.RESPONSE, transaction_id=request.transaction_id
+        )
+        response.attributes["XOR-MAPPED-ADDRESS"] = (self.MAPPED_IP, addr[1])
+        self.transport.sendto(bytes(response), addr)
+
+
+def test_configured_ice_servers_reach_the_server_and_the_page(tmp_path):
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        transport, stun_server = await loop.create_datagram_endpoint(
+            LoopbackStunServer, local_addr=("127.0.0.1", 0)
+        )
+        port = transport.get_extra_info("sockname")[1]
+        config = ServerConfig.from_env(
+            {},
+            api_keys=(KEY,),
+            data_dir=tmp_path,
+            ice_servers=(f"stun:127.0.0.1:{port}", "turn:127.0.0.1:3478?transport=udp"),
+            turn_username="user",
+            turn_credential="secret",
+        )
+        try:
+            with running_server(config) as server:
+                async with client(server) as http:
+                    listed = (await http.get("/v1/webrtc/ice-servers")).json()
+                    anonymous = await httpx.AsyncClient().get(
+                        server.base_url + "/v1/webrtc/ice-servers"
+                    )
+                    pc = RTCPeerConnection()
+                    pc.addTransceiver("video", direction="recvonly")  # video only is fine too
+                    await pc.setLocalDescription(await pc.createOffer())
+                    reply = await http.post(
+                        "/v1/webrtc/offer",
+                        json={"sdp": pc.localDescription.sdp, "type": "offer", "size": SIZE},
+                    )
+                    await pc.close()
+                    if reply.status_code == 200:
+                        await http.delete(f"/v1/live/{reply.json()['session_id']}")
+        finally:
+            transport.close()
+        return listed, anonymous.status_code, reply, stun_server.requests
+
+    listed, anonymous_status, reply, requests = asyncio.run(scenario())
+    assert anonymous_status == 401
+    assert listed["ice_servers"] == [
+        {"urls": [listed["ice_servers"][0]["urls"][0]], "username": None, "credential": None},
+        {
+            "urls": ["turn:127.0.0.1:3478?transport=udp"],
+            "username": "user",
+            "credential": "secret",
+        },
+    ]
+    assert listed["ice_servers"][0]["urls"][0].startswith("stun:127.0.0.1:")
+    assert reply.status_code == 200, reply.text
+    assert requests >= 1, "the server never asked the configured STUN server"
+    srflx = [line for line in reply.json()["sdp"].splitlines() if "typ srflx" in line]
+    assert srflx and all(LoopbackStunServer.MAPPED_IP in line for line in srflx), srflx
+
+
+def test_bad_ice_server_urls_are_refused():
+    from headcast.errors import InputError
+
+    with pytest.raises(InputError, match=r"http://stun\.example\.org"):
+        ServerConfig.from_env({"HEADCAST_ICE_SERVERS": "http://stun.example.org"}, api_keys=("k",))
