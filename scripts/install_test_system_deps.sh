@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# System programs the tests drive for real: Chromium (web pages, WebRTC) and redis-server
-# (the shared job queue). Installed from Debian when missing.
+# System programs the tests drive for real: Chromium and Firefox (web pages, WebRTC) and
+# redis-server (the shared job queue). Installed from Debian when missing.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
+command -v firefox-esr >/dev/null || command -v firefox >/dev/null || missing+=(firefox-esr)
 command -v redis-server >/dev/null || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then

@@ -2,8 +2,8 @@
 over WebRTC with the key typed into it, the typed text is spoken, and screenshots of the
 playing video show the face with its mouth moving; the interrupt button stops it.
 
-Only Chromium runs here: Playwright cannot drive Debian's firefox-esr. The page uses
-standard APIs only (RTCPeerConnection, getUserMedia, fetch).
+The same story in Firefox: tests/test_live_page_firefox.py (Playwright cannot drive Debian's
+firefox-esr, so that test speaks WebDriver BiDi to it).
 """
 
 from __future__ import annotations

@@ -432,7 +432,7 @@ def test_configured_ice_servers_reach_the_server_and_the_page(tmp_path):
     listed, anonymous_status, reply, requests = asyncio.run(scenario())
     assert anonymous_status == 401
     assert listed["ice_servers"] == [
-        {"urls": [listed["ice_servers"][0]["urls"][0]], "username": None, "credential": None},
+        {"urls": [listed["ice_servers"][0]["urls"][0]]},
         {
             "urls": ["turn:127.0.0.1:3478?transport=udp"],
             "username": "user",

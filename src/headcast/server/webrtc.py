@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import re
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -163,7 +164,9 @@ async def webrtc_offer(
             microphones.append(track)
 
     try:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=body.sdp, type="offer"))
+        await pc.setRemoteDescription(
+            RTCSessionDescription(sdp=_without_end_of_candidates(body.sdp), type="offer")
+        )
     except Exception as exc:
         await pc.close()
         raise ApiError(400, "bad_offer", f"the SDP offer cannot be answered: {exc}") from None
@@ -212,12 +215,21 @@ async def webrtc_offer(
 @router.get(
     "/v1/webrtc/ice-servers",
     response_model=IceServers,
+    response_model_exclude_none=True,  # a STUN entry has no credentials, not null ones
     summary="The STUN/TURN servers a browser should use for its offer",
 )
 async def webrtc_ice_servers(
     request: Request, caller: str = Depends(require_api_key)
 ) -> IceServers:
     return IceServers(ice_servers=ice_servers(request.app.state.config))
+
+
+def _without_end_of_candidates(sdp: str) -> str:
+    """Browsers offer mDNS (.local) host candidates, which this server cannot resolve; when
+    the offer also says the candidates are complete (Firefox does), aiortc gives up on ICE
+    before gathering its own and answers with none. Without the marker it answers with its
+    addresses and learns the browser's from the browser's connectivity checks."""
+    return re.sub(r"^a=end-of-candidates\r?\n", "", sdp, flags=re.MULTILINE)
 
 
 def _check_offer(sdp: str) -> SessionDescription:

@@ -57,7 +57,17 @@ async function start() {
   setConnected(true);
   showMessage("");
   status("connecting…");
-  const pc = new RTCPeerConnection();
+  let iceServers;
+  try {
+    // STUN/TURN servers the service is configured with (none: direct connections only).
+    iceServers = (await (await api("/v1/webrtc/ice-servers")).json()).ice_servers;
+  } catch (err) {
+    status("not connected", "error");
+    showMessage(err.message, true);
+    setConnected(false);
+    return;
+  }
+  const pc = new RTCPeerConnection({ iceServers });
   live.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   // Audio both ways: the avatar's voice comes back, the microphone goes out once turned on
