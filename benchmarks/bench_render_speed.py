@@ -132,7 +132,9 @@ def main() -> None:
                             results[key] = got
                         print(f"  {name} {size}² {mode}: {got}", file=sys.stderr)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"portrait: {PORTRAIT.name}; render-only: {frames} frames on one core; end to end: "
           f"{args.seconds:.0f} s of speech with its transcript → MP4, 25 fps, both cores\n")  # fmt: skip
     print("| size | renderer | render-only fps (1 core) | end-to-end fps | × real time |")

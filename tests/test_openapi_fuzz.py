@@ -20,7 +20,6 @@ KEY = "fuzz-key"
 MAX_EXAMPLES = 6
 
 
-
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory):
     config = config_with_shared_dir(

@@ -197,3 +197,52 @@ def test_any_reasonable_portrait_speaks(variant, judge, tmp_path):
         judge.embedding(avatar.image, photo), judge.embedding(s.render(FaceMotion()), rest)
     )
     assert same < 0.45, same
+
+
+def test_smooth_map_undoes_a_uniform_shift(session):
+    _, s = session
+    field = s.plan.field
+    shift = np.array([1.75, -0.5])
+    source_map = field.backward_map(np.tile(shift, (len(s.plan.vertices), 1)))
+    x0, y0, x1, y1 = field.region
+    expected = np.dstack(np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))) - shift
+    assert source_map.shape == (y1 - y0, x1 - x0, 2)
+    assert np.abs(source_map - expected).max() < 1e-3
+
+
+def test_exact_map_inverts_an_affine_motion_of_the_mesh(session):
+    from headcast.render.warp.field import exact_backward_map
+
+    _, s = session
+    plan = s.plan
+    detail = plan.details[0]  # the mouth
+    source_xy = plan.vertices[:, :2]
+    turn = np.array([[0.98, -0.12], [0.1, 1.03]])
+    centre = source_xy[detail.triangles].reshape(-1, 2).mean(0)
+    moved_xy = (source_xy - centre) @ turn.T + centre + [0.6, 1.3]
+    bx0, by0, bx1, by1 = detail.box
+    out = np.full((by1 - by0, bx1 - bx0, 2), -1.0, np.float32)
+    exact_backward_map(detail, moved_xy, out)
+    covered = out[:, :, 0] >= 0
+    assert covered.mean() > 0.2
+    ys, xs = np.nonzero(covered)
+    pixels = np.stack([xs + bx0, ys + by0], 1)
+    expected = (pixels - centre - [0.6, 1.3]) @ np.linalg.inv(turn).T + centre
+    assert np.abs(out[covered] - expected).max() < 0.02
+
+
+def test_head_turn_composite_matches_a_float_blend(session):
+    import cv2
+
+    from headcast.render.warp.engine import _over_plate
+
+    _, s = session
+    plate = s.plan.plate
+    h, w = plate.shape[:2]
+    rgba = cv2.resize(s.plan.image_rgba, (w, h))
+    rgba[:, :, 3] = np.linspace(0, 255, w).round().astype(np.uint8)  # every mask level
+    out = np.zeros_like(plate)
+    _over_plate(rgba, plate, out)
+    alpha = rgba[:, :, 3:].astype(np.float64) / 255
+    expected = rgba[:, :, :3] * alpha + plate * (1 - alpha)
+    assert np.abs(out - expected).max() <= 1.0

@@ -38,7 +38,9 @@ def clean_plate(image_rgb: np.ndarray, person: np.ndarray, grow_px: int = 6) -> 
     """
     hard = (person > 0.3).astype(np.uint8)
     if grow_px > 0:
-        hard = cv2.dilate(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow_px + 1,) * 2))
+        hard = cv2.dilate(
+            hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow_px + 1,) * 2)
+        )
     known = 1.0 - hard.astype(np.float32)
     filled = _pull_push(image_rgb.astype(np.float32), known)
     return np.clip(filled + 0.5, 0, 255).astype(np.uint8)

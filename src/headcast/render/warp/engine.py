@@ -16,7 +16,7 @@ from headcast.motion.face_motion import FaceMotion
 from headcast.render.warp import deform
 from headcast.render.warp import tunables as T
 from headcast.render.warp.eyes import EYES, EyesLook, draw_eyes, draw_lids
-from headcast.render.warp.field import DisplacementField, exact_backward_maps
+from headcast.render.warp.field import DisplacementField, RasterPatch, exact_backward_map
 from headcast.render.warp.mouth import MouthLook, draw_mouth
 
 _UPPER_LIP = {i for ring in regions.UPPER_LIP_RINGS for i in ring}
@@ -35,14 +35,6 @@ EYE_EXACT_MAP_MIN = 0.02
 DETAIL_BOX_SLACK_PX = 3.0
 
 
-@dataclass(frozen=True)
-class DetailBox:
-    """A box where motion is strong enough to need the exact (rasterised) backward map."""
-
-    box: tuple[int, int, int, int]
-    triangles: np.ndarray  # drawn in this order: openings first, so the lids and lips cover them
-
-
 def _detail_box(
     points_xy: np.ndarray,
     margin_px: float,
@@ -53,8 +45,9 @@ def _detail_box(
     needs_exact: np.ndarray,
     spans_opening,
     travel: np.ndarray | None = None,
-) -> DetailBox:
-    """The exact-map box of one feature: its strained triangles near ``points_xy``, whole."""
+) -> RasterPatch:
+    """The exact-map box of one feature: its strained triangles near ``points_xy``, whole,
+    ordered so that the openings come first and the lids and lips cover them."""
     near_lo = points_xy.min(0) - margin_px
     near_hi = points_xy.max(0) + margin_px + [0.0, travel_down_px]
     corners = vertices_xy[triangles]
@@ -77,7 +70,7 @@ def _detail_box(
         # Where the chin folds over the still neck, what travels furthest is in front.
         others = others[np.argsort(travel[others].mean(axis=1), kind="stable")]
     ordered = np.concatenate([chosen[inside_opening], chosen[lower], others])
-    return DetailBox(box=(int(x0), int(y0), int(x1), int(y1)), triangles=ordered)
+    return RasterPatch.of(vertices_xy, ordered, (int(x0), int(y0), int(x1), int(y1)))
 
 
 def _over_all_vertices(landmark_offsets: np.ndarray, vertices_xy: np.ndarray) -> np.ndarray:
@@ -138,9 +131,9 @@ class WarpPlan:
     pivot: np.ndarray
     mouth: MouthLook
     eyes: EyesLook
-    person: np.ndarray  # (H, W) float32 person mask of the photo
+    image_rgba: np.ndarray  # (H, W, 4) uint8 the photo with its person mask as alpha
     plate: np.ndarray  # (h, w, 3) uint8 the region's background with the person filled in
-    details: tuple[DetailBox, ...]
+    details: tuple[RasterPatch, ...]  # where motion is strong enough to need exact maps
 
     @classmethod
     def build(cls, avatar: Avatar) -> WarpPlan:
@@ -157,8 +150,7 @@ class WarpPlan:
             "brow_raise": deform.brow_basis(lm),
         }
         field = DisplacementField.build(avatar.mesh.vertices[:, :2], avatar.mesh.region)
-        person = avatar.person.astype(np.float32) / 255
-        plate = clean_plate(avatar.image, person)
+        plate = clean_plate(avatar.image, avatar.person.astype(np.float32) / 255)
         vertices_xy = avatar.mesh.vertices[:, :2].astype(np.float64)
         bases = {k: _over_all_vertices(v, vertices_xy) for k, v in bases.items()}
         bases["jaw_open"] = _jaw_into_head_ring(
@@ -218,7 +210,9 @@ class WarpPlan:
             pivot=deform.head_pivot(lm),
             mouth=MouthLook.sample(avatar.image, lm),
             eyes=EyesLook.sample(avatar.image, lm),
-            person=person,
+            # One remap carries the photo and its person mask at once (4 channels are also
+            # faster to remap than 3).
+            image_rgba=np.dstack([avatar.image, avatar.person.astype(np.uint8)]),
             plate=plate[
                 field.region[1] : field.region[3], field.region[0] : field.region[2]
             ].copy(),
@@ -259,27 +253,27 @@ class WarpSession:
         """One RGB frame of the avatar in the given pose."""
         p = self.plan
         disp = self._vertex_displacement(self._offsets(motion), motion)
-        map_x, map_y = p.field.backward_maps(disp)
+        source_map = p.field.backward_map(disp)
         x0, y0, x1, y1 = p.field.region
-        source_xy = p.vertices[:, :2]
-        moved_xy = source_xy + disp
+        moved_xy = p.vertices[:, :2] + disp
         for k, detail in enumerate(p.details):
             if k > 0 and motion.blink < EYE_EXACT_MAP_MIN:
                 continue  # still eyes move smoothly; the interpolated map is exact enough
             bx0, by0, bx1, by1 = detail.box
-            ex, ey, covered = exact_backward_maps(source_xy, moved_xy, detail.triangles, detail.box)
-            sub_x = map_x[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
-            sub_y = map_y[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
-            sub_x[covered] = ex[covered]
-            sub_y[covered] = ey[covered]
+            exact_backward_map(
+                detail, moved_xy, source_map[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
+            )
+        # Fixed-point maps remap markedly faster, at 1/32 px precision.
+        maps = cv2.convertMaps(source_map, None, cv2.CV_16SC2)
+        warped = cv2.remap(p.image_rgba, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         frame = p.image.copy()
-        warped = cv2.remap(p.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = frame[y0:y1, x0:x1]
         if motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg:
             # The person turns over a still background: what the warp would drag of the
             # background comes from the clean plate instead.
-            person = cv2.remap(p.person, map_x, map_y, cv2.INTER_LINEAR, borderValue=0.0)
-            warped = cv2.blendLinear(warped, p.plate, person, 1.0 - person)
-        frame[y0:y1, x0:x1] = warped
+            _over_plate(warped, p.plate, out)
+        else:
+            cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=out)
 
         landmarks_now = p.vertices[: p.n_landmarks, :2] + disp[: p.n_landmarks]
         # Landmarks follow the head rigidly, so taking the jaw's (rotated) share back out
@@ -290,13 +284,11 @@ class WarpSession:
             motion.head_yaw_deg, motion.head_pitch_deg, motion.head_roll_deg
         )
         upper_jaw = landmarks_now - (jaw @ rotation.T)[:, :2]
-        draw_mouth(
-            frame, landmarks_now, upper_jaw, map_x, map_y, (x0, y0), p.mouth, motion.tongue_tip
-        )
+        draw_mouth(frame, landmarks_now, upper_jaw, p.mouth, motion.tongue_tip)
         gaze_x = float(np.clip(motion.gaze_x + self.gaze_offset[0], -1.0, 1.0))
         gaze_y = float(np.clip(motion.gaze_y + self.gaze_offset[1], -1.0, 1.0))
         if gaze_x or gaze_y:
-            draw_eyes(frame, landmarks_now, map_x, map_y, (x0, y0), p.eyes, gaze_x, gaze_y)
+            draw_eyes(frame, landmarks_now, maps, (x0, y0), p.eyes, gaze_x, gaze_y)
         if motion.blink >= T.LID_PAINT_MIN_BLINK:
             lid_travel = (motion.blink * p.bases["blink"][: p.n_landmarks]) @ rotation[:2, :2].T
             draw_lids(frame, landmarks_now, lid_travel, p.eyes, motion.blink)
@@ -304,6 +296,15 @@ class WarpSession:
 
     def close(self) -> None:
         """Nothing to release; sessions of this engine hold only the shared plan."""
+
+
+def _over_plate(warped_rgba: np.ndarray, plate: np.ndarray, out: np.ndarray) -> None:
+    """Lay the warped photo over the clean ``plate`` by its warped person mask, into ``out``."""
+    person = cv2.extractChannel(warped_rgba, 3)
+    person = cv2.merge([person, person, person])
+    fore = cv2.multiply(cv2.cvtColor(warped_rgba, cv2.COLOR_RGBA2RGB), person, scale=1 / 255)
+    back = cv2.multiply(plate, cv2.bitwise_not(person), scale=1 / 255)
+    cv2.add(fore, back, dst=out)
 
 
 PLAN_CACHE_ENTRIES = 8

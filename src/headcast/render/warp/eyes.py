@@ -30,8 +30,7 @@ EYES = ((regions.RIGHT_EYE_LOOP, regions.RIGHT_IRIS), (regions.LEFT_EYE_LOOP, re
 class Iris:
     """One iris lifted out of the photo, as a premultiplied-free RGB patch and its coverage."""
 
-    rgb: np.ndarray  # (s, s, 3) float32
-    alpha: np.ndarray  # (s, s) float32
+    rgba: np.ndarray  # (s, s, 4) float32: colour, then coverage in [0, 1]
     centre_in_patch: float  # the iris centre's coordinate inside the patch (both axes)
     radius_px: float
 
@@ -115,7 +114,9 @@ def _lift_iris(image: np.ndarray, opening: np.ndarray, centre: np.ndarray, radiu
     fill = np.where(mirror_ok[:, :, None], mirrored, mean)
     rgb = np.where(hidden[:, :, None], fill, patch).astype(np.float32)
     return Iris(
-        rgb=rgb, alpha=disc.astype(np.float32), centre_in_patch=float(half), radius_px=radius
+        rgba=np.dstack([rgb, disc]).astype(np.float32),
+        centre_in_patch=float(half),
+        radius_px=radius,
     )
 
 
@@ -167,16 +168,18 @@ def _fill_behind_iris(
 def draw_eyes(
     frame: np.ndarray,
     landmarks_now: np.ndarray,
-    map_x: np.ndarray,
-    map_y: np.ndarray,
+    maps: tuple[np.ndarray, np.ndarray],
     region_origin: tuple[int, int],
     look: EyesLook,
     gaze_x: float,
     gaze_y: float,
 ) -> None:
-    """Repaint both eyes in ``frame`` (in place) with the irises turned by the gaze."""
+    """Repaint both eyes in ``frame`` (in place) with the irises turned by the gaze.
+
+    ``maps`` is the region's backward map in cv2's fixed-point form (``cv2.convertMaps``).
+    """
     rx0, ry0 = region_origin
-    mh, mw = map_x.shape
+    mh, mw = maps[1].shape
     for (loop, iris_idx), iris in zip(EYES, look.irises, strict=True):
         opening = regions.loop_points(landmarks_now, loop)
         corners = opening[[0, len(loop) // 2]]
@@ -194,10 +197,13 @@ def draw_eyes(
         inside = polygon_coverage(opening, (x0, y0, x1, y1))
         if float(inside.max()) <= 0.0:
             continue  # eye shut
-        sub_x = map_x[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0]
-        sub_y = map_y[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0]
+        rows, cols = slice(y0 - ry0, y1 - ry0), slice(x0 - rx0, x1 - rx0)
         behind = cv2.remap(
-            look.without_irises, sub_x, sub_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            look.without_irises,
+            maps[0][rows, cols],
+            maps[1][rows, cols],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
         ).astype(np.float32)
         place = np.array(
             [
@@ -206,13 +212,11 @@ def draw_eyes(
             ],
             np.float64,
         )
-        size = (x1 - x0, y1 - y0)
-        iris_rgb = cv2.warpAffine(iris.rgb, place, size, flags=cv2.INTER_LINEAR)
-        iris_alpha = cv2.warpAffine(iris.alpha, place, size, flags=cv2.INTER_LINEAR)[:, :, None]
-        eye = behind * (1 - iris_alpha) + iris_rgb * iris_alpha
-        a = inside[:, :, None]
+        iris_rgba = cv2.warpAffine(iris.rgba, place, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+        eye = behind + (iris_rgba[:, :, :3] - behind) * iris_rgba[:, :, 3:]
         target = frame[y0:y1, x0:x1].astype(np.float32)
-        frame[y0:y1, x0:x1] = np.clip(target * (1 - a) + eye * a + 0.5, 0, 255).astype(np.uint8)
+        out = target + (eye - target) * inside[:, :, None]
+        frame[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def draw_lids(
@@ -238,28 +242,30 @@ def draw_lids(
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         box = (x0, y0, x1, y1)
-        covered = np.clip(polygon_coverage(was, box) - polygon_coverage(now, box), 0.0, 1.0)
+        # Both coverages lie in [0, 1], so their difference is at most 1.
+        covered = np.maximum(polygon_coverage(was, box) - polygon_coverage(now, box), 0.0)
         covered = cv2.GaussianBlur(covered, (0, 0), T.LID_EDGE_SOFTNESS_PX)
         # Darker towards the lashes, as the lid curves away from the light.
         half = len(loop) // 2
         cols = np.arange(x0, x1, dtype=np.float32)
-        top = line_y(was[: half + 1], cols)
-        margin = line_y(now[: half + 1], cols)
+        top = line_y(was[: half + 1], cols).astype(np.float32)
+        margin = line_y(now[: half + 1], cols).astype(np.float32)
         ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-        depth = np.clip((ys - top) / np.maximum(margin - top, 1.0), 0.0, 1.0)
-        lid = lid_rgb * (1.0 - T.LID_MARGIN_DARKENING * depth)[:, :, None]
+        below_top = ys - top
+        depth = np.clip(below_top / np.maximum(margin - top, 1.0), 0.0, 1.0)
         # The skin's fine texture, mirrored down from above the crease.
-        src_y = (top - T.LID_TEXTURE_SKIP_TO_EYE_WIDTH * width)[None, :] - (ys - top[None, :])
-        src_x = np.broadcast_to(cols[None, :], src_y.shape)
+        src = np.empty((y1 - y0, x1 - x0, 2), np.float32)
+        src[:, :, 0] = cols
+        src[:, :, 1] = (top - T.LID_TEXTURE_SKIP_TO_EYE_WIDTH * width) - below_top
         skin = cv2.remap(
-            frame, src_x.astype(np.float32), src_y.astype(np.float32), cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        ).astype(np.float32)  # fmt: skip
-        lid += skin - cv2.GaussianBlur(skin, (0, 0), T.LID_TEXTURE_DETAIL_PX)
+            frame, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        ).astype(np.float32)
+        lid = skin - cv2.GaussianBlur(skin, (0, 0), T.LID_TEXTURE_DETAIL_PX)
+        lid += (1.0 - T.LID_MARGIN_DARKENING * depth)[:, :, None] * lid_rgb
         # Just above the lid's edge the warp already shows the photo's own lashes, moved
         # down with the lid: the painted skin gives way to them there.
         strip = max(T.LASH_STRIP_TO_EYE_WIDTH * width, 1.0)
-        covered *= np.clip((margin[None, :] - ys) / strip, 0.0, 1.0)
+        covered *= np.clip((margin - ys) / strip, 0.0, 1.0)
         target = frame[y0:y1, x0:x1].astype(np.float32)
-        out = target * (1 - covered[:, :, None]) + lid * covered[:, :, None]
+        out = target + (lid - target) * covered[:, :, None]
         frame[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)

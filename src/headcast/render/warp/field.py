@@ -2,9 +2,10 @@
 
 Per avatar, every sample of a grid over the region gets its triangle and barycentric weights
 once, stored as a sparse (samples × vertices) matrix. Per frame, the forward displacement of
-every sample is one sparse product; a few fixed-point steps turn it into backward offsets, which
-are then enlarged to full resolution. The field is piecewise linear and smooth where it matters
-at this scale; strong local motion (lips, lids) gets the exact map of ``exact_backward_maps``.
+every sample is one sparse product; a few fixed-point steps turn it into backward offsets, and
+the source positions they give are enlarged to full resolution. The field is piecewise linear
+and smooth where it matters at this scale; strong local motion (lips, lids) gets the exact map
+of ``exact_backward_map``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ class DisplacementField:
     region: tuple[int, int, int, int]  # its sides are multiples of step_px
     step_px: int
     weights: sparse.csr_matrix  # (samples, vertices)
-    sample_x: np.ndarray  # (h / step, w / step) float32 absolute x of each sample
-    sample_y: np.ndarray
-    grid_x: np.ndarray  # (h, w) float32 absolute pixel x
-    grid_y: np.ndarray
+    sample_grid: np.ndarray  # (h / step, w / step, 2) float32 column, row of each sample
+    sample_xy: np.ndarray  # (h / step, w / step, 2) float32 absolute x, y of each sample
+    # Enlarged, the samples' positions give every pixel's own, except in the outermost
+    # columns and rows, where cv2.resize holds the edge value: there they are off by this.
+    edge_cols: np.ndarray  # column indices
+    edge_x_error_px: np.ndarray  # float32, per edge column
+    edge_rows: np.ndarray
+    edge_y_error_px: np.ndarray
     triangles: np.ndarray  # (T, 3) vertex indices
 
     @classmethod
@@ -43,7 +48,6 @@ class DisplacementField:
         # Whole samples only; the trimmed edge is the mesh's still outer ring.
         x1 = x0 + (x1 - x0) // step_px * step_px
         y1 = y0 + (y1 - y0) // step_px * step_px
-        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         # Sample centres sit where cv2.resize puts a source pixel when enlarging by step_px.
         centre = (step_px - 1) / 2
         sy, sx = np.mgrid[y0 + centre : y1 : step_px, x0 + centre : x1 : step_px].astype(np.float32)
@@ -59,92 +63,144 @@ class DisplacementField:
         weights = sparse.csr_matrix(
             (bary.ravel().astype(np.float32), (rows, cols)), shape=(len(pixels), len(vertices_xy))
         )
+        rows_s, cols_s = np.mgrid[0 : sx.shape[0], 0 : sx.shape[1]].astype(np.float32)
+        sample_xy = np.dstack([sx, sy])
+        enlarged = cv2.resize(sample_xy, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        x_error = enlarged[0, :, 0] - np.arange(x0, x1, dtype=np.float32)
+        y_error = enlarged[:, 0, 1] - np.arange(y0, y1, dtype=np.float32)
+        edge_cols = np.flatnonzero(np.abs(x_error) > 1e-3)
+        edge_rows = np.flatnonzero(np.abs(y_error) > 1e-3)
         return cls(
             region=(x0, y0, x1, y1),
             step_px=step_px,
             weights=weights,
-            sample_x=sx,
-            sample_y=sy,
-            grid_x=gx,
-            grid_y=gy,
+            sample_grid=np.dstack([cols_s, rows_s]),
+            sample_xy=sample_xy,
+            edge_cols=edge_cols,
+            edge_x_error_px=x_error[edge_cols],
+            edge_rows=edge_rows,
+            edge_y_error_px=y_error[edge_rows],
             triangles=tri.simplices.astype(np.int32),
         )
 
-    def backward_maps(self, displacement: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Source coordinates for every region pixel, given (vertices, 2) forward displacements."""
+    def backward_map(self, displacement: np.ndarray) -> np.ndarray:
+        """Source x, y (h, w, 2 float32) for every region pixel, given (vertices, 2) forward
+        displacements."""
         x0, y0, x1, y1 = self.region
-        step = self.step_px
-        hs, ws = self.sample_x.shape
-        forward = (self.weights @ displacement.astype(np.float32)).reshape(hs, ws, 2)
-        backward = -forward
-        centre = (step - 1) / 2
+        hs, ws = self.sample_grid.shape[:2]
+        # One product per axis: scipy's single-vector kernel is markedly faster than its
+        # two-column one.
+        away = cv2.merge(
+            [self.weights @ np.ascontiguousarray(-displacement[:, k], np.float32) for k in (0, 1)]
+        ).reshape(hs, ws, 2)
+        backward = away
         for _ in range(T.INVERSE_ITERATIONS):
             # Evaluate the forward field where the pixel came from, not where it lands.
-            at_x = (self.sample_x + backward[:, :, 0] - x0 - centre) / step
-            at_y = (self.sample_y + backward[:, :, 1] - y0 - centre) / step
-            backward = -cv2.remap(
-                forward, at_x, at_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
-        if step > 1:
-            backward = cv2.resize(backward, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        return self.grid_x + backward[:, :, 0], self.grid_y + backward[:, :, 1]
+            at = cv2.scaleAdd(backward, 1.0 / self.step_px, self.sample_grid)
+            backward = cv2.remap(away, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        # Positions are enlarged rather than offsets, which saves a full-size add.
+        source = cv2.add(self.sample_xy, backward)
+        if self.step_px > 1:
+            source = cv2.resize(source, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            source[:, self.edge_cols, 0] -= self.edge_x_error_px
+            source[self.edge_rows, :, 1] -= self.edge_y_error_px[:, None]
+        return source
 
 
-def exact_backward_maps(
-    source_xy: np.ndarray,
-    moved_xy: np.ndarray,
-    triangles: np.ndarray,
-    box: tuple[int, int, int, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward map inside ``box`` by rasterising the moved mesh: exact where the motion is strong.
+@dataclass(frozen=True)
+class RasterPatch:
+    """Triangles whose backward map is rasterised exactly inside ``box``, with what of them
+    never moves computed once."""
 
-    ``triangles`` are drawn in order, later ones on top, so callers put what may be covered
-    (the inside of the mouth, the eye opening) first. Returns map_x, map_y and a mask of the
-    pixels that some triangle covered.
+    box: tuple[int, int, int, int]
+    triangles: np.ndarray  # (T, 3) vertex indices, in drawing order
+    source_origin: np.ndarray  # (T, 2) each triangle's first corner in the photo
+    source_edges: np.ndarray  # (T, 2, 2) columns: second and third corner minus the first
+    source_turn: np.ndarray  # (T,) sign of the triangle's area in the photo
+
+    @classmethod
+    def of(
+        cls, source_xy: np.ndarray, triangles: np.ndarray, box: tuple[int, int, int, int]
+    ) -> RasterPatch:
+        corners = source_xy[triangles].astype(np.float64)
+        edges = (corners[:, 1:] - corners[:, :1]).transpose(0, 2, 1)
+        return cls(
+            box=box,
+            triangles=triangles,
+            source_origin=corners[:, 0],
+            source_edges=edges,
+            source_turn=np.sign(np.linalg.det(edges)),
+        )
+
+
+def exact_backward_map(patch: RasterPatch, moved_xy: np.ndarray, out: np.ndarray) -> None:
+    """Backward map inside the patch's box by rasterising its moved triangles: exact where the
+    motion is strong.
+
+    Triangles are drawn in order, later ones on top, so the patch puts what may be covered
+    (the inside of the mouth, the eye opening) first. Writes source x, y into ``out`` (the
+    box's (h, w, 2) part of the map) where some triangle covers the pixel.
     """
-    x0, y0, x1, y1 = box
-    h, w = y1 - y0, x1 - x0
-    ids = np.full((h, w), -1, np.int32)
-    moved = moved_xy[triangles]
-    source = source_xy[triangles]
+    x0, y0, x1, y1 = patch.box
+    moved = moved_xy[patch.triangles] - [x0, y0]
+    edges = moved[:, 1:] - moved[:, :1]  # rows: edges to the second and third corner
+    area = edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]
     # A triangle turned over has slid under its neighbours (a chin over the neck, lips pressed
     # together): it is hidden, and drawing it would smear its content across the fold.
-    flipped = np.sign(_signed_area(moved)) != np.sign(_signed_area(source))
-    corners = np.round((moved - [x0, y0]) * 16).astype(np.int32)
-    for t in np.flatnonzero(~flipped):
-        cv2.fillConvexPoly(ids, corners[t], int(t), lineType=cv2.LINE_8, shift=4)
-    covered = ids >= 0
-    affine = _moved_to_source(moved, source)[ids[covered]]
-    gy, gx = np.nonzero(covered)
-    px = (gx + x0).astype(np.float32)
-    py = (gy + y0).astype(np.float32)
-    map_x = np.zeros((h, w), np.float32)
-    map_y = np.zeros((h, w), np.float32)
-    map_x[covered] = affine[:, 0] * px + affine[:, 1] * py + affine[:, 2]
-    map_y[covered] = affine[:, 3] * px + affine[:, 4] * py + affine[:, 5]
-    return map_x, map_y, covered
+    shown = np.flatnonzero(np.sign(area) == patch.source_turn)
+    if len(shown) == 0:
+        return
+    moved, edges, area = moved[shown], edges[shown], area[shown]
+    corners = np.round(moved * 16).astype(np.int32)
+    # Only the part of the box the triangles cover this frame needs work.
+    flat = corners.reshape(-1, 2)
+    lo = np.maximum(flat.min(0) // 16, 0)
+    hi = np.minimum(flat.max(0) // 16 + 2, [x1 - x0, y1 - y0])
+    if np.any(hi <= lo):
+        return
+    corners -= lo * 16
+    (lx, ly), (hx, hy) = lo.tolist(), hi.tolist()
+    # Each pixel gets the index (into ``shown``) of the last triangle drawn over it; -1, the
+    # extra all-zero row of ``affine``, where none is.
+    ids = np.full((hy - ly, hx - lx), -1, np.int32)
+    fill = cv2.fillConvexPoly
+    for t, tri in enumerate(corners):
+        fill(ids, tri, t, cv2.LINE_8, 4)
+    affine = np.zeros((len(shown) + 1, 6), np.float32)
+    affine[:-1] = _moved_to_source(
+        moved[:, 0] - lo, edges, area, patch.source_origin[shown], patch.source_edges[shown]
+    )
+    c = np.take(affine, ids, axis=0)
+    cols = np.arange(hx - lx, dtype=np.float32)
+    rows = np.arange(hy - ly, dtype=np.float32)[:, None]
+    exact = cv2.merge(
+        [
+            c[:, :, 0] * cols + c[:, :, 1] * rows + c[:, :, 2],
+            c[:, :, 3] * cols + c[:, :, 4] * rows + c[:, :, 5],
+        ]
+    )
+    cv2.copyTo(exact, (ids >= 0).view(np.uint8), out[ly:hy, lx:hx])
 
 
-def _signed_area(corners: np.ndarray) -> np.ndarray:
-    e1 = corners[:, 1] - corners[:, 0]
-    e2 = corners[:, 2] - corners[:, 0]
-    return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-
-
-def _moved_to_source(moved: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """Per triangle, the affine map (6 coefficients, float32) from moved to source positions."""
-    a, b, c = moved[:, 0], moved[:, 1], moved[:, 2]
-    e1, e2 = b - a, c - a
-    den = e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]
+def _moved_to_source(
+    origin: np.ndarray,
+    edges: np.ndarray,
+    area: np.ndarray,
+    source_origin: np.ndarray,
+    source_edges: np.ndarray,
+) -> np.ndarray:
+    """Per triangle, the affine map (6 coefficients, float32: x row, then y row) from moved to
+    source positions, given each side's first corner and edges (as rows here, as columns in
+    ``source_edges``) and the moved triangle's doubled signed area."""
     # Triangles squashed flat (lips pressed together) get a finite, if steep, map.
-    den = np.where(np.abs(den) < 1e-9, np.copysign(1e-9, den), den)
-    # Barycentric beta, gamma as linear functions of (x, y): rows of the inverse edge matrix.
-    inv = np.stack([e2[:, 1], -e2[:, 0], -e1[:, 1], e1[:, 0]], axis=1) / den[:, None]
-    sa, sb, sc = source[:, 0], source[:, 1], source[:, 2]
-    d1, d2 = sb - sa, sc - sa
-    # source = sa + beta * d1 + gamma * d2, beta = inv[0] . (p - a), gamma = inv[1] . (p - a)
-    cx = d1[:, 0:1] * inv[:, 0:2] + d2[:, 0:1] * inv[:, 2:4]
-    cy = d1[:, 1:2] * inv[:, 0:2] + d2[:, 1:2] * inv[:, 2:4]
-    ox = sa[:, 0] - (cx * a).sum(1)
-    oy = sa[:, 1] - (cy * a).sum(1)
-    return np.concatenate([cx, ox[:, None], cy, oy[:, None]], axis=1).astype(np.float32)
+    area = np.where(np.abs(area) < 1e-9, np.copysign(1e-9, area), area)
+    # The inverse of the moved edge matrix gives each point's barycentric beta, gamma.
+    inverse = np.empty_like(edges)
+    inverse[:, 0, 0] = edges[:, 1, 1]
+    inverse[:, 0, 1] = -edges[:, 1, 0]
+    inverse[:, 1, 0] = -edges[:, 0, 1]
+    inverse[:, 1, 1] = edges[:, 0, 0]
+    inverse /= area[:, None, None]
+    linear = source_edges @ inverse
+    offset = source_origin - (linear @ origin[:, :, None])[:, :, 0]
+    return np.concatenate([linear, offset[:, :, None]], axis=2).reshape(-1, 6).astype(np.float32)

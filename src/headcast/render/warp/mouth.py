@@ -25,6 +25,7 @@ class MouthLook:
     cavity_rgb: np.ndarray  # (3,) float32
     teeth_rgb: np.ndarray
     source_open_mask: np.ndarray  # (H, W) float32: 1 where the photo shows the inside of the mouth
+    source_is_open: bool  # whether the photo shows any of the inside of the mouth
     mouth_width_px: float
     source_image: np.ndarray  # the photo, for its own teeth
     source_upper_lip: np.ndarray  # (11, 2) inner upper lip, corner to corner, in the photo
@@ -66,6 +67,7 @@ class MouthLook:
             ).astype(np.float32),
             teeth_rgb=np.clip(teeth, 0, 255).astype(np.float32),
             source_open_mask=source_open,
+            source_is_open=bool(source_open.any()),
             mouth_width_px=width,
             source_image=image,
             source_upper_lip=landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2].astype(np.float32),
@@ -98,9 +100,6 @@ def draw_mouth(
     frame: np.ndarray,
     landmarks_now: np.ndarray,
     upper_jaw_landmarks: np.ndarray,
-    map_x: np.ndarray,
-    map_y: np.ndarray,
-    region_origin: tuple[int, int],
     look: MouthLook,
     tongue_tip: float = 0.0,
 ) -> None:
@@ -128,111 +127,123 @@ def draw_mouth(
 
     if float(opening.max()) < 0.02:
         return
-    ys, xs = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
-    colour = _interior(ys, xs, inner, upper_now, lower_now, upper_jaw_landmarks, look, tongue_tip)
+    # Rows and columns of the box, as a column and a row to broadcast against each other.
+    ys = np.arange(by0, by1, dtype=np.float32)[:, None]
+    cols = np.arange(bx0, bx1, dtype=np.float32)
+    colour = _interior(ys, cols, inner, upper_now, lower_now, upper_jaw_landmarks, look)
     # A photo is never as sharp as painted edges.
     colour = cv2.GaussianBlur(colour, (0, 0), T.INTERIOR_BLUR_PX_AT_512 * frame.shape[0] / 512)
-    if look.source_open_mask.any():
+    if look.source_is_open:
         # The photo's own teeth ride with the upper lip, unstretched; below what the photo
         # shows, the synthetic cavity and lower teeth take over.
-        src_x, src_y = _ride_with_upper_lip(xs, ys, upper_now, look.source_upper_lip)
-        real = cv2.remap(look.source_open_mask, src_x, src_y, cv2.INTER_LINEAR, borderValue=0)
+        src = _ride_with_upper_lip(ys, cols, upper_now, look.source_upper_lip)
+        real = cv2.remap(look.source_open_mask, src, None, cv2.INTER_LINEAR, borderValue=0)
         real_rgb = cv2.remap(
-            look.source_image, src_x, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            look.source_image, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        colour = _over(colour, real_rgb.astype(np.float32), real)
-    alpha = np.clip(opening, 0.0, 1.0)
+        colour += (real_rgb.astype(np.float32) - colour) * real[:, :, None]
     target = frame[by0:by1, bx0:bx1].astype(np.float32)
-    blended = target * (1 - alpha[:, :, None]) + colour * alpha[:, :, None]
-    frame[by0:by1, bx0:bx1] = np.clip(blended, 0, 255).astype(np.uint8)
+    colour -= target
+    colour *= _unit(opening)[:, :, None]
+    colour += target
+    frame[by0:by1, bx0:bx1] = np.clip(colour, 0, 255).astype(np.uint8)
 
 
 def _ride_with_upper_lip(
-    xs: np.ndarray, ys: np.ndarray, upper_now: np.ndarray, upper_source: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Photo coordinates for output pixels that move rigidly with the upper lip."""
+    ys: np.ndarray, cols: np.ndarray, upper_now: np.ndarray, upper_source: np.ndarray
+) -> np.ndarray:
+    """Photo coordinates (h, w, 2 float32) for the box's pixels (rows ``ys`` (h, 1), columns
+    ``cols`` (w,)) that move rigidly with the upper lip."""
     out_l, out_r = float(upper_now[0, 0]), float(upper_now[-1, 0])
     src_l, src_r = float(upper_source[0, 0]), float(upper_source[-1, 0])
-    u = (xs - out_l) / max(out_r - out_l, 1.0)
-    src_x = src_l + u * (src_r - src_l)
-    col = xs[0]
-    drop = line_y(upper_now, col) - line_y(upper_source, src_x[0])
-    return src_x.astype(np.float32), (ys - drop[None, :]).astype(np.float32)
+    src_x = src_l + (cols - out_l) * ((src_r - src_l) / max(out_r - out_l, 1.0))
+    drop = line_y(upper_now, cols) - line_y(upper_source, src_x)
+    src = np.empty((len(ys), len(cols), 2), np.float32)
+    src[:, :, 0] = src_x
+    src[:, :, 1] = ys - drop
+    return src
 
 
 def _band(
     ys: np.ndarray, start: np.ndarray, end: np.ndarray, soft_end_px: float = 1.0
 ) -> np.ndarray:
     """1 between ``start`` and ``end`` (per column), with soft edges."""
-    return np.clip(ys - start + 0.5, 0, 1) * np.clip((end - ys) / soft_end_px + 0.5, 0, 1)
+    return _unit(ys - start + 0.5) * _unit((end - ys) / soft_end_px + 0.5)
 
 
 def _interior(
     ys: np.ndarray,
-    xs: np.ndarray,
+    cols: np.ndarray,
     inner: np.ndarray,
     upper_now: np.ndarray,
     lower_now: np.ndarray,
     upper_jaw_landmarks: np.ndarray,
     look: MouthLook,
-    tongue_tip: float,
 ) -> np.ndarray:
-    """Colour of the mouth's inside for every pixel of the box: cavity, tongue, two tooth rows."""
-    col = xs[0]
-    top = line_y(upper_now, col)[None, :]
-    bottom = line_y(lower_now, col)[None, :]
-    rest_top = line_y(upper_jaw_landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2], col)[None, :]
-    local_gap = np.maximum(bottom - top, 1e-3)
-    depth = np.clip((ys - top) / local_gap, 0, 1)
+    """Colour of the mouth's inside for every pixel of the box (rows ``ys`` (h, 1), columns
+    ``cols`` (w,)): cavity, tongue, two tooth rows."""
+    f32 = np.float32
+    top = line_y(upper_now, cols).astype(f32)
+    bottom = line_y(lower_now, cols).astype(f32)
+    rest_top = line_y(upper_jaw_landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2], cols)
+    rest_top = rest_top.astype(f32)
+    local_gap = np.maximum(bottom - top, f32(1e-3))
+    below_top = ys - top
+    depth = _unit(below_top / local_gap)
     x_mid = 0.5 * (inner[:, 0].min() + inner[:, 0].max())
     half_width = max(0.5 * (inner[:, 0].max() - inner[:, 0].min()), 1.0)
-    across = np.clip(np.abs(xs - x_mid) / half_width, 0, 1)
+    across = _unit(np.abs(cols - f32(x_mid)) / f32(half_width))
     width = look.mouth_width_px
-    wide_open = np.clip(local_gap / (0.2 * width), 0, 1)
+    wide_open = _unit(local_gap / f32(0.2 * width))
 
     # Cavity: lip-tinted darkness, deepest in the middle, as light does not reach the back.
-    shade = (1.0 - T.CAVITY_DEPTH_SHADE * np.sin(np.pi * depth) * wide_open) * (
+    shade = (1.0 - T.CAVITY_DEPTH_SHADE * wide_open * np.sin(f32(np.pi) * depth)) * (
         1.0 - 0.4 * across**2
     )
-    colour = look.cavity_rgb[None, None, :] * shade[:, :, None]
 
     # Tongue: a rounded mass low in the mouth, lit from the front.
-    tongue_top = bottom - 0.55 * local_gap
-    tongue = np.clip((ys - tongue_top) / 2.0, 0, 1) * np.clip(1.0 - across**2 / 0.55, 0, 1)
-    tongue_rgb = look.cavity_rgb * T.TONGUE_TO_CAVITY
-    tongue_light = 0.75 + 0.25 * np.clip((ys - tongue_top) / max(0.2 * width, 1.0), 0, 1)
-    colour = _over(colour, tongue_rgb[None, None, :] * tongue_light[:, :, None], tongue * wide_open)
+    below_tongue = ys - (bottom - 0.55 * local_gap)
+    tongue = _unit(below_tongue / 2.0) * (_unit(1.0 - across**2 / 0.55) * wide_open)
+    tongue_light = 0.75 + 0.25 * _unit(below_tongue / f32(max(0.2 * width, 1.0)))
 
     # Teeth follow the dental arch: full in the middle, turning away into the dark of the
     # cheeks towards the corners, with a faint gap between neighbours.
-    arch = np.clip(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2, 0, 1) ** 0.5
-    fade = np.clip(arch / T.TEETH_CORNER_FADE, 0, 1) ** 2
+    arch = _unit(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2) ** 0.5
+    fade = _unit(arch / T.TEETH_CORNER_FADE) ** 2
     upper_h = T.UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
     lower_h = T.LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
-    gaps = _tooth_gaps(xs[0], x_mid, half_width * T.TEETH_WIDTH_SHARE, width)[None, :]
-    upper_teeth = _band(ys, rest_top - 2.0, rest_top + upper_h, soft_end_px=2.0) * fade
-    lower_teeth = _band(ys, bottom - lower_h, bottom + 1.0, soft_end_px=1.5) * fade
+    gaps = _tooth_gaps(cols, x_mid, half_width * T.TEETH_WIDTH_SHARE, width)
+    upper_teeth = _band(ys, rest_top - 2.0, rest_top + f32(upper_h), soft_end_px=2.0) * fade
+    lower_teeth = _band(ys, bottom - f32(lower_h), bottom + 1.0, soft_end_px=1.5) * fade
     # Shadowed under the upper lip, lit at the biting edge.
-    under_lip = 0.55 + 0.45 * np.clip((ys - top) / max(0.6 * upper_h, 1.0), 0, 1)
-    teeth_light = (0.4 + 0.6 * arch) * under_lip * gaps
-    colour = _over(colour, look.teeth_rgb[None, None, :] * teeth_light[:, :, None], upper_teeth)
-    lower_light = 0.7 * (0.4 + 0.6 * arch) * under_lip
-    colour = _over(colour, look.teeth_rgb[None, None, :] * lower_light[:, :, None], lower_teeth)
-    return colour
+    under_lip = (0.4 + 0.6 * arch) * (0.55 + 0.45 * _unit(below_top / f32(max(0.6 * upper_h, 1.0))))
+
+    # Layered cavity < tongue < upper teeth < lower teeth, each layer one colour times a
+    # brightness: the result is a per-pixel mix of the three colours.
+    over_lower = 1.0 - lower_teeth
+    over_teeth = (1.0 - upper_teeth) * over_lower
+    mix = cv2.merge(
+        [
+            shade * (1.0 - tongue) * over_teeth,
+            tongue_light * tongue * over_teeth,
+            under_lip * (gaps * upper_teeth * over_lower + 0.7 * lower_teeth),
+        ]
+    )
+    palette = np.stack([look.cavity_rgb, look.cavity_rgb * T.TONGUE_TO_CAVITY, look.teeth_rgb], 1)
+    return cv2.transform(mix, palette.astype(f32))
 
 
 def _tooth_gaps(
     cols: np.ndarray, x_mid: float, arch_half_width: float, mouth_width: float
 ) -> np.ndarray:
     """Brightness per column: dips where neighbouring teeth meet, closer towards the corners."""
-    out = np.ones_like(cols, dtype=np.float32)
     sigma = max(T.TOOTH_GAP_WIDTH_TO_MOUTH_WIDTH * mouth_width, 0.4)
-    for k in range(-2, 3):
-        # Seen on an arch, teeth narrow towards the corners.
-        x = x_mid + arch_half_width * np.sin(k * T.TOOTH_ARC_RAD)
-        out *= 1.0 - T.TOOTH_GAP_DARKNESS * np.exp(-0.5 * ((cols - x) / sigma) ** 2)
-    return out
+    # Seen on an arch, teeth narrow towards the corners.
+    xs = x_mid + arch_half_width * np.sin(np.arange(-2, 3) * T.TOOTH_ARC_RAD)
+    off = (cols[None, :] - xs[:, None].astype(np.float32)) / np.float32(sigma)
+    return np.prod(1.0 - T.TOOTH_GAP_DARKNESS * np.exp(-0.5 * off**2), axis=0)
 
 
-def _over(base: np.ndarray, top: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    return base * (1 - alpha[:, :, None]) + top * alpha[:, :, None]
+def _unit(x: np.ndarray) -> np.ndarray:
+    """``x`` clipped to [0, 1]; np.clip's overhead shows on arrays this small."""
+    return np.minimum(np.maximum(x, 0.0), 1.0)
