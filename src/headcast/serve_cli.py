@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--session-processes",
         type=int,
         default=None,
-        help="processes the live sessions are spread over (default 0: one per CPU core)",
+        help="processes the live sessions share (default 0: one per live session)",
     )
     p.add_argument(
         "--allow-anonymous",

@@ -34,7 +34,7 @@ class ServerConfig:
     max_text_chars: int = 5000
     max_queued_jobs: int = 32
     max_live_sessions: int = 8
-    # Processes the live sessions are spread over; 0 = one per CPU core the server may use.
+    # Processes the live sessions share; 0 = one per session, up to max_live_sessions.
     session_processes: int = 0
     # /v1/generate reads and writes files only inside this directory (OmniRT-style paths).
     shared_dir: Path | None = None
@@ -76,7 +76,7 @@ class ServerConfig:
                 )
         if self.session_processes < 0:
             raise InputError(
-                f"session_processes must be 0 (one per core) or more, got {self.session_processes}"
+                f"session_processes must be 0 (one per session) or more, got {self.session_processes}"
             )
         if self.workers < 1:
             raise InputError(f"workers must be at least 1, got {self.workers}")

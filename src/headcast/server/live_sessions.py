@@ -35,7 +35,7 @@ class LiveSessions:
         self.config = config
         self._sessions: dict[str, LiveSession] = {}
         self._lock = asyncio.Lock()
-        self._pool = SessionPool(config.session_processes or None)
+        self._pool = SessionPool(config.session_processes or config.max_live_sessions)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -92,9 +92,7 @@ class LiveSpeech:
             if generation != self._generation:
                 return False
             try:
-                await asyncio.to_thread(
-                    self.session.push_audio, samples[start : start + step], sample_rate
-                )
+                self.session.push_audio(samples[start : start + step], sample_rate)
             except RuntimeError:  # the session was closed meanwhile
                 return False
         if generation != self._generation:

@@ -139,7 +139,7 @@ class RealtimeAvatar:
         started = time.perf_counter()
         self._samples_in += len(pcm)
         due = self._samples_in * self.spec.fps // self.spec.sample_rate
-        await asyncio.to_thread(self._analyse, pcm, due)
+        self._analyse(pcm, due)
         images = []
         while self._frames_out < due:
             item = await anext(self._frames)
@@ -164,7 +164,7 @@ class RealtimeAvatar:
         return payload, metrics
 
     def _analyse(self, pcm: np.ndarray, due: int) -> None:
-        """Lip-sync for the chunk (off the event loop: other sessions keep their pace)."""
+        """Lip-sync for the chunk (queued for the session's process)."""
         self.session.push_audio(pcm, self.spec.sample_rate)
         # No answer may wait for the next chunk: the last frames use the look-ahead there is.
         self.session.finalize_frames(due)

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import queue
 import threading
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 
@@ -38,6 +39,7 @@ from headcast.server.session_wire import (
 from headcast.session import Session, VideoFrame
 
 RELEASE_WAIT_S = 5.0
+MAX_JOINED_PUSHES = 50  # a second of audio in the usual 20 ms pushes
 
 
 @dataclass
@@ -126,8 +128,13 @@ class SessionHost:
     # -- one session's input, in order, on its own thread ------------------------------------
 
     def _serve_inputs(self, hosted: _Hosted) -> None:
+        taken: deque = deque()  # inputs read ahead while joining pushes
         try:
-            while (item := hosted.inputs.get()) is not None:
+            while True:
+                item = taken.popleft() if taken else hosted.inputs.get()
+                if item is None:
+                    break
+                item = _joined_pushes(item, hosted.inputs, taken)
                 generation, message = item
                 if isinstance(message, OpenSession):
                     self._open(hosted)
@@ -211,6 +218,35 @@ class SessionHost:
             hosted.ring.close()
             with contextlib.suppress(FileNotFoundError):
                 hosted.ring.unlink()
+
+
+def _joined_pushes(item: tuple[int, object], inputs: queue.Queue, taken: deque) -> tuple:
+    """``item`` with the pushes queued right behind it joined on: one analysis instead of
+    many when a process falls behind. An input that cannot join is left in ``taken``."""
+    generation, message = item
+    if taken or not (isinstance(message, SessionInput) and message.action == "push_audio"):
+        return item
+    parts = [message.pcm]
+    while len(parts) < MAX_JOINED_PUSHES:
+        try:
+            following = inputs.get_nowait()
+        except queue.Empty:
+            break
+        joins = (
+            following is not None
+            and following[0] == generation
+            and isinstance(following[1], SessionInput)
+            and following[1].action == "push_audio"
+            and following[1].sample_rate == message.sample_rate
+            and following[1].pcm.dtype == message.pcm.dtype
+        )
+        if not joins:
+            taken.append(following)
+            break
+        parts.append(following[1].pcm)
+    if len(parts) == 1:
+        return item
+    return generation, replace(message, pcm=np.concatenate(parts))
 
 
 async def _cancel(task: asyncio.Task) -> None:

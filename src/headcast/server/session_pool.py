@@ -3,7 +3,9 @@
 A ``RemoteSession`` has the ``Session`` interface the transports use (push audio, end a segment,
 interrupt, close, iterate frames), so a transport does not know where its frames are made.
 New sessions go to the process with the fewest; processes start when needed, up to the limit
-(one per core by default), from a fork server that has the renderer and recognizer imported.
+(by default each session gets its own: a process runs its Python on one core at a time, so
+sessions sharing one wait on each other), from a fork server that has the renderer and
+recognizer imported.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-import os
 import queue
 import threading
 from collections.abc import AsyncIterator
@@ -43,10 +44,6 @@ PROCESS_EXITED = "the session process exited"
 
 class SessionFailed(RuntimeError):
     """A session could not be opened, or its process failed while it ran."""
-
-
-def default_session_processes() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
 
 
 class SessionProcess:
@@ -222,8 +219,8 @@ class RemoteSession:
 class SessionPool:
     """Up to ``max_processes`` session processes, started as sessions need them."""
 
-    def __init__(self, max_processes: int | None = None) -> None:
-        self.max_processes = max_processes or default_session_processes()
+    def __init__(self, max_processes: int) -> None:
+        self.max_processes = max(1, max_processes)
         self._processes: list[SessionProcess] = []
         self._lock = asyncio.Lock()
         self._started = 0

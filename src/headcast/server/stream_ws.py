@@ -313,7 +313,7 @@ async def stream(websocket: WebSocket) -> None:
                     if feed is None:
                         raise ProtocolError("not_started", f"send start before {kind}")
                     if kind == "end_segment":
-                        await asyncio.to_thread(feed.live.session.end_segment)
+                        feed.live.session.end_segment()
                     elif kind == "interrupt":
                         feed.live.session.interrupt()
                     else:
@@ -336,8 +336,8 @@ async def stream(websocket: WebSocket) -> None:
 
 async def _push(feed: _Feed, pcm: np.ndarray) -> None:
     try:
-        # Lip-sync analysis of the chunk runs off the event loop.
-        await asyncio.to_thread(feed.live.session.push_audio, pcm, feed.sample_rate)
+        # Only queued here: the session's process analyses it.
+        feed.live.session.push_audio(pcm, feed.sample_rate)
     except RuntimeError:
         # Only an attached feed can outlive its session (its owner closed it).
         raise ProtocolError("no_such_session", "the session has ended") from None
