@@ -246,3 +246,19 @@ def test_head_turn_composite_matches_a_float_blend(session):
     alpha = rgba[:, :, 3:].astype(np.float64) / 255
     expected = rgba[:, :, :3] * alpha + plate * (1 - alpha)
     assert np.abs(out - expected).max() <= 1.0
+
+
+@pytest.mark.parametrize("portrait", [MEDIA / "biden.jpg", SAMPLES / "astronaut.png"])
+def test_tongue_tip_rises_inside_the_open_mouth(portrait, tmp_path):
+    avatar = prepare_avatar(portrait, 512, cache_dir=tmp_path)
+    s = get_engine("warp").start(avatar)
+    down = s.render(FaceMotion(jaw_open=0.9)).astype(int)
+    up = s.render(FaceMotion(jaw_open=0.9, tongue_tip=1.0)).astype(int)
+    changed = np.abs(up - down).max(axis=2) > 8
+    ys, xs = np.nonzero(changed)
+    lm = avatar.landmarks
+    mouth_width = float(np.linalg.norm(lm[61, :2] - lm[291, :2]))
+    assert changed.sum() > 100
+    # Only inside the mouth, and lighter: the tongue fills what was the dark of the cavity.
+    assert np.hypot(xs - lm[13, 0], ys - lm[13, 1]).max() < 0.5 * mouth_width
+    assert (up - down)[changed].mean() > 5

@@ -111,3 +111,31 @@ def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
     assert any(e["type"] == "error" for e in events), events
     assert frames >= 12
     assert pid not in server.app.state.live_sessions.pool.process_ids()
+
+
+def test_queued_pushes_join_in_order_up_to_a_tenth_of_a_second():
+    import queue
+    from collections import deque
+
+    from headcast.server.session_host import _joined_pushes
+    from headcast.server.session_wire import SessionInput
+
+    def push(start: int, n: int, generation: int = 0, rate: int = 16_000):
+        pcm = np.arange(start, start + n, dtype=np.int16)
+        return generation, SessionInput("s", "push_audio", pcm, rate)
+
+    inputs: queue.Queue = queue.Queue()
+    for item in [push(320, 320), push(640, 320), push(960, 800), push(0, 10, generation=1)]:
+        inputs.put(item)
+    taken: deque = deque()
+    generation, joined = _joined_pushes(push(0, 320), inputs, taken)
+    # 20 + 20 + 20 ms joined; the 50 ms push would pass 100 ms, so it waits its turn.
+    assert generation == 0 and np.array_equal(joined.pcm, np.arange(960, dtype=np.int16))
+    assert [len(item[1].pcm) for item in taken] == [800]
+    assert inputs.qsize() == 1  # the push after an interrupt was not even read
+    # An end of segment is never joined over.
+    inputs = queue.Queue()
+    inputs.put((0, SessionInput("s", "end_segment")))
+    taken = deque()
+    _, alone = _joined_pushes(push(0, 320), inputs, taken)
+    assert len(alone.pcm) == 320 and taken[0][1].action == "end_segment"

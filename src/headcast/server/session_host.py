@@ -39,7 +39,8 @@ from headcast.server.session_wire import (
 from headcast.session import Session, VideoFrame
 
 RELEASE_WAIT_S = 5.0
-MAX_JOINED_PUSHES = 50  # a second of audio in the usual 20 ms pushes
+# Joined pushes stay short: the frames of a long join would all wait for its analysis.
+MAX_JOINED_PUSH_S = 0.1
 
 
 @dataclass
@@ -227,7 +228,8 @@ def _joined_pushes(item: tuple[int, object], inputs: queue.Queue, taken: deque) 
     if taken or not (isinstance(message, SessionInput) and message.action == "push_audio"):
         return item
     parts = [message.pcm]
-    while len(parts) < MAX_JOINED_PUSHES:
+    budget = int(MAX_JOINED_PUSH_S * message.sample_rate) - len(message.pcm)
+    while budget > 0:
         try:
             following = inputs.get_nowait()
         except queue.Empty:
@@ -239,11 +241,13 @@ def _joined_pushes(item: tuple[int, object], inputs: queue.Queue, taken: deque) 
             and following[1].action == "push_audio"
             and following[1].sample_rate == message.sample_rate
             and following[1].pcm.dtype == message.pcm.dtype
+            and len(following[1].pcm) <= budget
         )
         if not joins:
             taken.append(following)
             break
         parts.append(following[1].pcm)
+        budget -= len(following[1].pcm)
     if len(parts) == 1:
         return item
     return generation, replace(message, pcm=np.concatenate(parts))

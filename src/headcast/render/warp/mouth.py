@@ -130,7 +130,7 @@ def draw_mouth(
     # Rows and columns of the box, as a column and a row to broadcast against each other.
     ys = np.arange(by0, by1, dtype=np.float32)[:, None]
     cols = np.arange(bx0, bx1, dtype=np.float32)
-    colour = _interior(ys, cols, inner, upper_now, lower_now, upper_jaw_landmarks, look)
+    colour = _interior(ys, cols, inner, upper_now, lower_now, upper_jaw_landmarks, look, tongue_tip)
     # A photo is never as sharp as painted edges.
     colour = cv2.GaussianBlur(colour, (0, 0), T.INTERIOR_BLUR_PX_AT_512 * frame.shape[0] / 512)
     if look.source_is_open:
@@ -179,9 +179,11 @@ def _interior(
     lower_now: np.ndarray,
     upper_jaw_landmarks: np.ndarray,
     look: MouthLook,
+    tongue_tip: float = 0.0,
 ) -> np.ndarray:
     """Colour of the mouth's inside for every pixel of the box (rows ``ys`` (h, 1), columns
-    ``cols`` (w,)): cavity, tongue, two tooth rows."""
+    ``cols`` (w,)): cavity, tongue (its tip raised to the upper teeth by ``tongue_tip``),
+    two tooth rows."""
     f32 = np.float32
     top = line_y(upper_now, cols).astype(f32)
     bottom = line_y(lower_now, cols).astype(f32)
@@ -201,8 +203,17 @@ def _interior(
         1.0 - 0.4 * across**2
     )
 
-    # Tongue: a rounded mass low in the mouth, lit from the front.
-    below_tongue = ys - (bottom - 0.55 * local_gap)
+    upper_h = T.UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
+    lower_h = T.LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
+
+    # Tongue: a rounded mass low in the mouth, lit from the front. For /l t d n th/ its tip
+    # rises in the middle until it touches behind the upper teeth.
+    tongue_top = bottom - 0.55 * local_gap
+    if tongue_tip > 0:
+        tip = _unit(1.0 - (across / T.TONGUE_TIP_HALF_WIDTH_SHARE) ** 2) ** 2  # a rounded bump
+        touch = rest_top + f32(upper_h * (1.0 - T.TONGUE_TIP_BEHIND_TEETH_SHARE))
+        tongue_top += f32(tongue_tip) * tip * (np.minimum(touch, tongue_top) - tongue_top)
+    below_tongue = ys - tongue_top
     tongue = _unit(below_tongue / 2.0) * (_unit(1.0 - across**2 / 0.55) * wide_open)
     tongue_light = 0.75 + 0.25 * _unit(below_tongue / f32(max(0.2 * width, 1.0)))
 
@@ -210,8 +221,6 @@ def _interior(
     # cheeks towards the corners, with a faint gap between neighbours.
     arch = _unit(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2) ** 0.5
     fade = _unit(arch / T.TEETH_CORNER_FADE) ** 2
-    upper_h = T.UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
-    lower_h = T.LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
     gaps = _tooth_gaps(cols, x_mid, half_width * T.TEETH_WIDTH_SHARE, width)
     upper_teeth = _band(ys, rest_top - 2.0, rest_top + f32(upper_h), soft_end_px=2.0) * fade
     lower_teeth = _band(ys, bottom - f32(lower_h), bottom + 1.0, soft_end_px=1.5) * fade

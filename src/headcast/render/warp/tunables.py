@@ -50,7 +50,7 @@ FIELD_STEP_PX = 2
 # Mouth interior.
 CAVITY_DARKNESS = 0.35
 CAVITY_BASE_RGB = (110, 38, 34)  # a mouth's inside is red-brown whatever the lip colour
-REAL_INTERIOR_MIN_STRETCH = 0.55  # photo's own mouth kept while stretched less than 1/this  # cavity colour as a share of the lip colour
+REAL_INTERIOR_MIN_STRETCH = 0.55  # photo's own mouth kept while stretched less than 1/this
 CAVITY_DEPTH_SHADE = 0.6  # how much darker the middle of the cavity is than its rim
 TEETH_BRIGHTNESS_TO_SKIN = 0.78
 TONGUE_TO_CAVITY = 1.7
@@ -61,9 +61,8 @@ TEETH_CORNER_FADE = 0.45  # of the arch's depth over which teeth fade into the c
 TOOTH_ARC_RAD = 0.44  # angle between neighbouring teeth along the arch
 TOOTH_GAP_WIDTH_TO_MOUTH_WIDTH = 0.01
 TOOTH_GAP_DARKNESS = 0.15
-TONGUE_TIP_HEIGHT_TO_MOUTH_WIDTH = (
-    0.08  # how far the tip shows below the upper teeth  # of the opening's width
-)
+TONGUE_TIP_HALF_WIDTH_SHARE = 0.55  # of the opening's half width, at tongue_tip = 1
+TONGUE_TIP_BEHIND_TEETH_SHARE = 0.3  # of the upper teeth's height the tip rises behind them
 MOUTH_EDGE_SOFTNESS_PX_AT_512 = 1.2
 INTERIOR_BLUR_PX_AT_512 = 0.7
 
