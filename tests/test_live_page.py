@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -50,6 +51,25 @@ def screenshot(page) -> np.ndarray:
 def mouth_openings(judge, shots: list[np.ndarray]) -> list[float | None]:
     measures = [judge.measure(shot) for shot in shots]
     return [m.aperture if m else None for m in measures]
+
+
+def check_spoke_and_rested(
+    judge,
+    idle: list[np.ndarray],
+    speaking: list[np.ndarray],
+    after: list[np.ndarray],
+    strip_png: Path,
+) -> None:
+    """Captures before speech, while speaking and after the interrupt: the face is always
+    there, the mouth rests before and after and moves in between. Saves a strip to look at."""
+    Image.fromarray(np.concatenate([idle[0], *speaking[::3], after[-1]], axis=1)).save(strip_png)
+    assert idle[0].shape[0] >= 256
+    rest = mouth_openings(judge, idle + after)
+    talk = mouth_openings(judge, speaking)
+    assert None not in rest and None not in talk  # the face is on screen in every capture
+    assert max(rest) < 0.05  # mouth at rest before speech and after the interrupt
+    # The mouth moves while speaking: open in some captures, near closed in others.
+    assert sum(a > 0.04 for a in talk) >= 2 and max(talk) - min(talk) > 0.06, talk
 
 
 def test_live_page_speaks_typed_text(tmp_path, judge):
@@ -104,13 +124,4 @@ def test_live_page_speaks_typed_text(tmp_path, judge):
 
     assert not page_errors
     assert gone.status_code == 404
-    Image.fromarray(np.concatenate([idle[0], *speaking[::3], after[-1]], axis=1)).save(
-        tmp_path / "live_page.png"
-    )
-    assert idle[0].shape[0] >= 256
-    rest = mouth_openings(judge, idle + after)
-    talk = mouth_openings(judge, speaking)
-    assert None not in rest and None not in talk  # the face is on screen in every capture
-    assert max(rest) < 0.05  # mouth at rest before speech and after the interrupt
-    # The mouth moves while speaking: open in some captures, near closed in others.
-    assert sum(a > 0.04 for a in talk) >= 2 and max(talk) - min(talk) > 0.06, talk
+    check_spoke_and_rested(judge, idle, speaking, after, tmp_path / "live_page.png")

@@ -16,7 +16,7 @@ from PIL import Image
 
 from headcast.server import ServerConfig
 from tests.server_helpers import running_server
-from tests.test_live_page import KEY, PLAYING, SPEAKING_SHOTS, TEXT, mouth_openings
+from tests.test_live_page import KEY, PLAYING, SPEAKING_SHOTS, TEXT, check_spoke_and_rested
 from tests.webdriver_bidi import KEY_ENTER, KEY_TAB, FirefoxPage, find_firefox, headless_firefox
 
 FIREFOX = find_firefox()
@@ -108,13 +108,4 @@ def test_live_page_speaks_typed_text_in_firefox(tmp_path, judge):
     assert not page_errors
     assert gone.status_code == 404
     assert "video/" in codecs and "audio/opus" in codecs, codecs
-    Image.fromarray(np.concatenate([idle[0], *speaking[::3], after[-1]], axis=1)).save(
-        tmp_path / "live_page_firefox.png"
-    )
-    assert idle[0].shape[0] >= 256
-    rest = mouth_openings(judge, idle + after)
-    talk = mouth_openings(judge, speaking)
-    assert None not in rest and None not in talk  # the face is on screen in every capture
-    assert max(rest) < 0.05  # mouth at rest before speech and after the interrupt
-    # The mouth moves while speaking: open in some captures, near closed in others.
-    assert sum(a > 0.04 for a in talk) >= 2 and max(talk) - min(talk) > 0.06, talk
+    check_spoke_and_rested(judge, idle, speaking, after, tmp_path / "live_page_firefox.png")

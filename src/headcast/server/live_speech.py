@@ -18,8 +18,8 @@ from headcast.server.live_sessions import LiveSession
 from headcast.server.session_pool import RemoteSession
 from headcast.speech import Speech, synthesize_stream
 
-# Audio is pushed in pieces this long: the session's lock is held while a piece is analysed,
-# and frames are taken from the session under the same lock on the event loop.
+# Audio is pushed in pieces this long: the session process analyses one piece at a time and
+# shows its frames before the next, instead of analysing a whole sentence first.
 PUSH_CHUNK_S = 0.2
 
 
@@ -46,7 +46,7 @@ class LiveSpeech:
         """Queue mono audio (int16 or float); False when an interrupt dropped it."""
         generation = self._generation if generation is None else generation
         async with self._lock:
-            return await self._push_locked(samples, sample_rate, end=end, generation=generation)
+            return self._push_now(samples, sample_rate, end=end, generation=generation)
 
     async def end_segment(self) -> None:
         async with self._lock:
@@ -75,7 +75,7 @@ class LiveSpeech:
                 if speech is None:
                     break
                 audio = speech.audio
-                if not await self._push_locked(
+                if not self._push_now(
                     audio.samples, audio.sample_rate, end=False, generation=generation
                 ):
                     return queued_s
@@ -84,19 +84,18 @@ class LiveSpeech:
                 self.session.end_segment()
         return queued_s
 
-    async def _push_locked(
+    def _push_now(
         self, samples: np.ndarray, sample_rate: int, *, end: bool, generation: int
     ) -> bool:
+        """Queue the audio unless an interrupt came since ``generation`` (under the lock)."""
+        if generation != self._generation:
+            return False
         step = max(1, int(PUSH_CHUNK_S * sample_rate))
         for start in range(0, len(samples), step):
-            if generation != self._generation:
-                return False
             try:
                 self.session.push_audio(samples[start : start + step], sample_rate)
             except RuntimeError:  # the session was closed meanwhile
                 return False
-        if generation != self._generation:
-            return False
         if end:
             self.session.end_segment()
         return True

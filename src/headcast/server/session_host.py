@@ -109,21 +109,16 @@ class SessionHost:
         if isinstance(message, SessionInput):
             hosted.inputs.put((hosted.generation, message))
         elif isinstance(message, Interrupt):
-            hosted.generation += 1
-            if hosted.session is not None:
-                hosted.session.interrupt()
+            _drop_queued_speech(hosted)
         elif isinstance(message, Credit):
             if hosted.credits is not None:
-                for _ in range(message.frames):
-                    self._loop.call_soon_threadsafe(hosted.credits.release)
+                self._loop.call_soon_threadsafe(hosted.credits.release)
         elif isinstance(message, Release):
             del self._sessions[message.session_id]
             self._released_threads = [t for t in self._released_threads if t.is_alive()]
             if hosted.thread is not None:
                 self._released_threads.append(hosted.thread)
-            hosted.generation += 1
-            if hosted.session is not None:
-                hosted.session.interrupt()
+            _drop_queued_speech(hosted)
             hosted.inputs.put(None)
 
     # -- one session's input, in order, on its own thread ------------------------------------
@@ -219,6 +214,13 @@ class SessionHost:
             hosted.ring.close()
             with contextlib.suppress(FileNotFoundError):
                 hosted.ring.unlink()
+
+
+def _drop_queued_speech(hosted: _Hosted) -> None:
+    """Input queued so far is skipped and the session shows idle frames from the next one."""
+    hosted.generation += 1
+    if hosted.session is not None:
+        hosted.session.interrupt()
 
 
 def _joined_pushes(item: tuple[int, object], inputs: queue.Queue, taken: deque) -> tuple:

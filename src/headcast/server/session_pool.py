@@ -112,7 +112,7 @@ class RemoteSession:
         self.session_id = session_id
         self.fps = float(options["fps"])
         self.output_rate = int(options["output_rate"])
-        self.realtime = bool(options["realtime"])
+        self._request = OpenSession(session_id, avatar, options)
         self._process = process
         self._size = avatar.size_px
         self._loop = asyncio.get_running_loop()
@@ -123,11 +123,10 @@ class RemoteSession:
         self._released = False
         process.sessions[session_id] = self
 
-    async def _start(self, avatar: Avatar, options: dict[str, Any]) -> None:
-        self._process.send(OpenSession(self.session_id, avatar, options))
+    async def _start(self) -> None:
+        self._process.send(self._request)
         reply = await self._inbox.get()
         if isinstance(reply, Ended):
-            self.release()
             raise SessionFailed(reply.error or "the session could not be opened")
         assert isinstance(reply, Opened)
         self._ring = SharedMemory(name=reply.ring_name)
@@ -232,7 +231,7 @@ class SessionPool:
             process = await self._least_busy()
             session = RemoteSession(process, session_id, avatar, options)
         try:
-            await session._start(avatar, options)
+            await session._start()
         except BaseException:
             session.release()
             raise

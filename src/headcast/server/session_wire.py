@@ -47,10 +47,9 @@ class Interrupt:
 
 @dataclass(frozen=True)
 class Credit:
-    """The server copied out this many frames: their slots are free."""
+    """The server copied out the oldest frame: its slot is free."""
 
     session_id: str
-    frames: int = 1
 
 
 @dataclass(frozen=True)
