@@ -2,7 +2,8 @@
 
 For every portrait × LibriVox recording: render with the transcript (head motion off), decode
 the video, and measure with dlib's 68-point landmarks and face embedding (see
-ARCHITECTURE.md, "How quality is measured"). Run: `.venv/bin/python benchmarks/bench_quality.py`.
+ARCHITECTURE.md, "How quality is measured"). Run: `.venv/bin/python benchmarks/bench_quality.py
+[photo ...]` (default: the four bundled portraits).
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument(
+        "portraits",
+        nargs="*",
+        type=Path,
+        default=PORTRAITS,
+        help="photos to judge (default: the four bundled portraits)",
+    )
     args = parser.parse_args()
     judge = FaceJudge()
     print(
@@ -79,7 +87,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for portrait in PORTRAITS:
+        for portrait in args.portraits:
             reference = load_image(portrait)
             ref_embedding = judge.embedding(reference, judge.measure(reference))
             rows = []

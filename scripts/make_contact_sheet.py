@@ -1,5 +1,6 @@
 """Regenerate docs/contact_sheet.png: every portrait in every mouth shape, a blink, brows,
-gaze, head turns, and the photo's gaze re-aimed at the camera (before / after).
+gaze, head turns, and the photo's gaze re-aimed at the camera (before / after). The last row
+is the first portrait turned grey, as a black-and-white photo would be.
 
 Run: `.venv/bin/python scripts/make_contact_sheet.py`.
 """
@@ -19,6 +20,11 @@ PORTRAITS = [
     ROOT / "tests" / "media" / "obama2.jpg",
 ]
 TILE_PX = 200
+
+
+def portraits() -> list[str | bytes]:
+    grey = cv2.cvtColor(cv2.imread(str(PORTRAITS[0])), cv2.COLOR_BGR2GRAY)
+    return [str(p) for p in PORTRAITS] + [cv2.imencode(".png", grey)[1].tobytes()]
 
 
 def poses():
@@ -57,7 +63,7 @@ def main() -> None:
     from headcast.render import get_engine
 
     rows = []
-    for portrait in PORTRAITS:
+    for portrait in portraits():
         avatar = prepare_avatar(portrait, 512)
         session = get_engine("warp").start(avatar)
         corrected = get_engine("warp").start(avatar.aimed_at_camera())

@@ -210,6 +210,16 @@ def test_smooth_map_undoes_a_uniform_shift(session):
     assert np.abs(source_map - expected).max() < 1e-3
 
 
+def test_frames_already_returned_stay_as_they_were(session):
+    _, s = session
+    speaking = FaceMotion(jaw_open=0.6, blink=0.8, gaze_x=0.5, head_yaw_deg=3.0)
+    first = s.render(speaking)
+    kept = first.copy()
+    s.render(FaceMotion(lip_pucker=1.0, head_pitch_deg=-3.0))
+    np.testing.assert_array_equal(first, kept)
+    np.testing.assert_array_equal(s.render(speaking), kept)
+
+
 def test_exact_map_inverts_an_affine_motion_of_the_mesh(session):
     from headcast.render.warp.field import exact_backward_map
 

@@ -93,23 +93,24 @@ def source_opening_px(landmarks: np.ndarray, frame: MouthFrame) -> np.ndarray:
 
 
 def rest_offset(landmarks: np.ndarray) -> np.ndarray:
-    """Bring an open or smiling mouth to rest: inner lips meet on their shared midline."""
+    """Bring an open or smiling mouth to rest: the inner lips meet.
+
+    The jaw does more of the closing than the upper lip, which so keeps more of its shape:
+    the face stays closer to the photo.
+    """
     frame = MouthFrame.of(landmarks)
     gap = source_opening_px(landmarks, frame)
     disp = np.zeros((len(landmarks), 2))
-    # The lips overlap a little past the midline: landmarks of a smile often sit on the teeth
-    # rather than on the lip edge, and a sliver of teeth would otherwise show.
-    closing = np.where(
-        gap > 0.5,
-        gap / 2
-        + T.REST_LIP_OVERLAP_TO_GAP * gap
-        + T.REST_LIP_OVERLAP_PX_AT_512 * frame.width_px / 100,
-        0.0,
-    )
+    # The lips may overlap a little past their meeting line: landmarks of a smile often sit on
+    # the teeth rather than on the lip edge, and a sliver of teeth would otherwise show.
+    overlap = T.REST_LIP_OVERLAP_TO_GAP * gap + T.REST_LIP_OVERLAP_PX_AT_512 * frame.width_px / 100
+    open_ = gap > 0.5
+    upper_travel = np.where(open_, T.REST_UPPER_LIP_SHARE * gap + overlap, 0.0)
+    lower_travel = np.where(open_, (1.0 - T.REST_UPPER_LIP_SHARE) * gap + overlap, 0.0)
     for k, upper, lower in _lip_pairs():
         for ring, weight in enumerate(LIP_RING_WEIGHTS_OUTER_TO_INNER):
-            disp[upper[ring]] += frame.y_axis * closing[k] * weight
-            disp[lower[ring]] -= frame.y_axis * closing[k] * weight
+            disp[upper[ring]] += frame.y_axis * upper_travel[k] * weight
+            disp[lower[ring]] -= frame.y_axis * lower_travel[k] * weight
     return _spread(
         landmarks, disp, _lip_points(), T.LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH * frame.width_px
     )

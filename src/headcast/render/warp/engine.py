@@ -18,6 +18,7 @@ from headcast.render.warp import tunables as T
 from headcast.render.warp.eyes import EYES, EyesLook, draw_eyes, draw_lids
 from headcast.render.warp.field import DisplacementField, RasterPatch, exact_backward_map
 from headcast.render.warp.mouth import MouthLook, draw_mouth
+from headcast.render.warp.seams import SeamLook, draw_seams
 
 _UPPER_LIP = {i for ring in regions.UPPER_LIP_RINGS for i in ring}
 _LOWER_LIP = {i for ring in regions.LOWER_LIP_RINGS for i in ring}
@@ -131,6 +132,7 @@ class WarpPlan:
     pivot: np.ndarray
     mouth: MouthLook
     eyes: EyesLook
+    seams: SeamLook
     image_rgba: np.ndarray  # (H, W, 4) uint8 the photo with its person mask as alpha
     plate: np.ndarray  # (h, w, 3) uint8 the region's background with the person filled in
     details: tuple[RasterPatch, ...]  # where motion is strong enough to need exact maps
@@ -210,6 +212,7 @@ class WarpPlan:
             pivot=deform.head_pivot(lm),
             mouth=MouthLook.sample(avatar.image, lm),
             eyes=EyesLook.sample(avatar.image, lm),
+            seams=SeamLook.sample(avatar.image, lm),
             # One remap carries the photo and its person mask at once (4 channels are also
             # faster to remap than 3).
             image_rgba=np.dstack([avatar.image, avatar.person.astype(np.uint8)]),
@@ -292,6 +295,7 @@ class WarpSession:
         if motion.blink >= T.LID_PAINT_MIN_BLINK:
             lid_travel = (motion.blink * p.bases["blink"][: p.n_landmarks]) @ rotation[:2, :2].T
             draw_lids(frame, landmarks_now, lid_travel, p.eyes, motion.blink)
+        draw_seams(frame, landmarks_now, p.seams)
         return frame
 
     def close(self) -> None:

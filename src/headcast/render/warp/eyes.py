@@ -8,6 +8,7 @@ laid back on at its new place, clipped by the lids' current outline.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +21,7 @@ from headcast.face.gaze import (
     iris_radius_px,
 )
 from headcast.render.warp import tunables as T
-from headcast.render.warp.outlines import line_y, polygon_coverage
+from headcast.render.warp.outlines import extent, line_y, polygon_coverage
 
 # (eye opening, iris) for each eye
 EYES = ((regions.RIGHT_EYE_LOOP, regions.RIGHT_IRIS), (regions.LEFT_EYE_LOOP, regions.LEFT_IRIS))
@@ -184,14 +185,15 @@ def draw_eyes(
         opening = regions.loop_points(landmarks_now, loop)
         corners = opening[[0, len(loop) // 2]]
         eye_width = float(np.linalg.norm(corners[1] - corners[0]))
-        centre = landmarks_now[iris_idx[0], :2] + [
-            gaze_x * horizontal_reach_px(eye_width, iris.radius_px),
-            gaze_y * GAZE_VERTICAL_REACH_TO_EYE_WIDTH * eye_width,
-        ]
-        x0, y0 = np.floor(opening.min(0)).astype(int) - 1
-        x1, y1 = np.ceil(opening.max(0)).astype(int) + 2
-        x0, y0 = max(x0, rx0), max(y0, ry0)
-        x1, y1 = min(x1, rx0 + mw), min(y1, ry0 + mh)
+        centre_x = float(landmarks_now[iris_idx[0], 0]) + gaze_x * horizontal_reach_px(
+            eye_width, iris.radius_px
+        )
+        centre_y = float(landmarks_now[iris_idx[0], 1]) + (
+            gaze_y * GAZE_VERTICAL_REACH_TO_EYE_WIDTH * eye_width
+        )
+        left, top, right, bottom = extent(opening)
+        x0, y0 = max(math.floor(left) - 1, rx0), max(math.floor(top) - 1, ry0)
+        x1, y1 = min(math.ceil(right) + 2, rx0 + mw), min(math.ceil(bottom) + 2, ry0 + mh)
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         inside = polygon_coverage(opening, (x0, y0, x1, y1))
@@ -207,16 +209,16 @@ def draw_eyes(
         ).astype(np.float32)
         place = np.array(
             [
-                [1, 0, centre[0] - x0 - iris.centre_in_patch],
-                [0, 1, centre[1] - y0 - iris.centre_in_patch],
+                [1, 0, centre_x - x0 - iris.centre_in_patch],
+                [0, 1, centre_y - y0 - iris.centre_in_patch],
             ],
             np.float64,
         )
         iris_rgba = cv2.warpAffine(iris.rgba, place, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
-        eye = behind + (iris_rgba[:, :, :3] - behind) * iris_rgba[:, :, 3:]
-        target = frame[y0:y1, x0:x1].astype(np.float32)
-        out = target + (eye - target) * inside[:, :, None]
-        frame[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        eye = iris_rgba[:, :, :3] - behind
+        eye *= iris_rgba[:, :, 3:]
+        eye += behind
+        _blend_into(frame[y0:y1, x0:x1], eye, inside)
 
 
 def draw_lids(
@@ -236,9 +238,9 @@ def draw_lids(
         now = regions.loop_points(landmarks_now, loop)
         was = now - lid_travel[list(loop)].astype(np.float32)
         width = float(np.linalg.norm(now[len(loop) // 2] - now[0]))
-        x0, y0 = np.floor(np.minimum(now.min(0), was.min(0))).astype(int) - 3
-        x1, y1 = np.ceil(np.maximum(now.max(0), was.max(0))).astype(int) + 4
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        left, top, right, bottom = extent(np.concatenate([now, was]))
+        x0, y0 = max(math.floor(left) - 3, 0), max(math.floor(top) - 3, 0)
+        x1, y1 = min(math.ceil(right) + 4, w), min(math.ceil(bottom) + 4, h)
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
         box = (x0, y0, x1, y1)
@@ -261,11 +263,24 @@ def draw_lids(
             frame, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         ).astype(np.float32)
         lid = skin - cv2.GaussianBlur(skin, (0, 0), T.LID_TEXTURE_DETAIL_PX)
+        # Only the skin's fine texture: a glasses frame or a brow above the crease would
+        # otherwise come down onto the lid as a dark arc.
+        np.clip(lid, -T.LID_TEXTURE_MAX_DETAIL, T.LID_TEXTURE_MAX_DETAIL, out=lid)
         lid += (1.0 - T.LID_MARGIN_DARKENING * depth)[:, :, None] * lid_rgb
         # Just above the lid's edge the warp already shows the photo's own lashes, moved
         # down with the lid: the painted skin gives way to them there.
         strip = max(T.LASH_STRIP_TO_EYE_WIDTH * width, 1.0)
         covered *= np.clip((margin - ys) / strip, 0.0, 1.0)
-        target = frame[y0:y1, x0:x1].astype(np.float32)
-        out = target + (lid - target) * covered[:, :, None]
-        frame[y0:y1, x0:x1] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        _blend_into(frame[y0:y1, x0:x1], lid, covered)
+
+
+def _blend_into(target: np.ndarray, paint: np.ndarray, weight: np.ndarray) -> None:
+    """``target`` (uint8, in place) moved towards ``paint`` (float32, overwritten) by
+    ``weight`` (float32, per pixel), rounded."""
+    below = target.astype(np.float32)
+    paint -= below
+    paint *= weight[:, :, None]
+    paint += below
+    paint += 0.5
+    np.clip(paint, 0, 255, out=paint)
+    target[...] = paint

@@ -26,7 +26,10 @@ class DisplacementField:
 
     region: tuple[int, int, int, int]  # its sides are multiples of step_px
     step_px: int
-    weights: sparse.csr_matrix  # (samples, vertices)
+    # (2 samples, 2 vertices): row 2 i gives sample i's x from the vertices' x (the first
+    # half of the columns), row 2 i + 1 its y from their y (the second half), so one product
+    # of the stacked x, y displacements gives both axes already interleaved.
+    weights: sparse.csr_matrix
     sample_grid: np.ndarray  # (h / step, w / step, 2) float32 column, row of each sample
     sample_xy: np.ndarray  # (h / step, w / step, 2) float32 absolute x, y of each sample
     # Enlarged, the samples' positions give every pixel's own, except in the outermost
@@ -60,8 +63,13 @@ class DisplacementField:
         bary = np.concatenate([b, 1.0 - b.sum(1, keepdims=True)], axis=1)
         rows = np.repeat(np.flatnonzero(inside), 3)
         cols = tri.simplices[simplex[inside]].ravel()
+        n = len(vertices_xy)
         weights = sparse.csr_matrix(
-            (bary.ravel().astype(np.float32), (rows, cols)), shape=(len(pixels), len(vertices_xy))
+            (
+                np.tile(bary.ravel().astype(np.float32), 2),
+                (np.concatenate([2 * rows, 2 * rows + 1]), np.concatenate([cols, cols + n])),
+            ),
+            shape=(2 * len(pixels), 2 * n),
         )
         rows_s, cols_s = np.mgrid[0 : sx.shape[0], 0 : sx.shape[1]].astype(np.float32)
         sample_xy = np.dstack([sx, sy])
@@ -88,11 +96,8 @@ class DisplacementField:
         displacements."""
         x0, y0, x1, y1 = self.region
         hs, ws = self.sample_grid.shape[:2]
-        # One product per axis: scipy's single-vector kernel is markedly faster than its
-        # two-column one.
-        away = cv2.merge(
-            [self.weights @ np.ascontiguousarray(-displacement[:, k], np.float32) for k in (0, 1)]
-        ).reshape(hs, ws, 2)
+        stacked = np.negative(displacement.T, dtype=np.float32).ravel()
+        away = (self.weights @ stacked).reshape(hs, ws, 2)
         backward = away
         for _ in range(T.INVERSE_ITERATIONS):
             # Evaluate the forward field where the pixel came from, not where it lands.
@@ -117,6 +122,11 @@ class RasterPatch:
     source_origin: np.ndarray  # (T, 2) each triangle's first corner in the photo
     source_edges: np.ndarray  # (T, 2, 2) columns: second and third corner minus the first
     source_turn: np.ndarray  # (T,) sign of the triangle's area in the photo
+    origin: np.ndarray  # (2,) the box's top left corner
+    corner_indices: np.ndarray  # (3 T,) ``triangles`` flattened
+    # (h, 2 w, 3) float32: column, row, 1 of every pixel of the box, once per map axis, so
+    # that both axes of the affine maps are evaluated in one product and one channel sum.
+    homogeneous_grid: np.ndarray
 
     @classmethod
     def of(
@@ -124,13 +134,23 @@ class RasterPatch:
     ) -> RasterPatch:
         corners = source_xy[triangles].astype(np.float64)
         edges = (corners[:, 1:] - corners[:, :1]).transpose(0, 2, 1)
+        x0, y0, x1, y1 = box
+        grid = np.ones((max(y1 - y0, 0), max(x1 - x0, 0), 2, 3), np.float32)
+        grid[..., 0] = np.arange(x1 - x0, dtype=np.float32)[None, :, None]
+        grid[..., 1] = np.arange(y1 - y0, dtype=np.float32)[:, None, None]
         return cls(
             box=box,
             triangles=triangles,
             source_origin=corners[:, 0],
             source_edges=edges,
             source_turn=np.sign(np.linalg.det(edges)),
+            origin=np.array([x0, y0], np.float64),
+            corner_indices=triangles.ravel(),
+            homogeneous_grid=grid.reshape(grid.shape[0], -1, 3),
         )
+
+
+_SUM_CHANNELS = np.ones((1, 3), np.float32)
 
 
 def exact_backward_map(patch: RasterPatch, moved_xy: np.ndarray, out: np.ndarray) -> None:
@@ -142,7 +162,7 @@ def exact_backward_map(patch: RasterPatch, moved_xy: np.ndarray, out: np.ndarray
     box's (h, w, 2) part of the map) where some triangle covers the pixel.
     """
     x0, y0, x1, y1 = patch.box
-    moved = moved_xy[patch.triangles] - [x0, y0]
+    moved = moved_xy.take(patch.corner_indices, axis=0).reshape(-1, 3, 2) - patch.origin
     edges = moved[:, 1:] - moved[:, :1]  # rows: edges to the second and third corner
     area = edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]
     # A triangle turned over has slid under its neighbours (a chin over the neck, lips pressed
@@ -150,35 +170,35 @@ def exact_backward_map(patch: RasterPatch, moved_xy: np.ndarray, out: np.ndarray
     shown = np.flatnonzero(np.sign(area) == patch.source_turn)
     if len(shown) == 0:
         return
-    moved, edges, area = moved[shown], edges[shown], area[shown]
+    source_origin, source_edges = patch.source_origin, patch.source_edges
+    if len(shown) < len(area):
+        moved, edges, area = moved[shown], edges[shown], area[shown]
+        source_origin, source_edges = source_origin[shown], source_edges[shown]
     corners = np.round(moved * 16).astype(np.int32)
     # Only the part of the box the triangles cover this frame needs work.
-    flat = corners.reshape(-1, 2)
-    lo = np.maximum(flat.min(0) // 16, 0)
-    hi = np.minimum(flat.max(0) // 16 + 2, [x1 - x0, y1 - y0])
-    if np.any(hi <= lo):
+    xs, ys = corners[:, :, 0], corners[:, :, 1]
+    lx, ly = max(int(xs.min()) // 16, 0), max(int(ys.min()) // 16, 0)
+    hx, hy = min(int(xs.max()) // 16 + 2, x1 - x0), min(int(ys.max()) // 16 + 2, y1 - y0)
+    if hx <= lx or hy <= ly:
         return
-    corners -= lo * 16
-    (lx, ly), (hx, hy) = lo.tolist(), hi.tolist()
+    lo = np.array([lx, ly])
+    corners -= np.array([16 * lx, 16 * ly], np.int32)
     # Each pixel gets the index (into ``shown``) of the last triangle drawn over it; -1, the
     # extra all-zero row of ``affine``, where none is.
     ids = np.full((hy - ly, hx - lx), -1, np.int32)
     fill = cv2.fillConvexPoly
-    for t, tri in enumerate(corners):
+    # A list's rows are quicker to hand to OpenCV than an array's.
+    for t, tri in enumerate(list(corners)):
         fill(ids, tri, t, cv2.LINE_8, 4)
-    affine = np.zeros((len(shown) + 1, 6), np.float32)
+    affine = np.zeros((len(shown) + 1, 2, 3), np.float32)
     affine[:-1] = _moved_to_source(
-        moved[:, 0] - lo, edges, area, patch.source_origin[shown], patch.source_edges[shown]
-    )
-    c = np.take(affine, ids, axis=0)
-    cols = np.arange(hx - lx, dtype=np.float32)
-    rows = np.arange(hy - ly, dtype=np.float32)[:, None]
-    exact = cv2.merge(
-        [
-            c[:, :, 0] * cols + c[:, :, 1] * rows + c[:, :, 2],
-            c[:, :, 3] * cols + c[:, :, 4] * rows + c[:, :, 5],
-        ]
-    )
+        moved[:, 0] - lo, edges, area, source_origin, source_edges
+    ).reshape(-1, 2, 3)
+    # Per pixel, its triangle's two affine rows side by side, times (column, row, 1) each,
+    # summed over the three channels: the source x, y interleaved.
+    c = np.take(affine, ids, axis=0).reshape(hy - ly, 2 * (hx - lx), 3)
+    cv2.multiply(c, patch.homogeneous_grid[: hy - ly, : 2 * (hx - lx)], dst=c)
+    exact = cv2.transform(c, _SUM_CHANNELS).reshape(hy - ly, hx - lx, 2)
     cv2.copyTo(exact, (ids >= 0).view(np.uint8), out[ly:hy, lx:hx])
 
 

@@ -6,6 +6,7 @@ warp and kept; the synthetic cavity only fills what the photo cannot supply.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -13,9 +14,14 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.render.warp import tunables as T
-from headcast.render.warp.outlines import line_y, polygon_coverage
+from headcast.render.warp.outlines import extent, line_y, polygon_coverage
 
 MOUTH_BOX_MARGIN_PX = 4
+_UPPER_INNER_WITH_CORNERS = [78, *regions.UPPER_LIP_INNER, 308]
+_LOWER_INNER_WITH_CORNERS = [78, *regions.LOWER_LIP_INNER, 308]
+# Where the five tooth gaps nearest the middle sit across the arch, as shares of its half width.
+_TOOTH_ARC_SINES = np.sin(np.arange(-2, 3) * T.TOOTH_ARC_RAD)
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601, for RGB
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class MouthLook:
     mouth_width_px: float
     source_image: np.ndarray  # the photo, for its own teeth
     source_upper_lip: np.ndarray  # (11, 2) inner upper lip, corner to corner, in the photo
+    palette: np.ndarray  # (3, 3) float32 columns: cavity, tongue, teeth colour
 
     @classmethod
     def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> MouthLook:
@@ -52,26 +59,42 @@ class MouthLook:
         teeth = 0.85 * teeth_base + 0.15 * cheek_rgb * (
             teeth_base.mean() / max(cheek_rgb.mean(), 1.0)
         )
+        # A grey or faded photo gets an equally grey or faded inside of the mouth.
+        colourfulness = min(_chroma(lip_rgb) / T.TYPICAL_LIP_CHROMA, 1.0)
         source_open = _smooth_mask(opening.astype(np.float32), 0.8)
         gap = _max_gap(landmarks)
         if gap < 2.0:
             source_open[:] = 0.0  # a closed mouth has no interior to reuse
         width = float(np.linalg.norm(landmarks[61, :2] - landmarks[291, :2]))
+        cavity = (
+            (0.3 * lip_rgb + 0.7 * np.array(T.CAVITY_BASE_RGB) * brightness)
+            * T.CAVITY_DARKNESS
+            * 1.6
+        )
+        cavity_rgb = _with_colourfulness(cavity, colourfulness)
+        teeth_rgb = _with_colourfulness(teeth, colourfulness)
+        palette = np.stack([cavity_rgb, cavity_rgb * T.TONGUE_TO_CAVITY, teeth_rgb], 1)
         return cls(
-            cavity_rgb=np.clip(
-                (0.3 * lip_rgb + 0.7 * np.array(T.CAVITY_BASE_RGB) * brightness)
-                * T.CAVITY_DARKNESS
-                * 1.6,
-                0,
-                255,
-            ).astype(np.float32),
-            teeth_rgb=np.clip(teeth, 0, 255).astype(np.float32),
+            cavity_rgb=cavity_rgb,
+            teeth_rgb=teeth_rgb,
             source_open_mask=source_open,
             source_is_open=bool(source_open.any()),
             mouth_width_px=width,
             source_image=image,
-            source_upper_lip=landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2].astype(np.float32),
+            source_upper_lip=landmarks[_UPPER_INNER_WITH_CORNERS, :2].astype(np.float32),
+            palette=palette.astype(np.float32),
         )
+
+
+def _chroma(rgb: np.ndarray) -> float:
+    """How colourful ``rgb`` is: 0 for a grey, 1 for a pure hue."""
+    return float((rgb.max() - rgb.min()) / max(float(rgb.max()), 1.0))
+
+
+def _with_colourfulness(rgb: np.ndarray, share: float) -> np.ndarray:
+    """``rgb`` moved towards the grey of its own luminance, keeping ``share`` of its colour."""
+    grey = float(np.dot(rgb, LUMA_WEIGHTS))
+    return np.clip(grey + share * (rgb - grey), 0, 255).astype(np.float32)
 
 
 def _max_gap(landmarks: np.ndarray) -> float:
@@ -110,13 +133,15 @@ def draw_mouth(
     """
     inner = regions.loop_points(landmarks_now, regions.INNER_LIP_LOOP)
     h, w = frame.shape[:2]
-    bx0, by0 = np.floor(inner.min(0)).astype(int) - MOUTH_BOX_MARGIN_PX
-    bx1, by1 = np.ceil(inner.max(0)).astype(int) + MOUTH_BOX_MARGIN_PX + 1
-    bx0, by0, bx1, by1 = max(bx0, 0), max(by0, 0), min(bx1, w), min(by1, h)
+    left, top, right, bottom = extent(inner)
+    bx0 = max(math.floor(left) - MOUTH_BOX_MARGIN_PX, 0)
+    by0 = max(math.floor(top) - MOUTH_BOX_MARGIN_PX, 0)
+    bx1 = min(math.ceil(right) + MOUTH_BOX_MARGIN_PX + 1, w)
+    by1 = min(math.ceil(bottom) + MOUTH_BOX_MARGIN_PX + 1, h)
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return
-    upper_now = landmarks_now[[78, *regions.UPPER_LIP_INNER, 308], :2]
-    lower_now = landmarks_now[[78, *regions.LOWER_LIP_INNER, 308], :2]
+    upper_now = landmarks_now[_UPPER_INNER_WITH_CORNERS, :2]
+    lower_now = landmarks_now[_LOWER_INNER_WITH_CORNERS, :2]
     gap = float(np.max(lower_now[:, 1] - upper_now[:, 1]))
     if gap < 0.6:
         return
@@ -164,13 +189,6 @@ def _ride_with_upper_lip(
     return src
 
 
-def _band(
-    ys: np.ndarray, start: np.ndarray, end: np.ndarray, soft_end_px: float = 1.0
-) -> np.ndarray:
-    """1 between ``start`` and ``end`` (per column), with soft edges."""
-    return _unit(ys - start + 0.5) * _unit((end - ys) / soft_end_px + 0.5)
-
-
 def _interior(
     ys: np.ndarray,
     cols: np.ndarray,
@@ -187,21 +205,15 @@ def _interior(
     f32 = np.float32
     top = line_y(upper_now, cols).astype(f32)
     bottom = line_y(lower_now, cols).astype(f32)
-    rest_top = line_y(upper_jaw_landmarks[[78, *regions.UPPER_LIP_INNER, 308], :2], cols)
-    rest_top = rest_top.astype(f32)
+    rest_top = line_y(upper_jaw_landmarks[_UPPER_INNER_WITH_CORNERS, :2], cols).astype(f32)
     local_gap = np.maximum(bottom - top, f32(1e-3))
-    below_top = ys - top
-    depth = _unit(below_top / local_gap)
-    x_mid = 0.5 * (inner[:, 0].min() + inner[:, 0].max())
-    half_width = max(0.5 * (inner[:, 0].max() - inner[:, 0].min()), 1.0)
+    x_lo, x_hi = float(inner[:, 0].min()), float(inner[:, 0].max())
+    x_mid = 0.5 * (x_lo + x_hi)
+    half_width = max(0.5 * (x_hi - x_lo), 1.0)
     across = _unit(np.abs(cols - f32(x_mid)) / f32(half_width))
+    across_sq = across**2
     width = look.mouth_width_px
     wide_open = _unit(local_gap / f32(0.2 * width))
-
-    # Cavity: lip-tinted darkness, deepest in the middle, as light does not reach the back.
-    shade = (1.0 - T.CAVITY_DEPTH_SHADE * wide_open * np.sin(f32(np.pi) * depth)) * (
-        1.0 - 0.4 * across**2
-    )
 
     upper_h = T.UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
     lower_h = T.LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
@@ -213,19 +225,43 @@ def _interior(
         tip = _unit(1.0 - (across / T.TONGUE_TIP_HALF_WIDTH_SHARE) ** 2) ** 2  # a rounded bump
         touch = rest_top + f32(upper_h * (1.0 - T.TONGUE_TIP_BEHIND_TEETH_SHARE))
         tongue_top += f32(tongue_tip) * tip * (np.minimum(touch, tongue_top) - tongue_top)
-    below_tongue = ys - tongue_top
-    tongue = _unit(below_tongue / 2.0) * (_unit(1.0 - across**2 / 0.55) * wide_open)
-    tongue_light = 0.75 + 0.25 * _unit(below_tongue / f32(max(0.2 * width, 1.0)))
+
+    depth = _unit((ys - top) / local_gap)
+    # Everything else that changes down a column is a ramp from 0 to 1 starting at some
+    # height, over a fixed length (negative: falling), all computed at once: the tongue's
+    # surface, the light on it, the shade under the upper lip, and both edges of each tooth
+    # row (soft over 1, 2 and 1.5 px).
+    starts = np.empty((7, 1, len(cols)), f32)
+    starts[0, 0] = tongue_top
+    starts[1, 0] = tongue_top
+    starts[2, 0] = top
+    starts[3, 0] = rest_top - 2.5
+    starts[4, 0] = rest_top + f32(upper_h + 1.0)
+    starts[5, 0] = bottom - f32(lower_h + 0.5)
+    starts[6, 0] = bottom + 1.75
+    per_px = np.array(
+        [0.5, 1 / max(0.2 * width, 1.0), 1 / max(0.6 * upper_h, 1.0), 1.0, -0.5, 1.0, -1 / 1.5],
+        f32,
+    )[:, None, None]
+    ramps = _unit((ys - starts) * per_px)
+    tongue_surface, tongue_lit, lip_shade, up_in, up_out, low_in, low_out = ramps
+
+    # Cavity: lip-tinted darkness, deepest in the middle, as light does not reach the back.
+    shade = (1.0 - T.CAVITY_DEPTH_SHADE * wide_open * np.sin(f32(np.pi) * depth)) * (
+        1.0 - 0.4 * across_sq
+    )
+    tongue = tongue_surface * (_unit(1.0 - across_sq / 0.55) * wide_open)
+    tongue_light = 0.75 + 0.25 * tongue_lit
 
     # Teeth follow the dental arch: full in the middle, turning away into the dark of the
     # cheeks towards the corners, with a faint gap between neighbours.
     arch = _unit(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2) ** 0.5
     fade = _unit(arch / T.TEETH_CORNER_FADE) ** 2
     gaps = _tooth_gaps(cols, x_mid, half_width * T.TEETH_WIDTH_SHARE, width)
-    upper_teeth = _band(ys, rest_top - 2.0, rest_top + f32(upper_h), soft_end_px=2.0) * fade
-    lower_teeth = _band(ys, bottom - f32(lower_h), bottom + 1.0, soft_end_px=1.5) * fade
+    upper_teeth = up_in * up_out * fade
+    lower_teeth = low_in * low_out * fade
     # Shadowed under the upper lip, lit at the biting edge.
-    under_lip = (0.4 + 0.6 * arch) * (0.55 + 0.45 * _unit(below_top / f32(max(0.6 * upper_h, 1.0))))
+    under_lip = (0.4 + 0.6 * arch) * (0.55 + 0.45 * lip_shade)
 
     # Layered cavity < tongue < upper teeth < lower teeth, each layer one colour times a
     # brightness: the result is a per-pixel mix of the three colours.
@@ -238,8 +274,7 @@ def _interior(
             under_lip * (gaps * upper_teeth * over_lower + 0.7 * lower_teeth),
         ]
     )
-    palette = np.stack([look.cavity_rgb, look.cavity_rgb * T.TONGUE_TO_CAVITY, look.teeth_rgb], 1)
-    return cv2.transform(mix, palette.astype(f32))
+    return cv2.transform(mix, look.palette)
 
 
 def _tooth_gaps(
@@ -248,7 +283,7 @@ def _tooth_gaps(
     """Brightness per column: dips where neighbouring teeth meet, closer towards the corners."""
     sigma = max(T.TOOTH_GAP_WIDTH_TO_MOUTH_WIDTH * mouth_width, 0.4)
     # Seen on an arch, teeth narrow towards the corners.
-    xs = x_mid + arch_half_width * np.sin(np.arange(-2, 3) * T.TOOTH_ARC_RAD)
+    xs = x_mid + arch_half_width * _TOOTH_ARC_SINES
     off = (cols[None, :] - xs[:, None].astype(np.float32)) / np.float32(sigma)
     return np.prod(1.0 - T.TOOTH_GAP_DARKNESS * np.exp(-0.5 * off**2), axis=0)
 

@@ -23,3 +23,9 @@ def line_y(points_xy: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Height of the line through ``points_xy`` (in any order along x) at each of ``xs``."""
     order = np.argsort(points_xy[:, 0])
     return np.interp(xs, points_xy[order, 0], points_xy[order, 1])
+
+
+def extent(points_xy: np.ndarray) -> tuple[float, float, float, float]:
+    """Left, top, right, bottom of ``points_xy`` (N, 2)."""
+    xs, ys = points_xy[:, 0], points_xy[:, 1]
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())

@@ -29,6 +29,7 @@ LID_MARGIN_DARKENING = 0.25  # a closing lid is this much darker at its lashes t
 LASH_STRIP_TO_EYE_WIDTH = 0.1  # the warped lashes left showing above a closing lid's edge
 LID_TEXTURE_SKIP_TO_EYE_WIDTH = 0.12  # the lid's texture is taken from above the crease
 LID_TEXTURE_DETAIL_PX = 2.0  # finer detail than this is copied onto the closed lid
+LID_TEXTURE_MAX_DETAIL = 10.0  # grey levels: stronger edges than skin's are left off the lid
 LID_EDGE_SOFTNESS_PX = 0.8
 LID_PAINT_MIN_BLINK = 0.05
 
@@ -53,6 +54,7 @@ CAVITY_BASE_RGB = (110, 38, 34)  # a mouth's inside is red-brown whatever the li
 REAL_INTERIOR_MIN_STRETCH = 0.55  # photo's own mouth kept while stretched less than 1/this
 CAVITY_DEPTH_SHADE = 0.6  # how much darker the middle of the cavity is than its rim
 TEETH_BRIGHTNESS_TO_SKIN = 0.78
+TYPICAL_LIP_CHROMA = 0.35  # lips less colourful than this make the inside of the mouth greyer
 TONGUE_TO_CAVITY = 1.7
 UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.09
 LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.05
@@ -67,5 +69,17 @@ MOUTH_EDGE_SOFTNESS_PX_AT_512 = 1.2
 INTERIOR_BLUR_PX_AT_512 = 0.7
 
 # Bringing an open mouth to rest.
-REST_LIP_OVERLAP_TO_GAP = 0.0  # each lip passes the midline by this share of the photo's gap
+REST_UPPER_LIP_SHARE = 0.4  # of the lip gap the upper lip closes; the jaw closes the rest
+REST_LIP_OVERLAP_TO_GAP = 0.0  # each lip passes the meeting line by this share of the gap
 REST_LIP_OVERLAP_PX_AT_512 = 0.0  # plus this much per 100 px of mouth width
+
+# Seams where closed lips and closed lids meet.
+LIP_SEAM_SHADE = 0.55  # the seam's colour, as a share of the lips' median colour
+LIP_SEAM_HALF_WIDTH_TO_MOUTH_WIDTH = 0.007
+LIP_SEAM_CLOSED_GAP_TO_MOUTH_WIDTH = 0.03  # lips this far apart show no seam any more
+LIP_SEAM_OPACITY = 0.85
+LASH_PERCENTILE = 40  # of the colours along the upper lid's edge: the lashes
+LASH_LINE_HALF_WIDTH_TO_EYE_WIDTH = 0.025
+LASH_LINE_CLOSED_GAP_TO_EYE_WIDTH = 0.12
+LASH_LINE_OPACITY = 0.9
+SEAM_CORNER_TAPER_SHARE = 0.06  # of the seam's length over which it fades into each corner

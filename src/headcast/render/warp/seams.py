@@ -1,0 +1,139 @@
+"""Seams: the soft dark line where closed lips or closed lids meet.
+
+Closing a smile or an eye squeezes what lay between the two edges in the photo (teeth, the
+white of the eye, the iris) into a band a pixel thin, which shows as bright and dark specks
+stepping along the pixel grid. A closed mouth or eye shows a soft dark line there instead, so
+one is painted over the band, fading out as the edges part and the interior takes over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from headcast.face import regions
+from headcast.render.warp import tunables as T
+from headcast.render.warp.outlines import line_y
+
+LIP_LINES = (
+    (regions.INNER_LIP_CORNERS[0], *regions.UPPER_LIP_INNER, regions.INNER_LIP_CORNERS[1]),
+    (regions.INNER_LIP_CORNERS[0], *regions.LOWER_LIP_INNER, regions.INNER_LIP_CORNERS[1]),
+)
+LID_LINES = (
+    (
+        (regions.RIGHT_EYE_CORNERS[0], *regions.RIGHT_EYE_UPPER, regions.RIGHT_EYE_CORNERS[1]),
+        (regions.RIGHT_EYE_CORNERS[0], *regions.RIGHT_EYE_LOWER, regions.RIGHT_EYE_CORNERS[1]),
+    ),
+    (
+        (regions.LEFT_EYE_CORNERS[0], *regions.LEFT_EYE_UPPER, regions.LEFT_EYE_CORNERS[1]),
+        (regions.LEFT_EYE_CORNERS[0], *regions.LEFT_EYE_LOWER, regions.LEFT_EYE_CORNERS[1]),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SeamLook:
+    """Per avatar: the colours of the lips' seam and of each eye's lash line."""
+
+    lip_rgb: np.ndarray  # (3,) float32
+    lash_rgb: tuple[np.ndarray, np.ndarray]
+    mouth_width_px: float
+    eye_width_px: tuple[float, float]
+
+    @classmethod
+    def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> SeamLook:
+        lip_ring = [i for ring in regions.UPPER_LIP_RINGS + regions.LOWER_LIP_RINGS for i in ring]
+        lips = _pixels_along(image, landmarks[lip_ring, :2])
+        lashes, widths = [], []
+        for upper, _ in LID_LINES:
+            pts = landmarks[list(upper), :2]
+            lash = _pixels_along(image, pts)
+            # The lashes are the darkest of what lies along the upper lid's edge.
+            lashes.append(np.percentile(lash, T.LASH_PERCENTILE, axis=0).astype(np.float32))
+            widths.append(float(np.linalg.norm(pts[-1] - pts[0])))
+        return cls(
+            lip_rgb=(np.median(lips, axis=0) * T.LIP_SEAM_SHADE).astype(np.float32),
+            lash_rgb=(lashes[0], lashes[1]),
+            mouth_width_px=float(
+                np.linalg.norm(landmarks[LIP_LINES[0][-1], :2] - landmarks[LIP_LINES[0][0], :2])
+            ),
+            eye_width_px=(widths[0], widths[1]),
+        )
+
+
+def _pixels_along(image: np.ndarray, points_xy: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    xy = np.clip(np.round(points_xy).astype(int), 0, [w - 1, h - 1])
+    return image[xy[:, 1], xy[:, 0]].reshape(-1, 3).astype(np.float32)
+
+
+def draw_seams(frame: np.ndarray, landmarks_now: np.ndarray, look: SeamLook) -> None:
+    """Paint the lips' seam and the lash lines, in place, where the edges are (nearly) closed."""
+    upper, lower = (landmarks_now[list(line), :2] for line in LIP_LINES)
+    draw_seam(
+        frame,
+        upper,
+        lower,
+        look.lip_rgb,
+        T.LIP_SEAM_HALF_WIDTH_TO_MOUTH_WIDTH * look.mouth_width_px,
+        T.LIP_SEAM_CLOSED_GAP_TO_MOUTH_WIDTH * look.mouth_width_px,
+        T.LIP_SEAM_OPACITY,
+    )
+    for (up_line, low_line), rgb, width in zip(
+        LID_LINES, look.lash_rgb, look.eye_width_px, strict=True
+    ):
+        draw_seam(
+            frame,
+            landmarks_now[list(up_line), :2],
+            landmarks_now[list(low_line), :2],
+            rgb,
+            T.LASH_LINE_HALF_WIDTH_TO_EYE_WIDTH * width,
+            T.LASH_LINE_CLOSED_GAP_TO_EYE_WIDTH * width,
+            T.LASH_LINE_OPACITY,
+        )
+
+
+def draw_seam(
+    frame: np.ndarray,
+    upper_xy: np.ndarray,
+    lower_xy: np.ndarray,
+    rgb: np.ndarray,
+    half_width_px: float,
+    closed_gap_px: float,
+    opacity: float,
+) -> None:
+    """A soft line of colour ``rgb`` between two edges (corner to corner), in place.
+
+    It is full where the edges touch and gone where they are ``closed_gap_px`` apart, and
+    tapers off towards both corners.
+    """
+    h, w = frame.shape[:2]
+    left = float(min(upper_xy[0, 0], upper_xy[-1, 0]))
+    right = float(max(upper_xy[0, 0], upper_xy[-1, 0]))
+    x0, x1 = max(int(np.floor(left)), 0), min(int(np.ceil(right)) + 1, w)
+    if x1 - x0 < 2:
+        return
+    cols = np.arange(x0, x1, dtype=np.float32)
+    top = line_y(upper_xy, cols)
+    bottom = line_y(lower_xy, cols)
+    closed = np.clip(1.0 - np.maximum(bottom - top, 0.0) / max(closed_gap_px, 1e-3), 0.0, 1.0)
+    span = max(right - left, 1.0)
+    along = np.clip((cols - left) / span, 0.0, 1.0)
+    taper = np.clip(np.minimum(along, 1.0 - along) / T.SEAM_CORNER_TAPER_SHARE, 0.0, 1.0)
+    weight = (closed * taper).astype(np.float32)
+    if float(weight.max()) <= 0.0:
+        return
+    middle = ((top + bottom) / 2).astype(np.float32)
+    reach = half_width_px + 1.0
+    y0 = max(int(np.floor(float(middle.min()) - reach)), 0)
+    y1 = min(int(np.ceil(float(middle.max()) + reach)) + 1, h)
+    if y1 - y0 < 1:
+        return
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    # Coverage of a band ``2 * half_width_px`` tall by each one-pixel row: anti-aliased edges.
+    cover = np.clip(half_width_px + 0.5 - np.abs(ys - middle), 0.0, 1.0)
+    alpha = (opacity * cover * weight)[:, :, None]
+    patch = frame[y0:y1, x0:x1].astype(np.float32)
+    patch += (rgb - patch) * alpha
+    frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
