@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
 from quality import lipsync
 from quality.video import read_video
-from tests.conftest import MEDIA, SAMPLES, clip_text, clip_wav, reference_phones, run_cli
+from tests.conftest import (
+    MEDIA,
+    ROOT,
+    SAMPLES,
+    clip_text,
+    clip_wav,
+    reference_phones,
+    run_cli,
+)
 
 FPS = 25
 
@@ -112,3 +123,63 @@ def test_webm_without_transcript(tmp_path, judge):
     # Recognition alone still opens the mouth while speaking and closes it at the start.
     assert np.nanmax(apertures) > 0.1
     assert np.nanmin(apertures[:5]) < 0.04
+
+
+def test_reference_score_is_remembered_by_content(tmp_path):
+    from headcast.face import load_image
+    from headcast.face.reference_score import (
+        poor_reference_warnings,
+        score_photo,
+        score_reference,
+    )
+
+    photo = tmp_path / "open-mouth.jpg"
+    photo.write_bytes((MEDIA / "obama2.jpg").read_bytes())
+    cache = tmp_path / "cache"
+    fresh = score_reference(load_image(photo), str(photo))
+    assert poor_reference_warnings(fresh), "a photo that animate warns about"
+
+    assert asdict(score_photo(photo, str(photo), cache_dir=cache)) == asdict(fresh)
+    [stored] = cache.glob("*.json")
+    # Same bytes under another name: the stored score, told with the name it was given.
+    upload = score_photo(photo.read_bytes(), "upload.jpg", cache_dir=cache)
+    assert asdict(upload) == {**asdict(fresh), "path": "upload.jpg"}
+    assert poor_reference_warnings(upload) == [
+        line.replace("open-mouth.jpg", "upload.jpg") for line in poor_reference_warnings(fresh)
+    ]
+    assert list(cache.glob("*.json")) == [stored]
+
+    # The stored file is what answers: an edited reason comes back ...
+    data = json.loads(stored.read_text())
+    for criterion in data["criteria"]:
+        criterion["reason"] += " (as stored)"
+    stored.write_text(json.dumps(data))
+    assert all(
+        line.endswith("(as stored)")
+        for line in poor_reference_warnings(score_photo(photo, str(photo), cache_dir=cache))
+    )
+    # ... and a damaged one is scored afresh and written again.
+    stored.write_text('{"score": ')
+    assert asdict(score_photo(photo, str(photo), cache_dir=cache)) == asdict(fresh)
+    assert json.loads(stored.read_text()) == json.loads(json.dumps(asdict(fresh)))
+
+
+def test_cached_photo_gives_the_same_warnings(tmp_path):
+    """A photo scored before (the score is stored beside its avatar) still gets its warnings."""
+    from headcast.face import load_image
+    from headcast.face.reference_score import (
+        poor_reference_warnings,
+        score_photo,
+        score_reference,
+    )
+
+    photo = MEDIA / "obama2.jpg"
+    expected = poor_reference_warnings(score_reference(load_image(photo), str(photo)))
+    assert expected
+    score_photo(photo, str(photo), cache_dir=ROOT / ".pytest_cache" / "avatars")  # as run_cli
+    out = tmp_path / "obama2.mp4"
+    result = run_cli("animate", str(photo), str(clip_wav("0880")), "-o", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    warned = [line for line in result.stderr.splitlines() if "as a reference photo" in line]
+    assert warned == [f"headcast: warning: {line}" for line in expected]
+    assert out.stat().st_size > 0

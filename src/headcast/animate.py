@@ -18,7 +18,7 @@ from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
 from headcast.motion import build_motion
 from headcast.phones import PhoneTrack, phones_from_audio
-from headcast.render import get_engine
+from headcast.render import EngineSession, get_engine
 from headcast.video import VideoWriter
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,20 @@ class _TimedWriter:
         self.seconds += time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class _Face:
+    avatar: Avatar
+    session: EngineSession
+    seconds: float
+    render_setup_s: float
+
+
+def _close_session(job: Future[_Face]) -> None:
+    """Release the renderer of a face prepared for a job that failed elsewhere."""
+    if not job.cancelled() and job.exception() is None:
+        job.result().session.close()
+
+
 @dataclass
 class AnimateResult:
     output: Path
@@ -51,8 +65,8 @@ class AnimateResult:
     fps: float
     audio_duration_s: float
     faces_found: int
-    # Stages overlap (the photo is analysed beside the phones, frames encode beside
-    # rendering), so they add up to more than the wall-clock time.
+    # Stages overlap (the photo is analysed and the renderer set up beside the phones and the
+    # motion, frames encode beside rendering), so they add up to more than the wall-clock time.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
@@ -117,32 +131,44 @@ def animate(
     )
     stages["audio"] = time.perf_counter() - t0
 
-    def analyse_face() -> tuple[Avatar, float]:
+    renderer = get_engine(engine)
+
+    def prepare_face() -> _Face:
         started = time.perf_counter()
         avatar = prepare_avatar(image, size, name=_name(image, "image"))
         if correct_gaze:
             avatar = avatar.aimed_at_camera()
         if check_reference:
             _warn_if_poor_reference(image)
-        return avatar, time.perf_counter() - started
+        face_s = time.perf_counter() - started
+        started = time.perf_counter()
+        session = renderer.start(avatar)
+        return _Face(avatar, session, face_s, time.perf_counter() - started)
 
     with ThreadPoolExecutor(max_workers=1) as helper:
-        # The photo is analysed while the phones are found: the two share nothing.
-        face_job = helper.submit(analyse_face)
-        t0 = time.perf_counter()
-        track = (
-            phones
-            if phones is not None
-            else phones_from_audio(analysis, text if text and text.strip() else None)
-        )
-        stages["phones"] = time.perf_counter() - t0
-        avatar, stages["face"] = face_job.result()
+        # The photo is analysed and the renderer set up while the phones and the motion are
+        # found: the two share nothing. (Alignment holds the GIL while it decodes, so only
+        # the parts of the face work that release it, in NumPy, SciPy, OpenCV and MediaPipe,
+        # truly overlap.)
+        face_job = helper.submit(prepare_face)
+        try:
+            t0 = time.perf_counter()
+            track = (
+                phones
+                if phones is not None
+                else phones_from_audio(analysis, text if text and text.strip() else None)
+            )
+            stages["phones"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            motion = build_motion(track, analysis, fps, seed=seed, head_motion=head_motion)
+            stages["motion"] = time.perf_counter() - t0
+        except BaseException:
+            face_job.add_done_callback(_close_session)
+            raise
+        face = face_job.result()
+    avatar, session = face.avatar, face.session
+    stages["face"], stages["render_setup"] = face.seconds, face.render_setup_s
 
-    t0 = time.perf_counter()
-    motion = build_motion(track, analysis, fps, seed=seed, head_motion=head_motion)
-    stages["motion"] = time.perf_counter() - t0
-
-    session = get_engine(engine).start(avatar)
     render_s = 0.0
     try:
         with VideoWriter(out_path, size, size, fps, speech) as writer:
@@ -180,11 +206,10 @@ def animate(
 
 def _warn_if_poor_reference(image: str | Path | bytes) -> None:
     """Say so when the photo is a poor choice to animate (turned, blurred, smiling...)."""
-    from headcast.face.image_io import load_image
-    from headcast.face.reference_score import poor_reference_warnings, score_reference
+    from headcast.face.reference_score import poor_reference_warnings, score_photo
 
     name = _name(image, "image")
-    for line in poor_reference_warnings(score_reference(load_image(image, name=name), name)):
+    for line in poor_reference_warnings(score_photo(image, name)):
         log.warning("%s", line)
 
 

@@ -58,6 +58,22 @@ class Avatar:
         return regions.inter_ocular_px(self.landmarks)
 
 
+def photo_digest(data: bytes) -> str:
+    """Content hash of a photo: the cache key, with its settings, of what is derived from it."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def read_photo_file(path: str | Path, label: str) -> bytes:
+    """A photo file's bytes; a missing or unreadable file is an InputError naming ``label``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{label}: no such file" if not path.exists() else f"{label}: not a file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{label}: cannot read the file ({exc.strerror})") from exc
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("HEADCAST_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "headcast"
@@ -89,21 +105,10 @@ def prepare_avatar(
         image = _as_rgb(source)
         digest_input = image.tobytes() + str(image.shape).encode()
     else:
-        if isinstance(source, bytes):
-            raw = source
-        else:
-            path = Path(source)
-            if not path.is_file():
-                raise InputError(
-                    f"{label}: no such file" if not path.exists() else f"{label}: not a file"
-                )
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                raise InputError(f"{label}: cannot read the file ({exc.strerror})") from exc
+        raw = source if isinstance(source, bytes) else read_photo_file(source, label)
         image = None
         digest_input = raw
-    key = hashlib.sha256(digest_input).hexdigest()[:32] + f"-{size_px}-v{AVATAR_FORMAT_VERSION}"
+    key = photo_digest(digest_input) + f"-{size_px}-v{AVATAR_FORMAT_VERSION}"
 
     avatar = _cached(key, cache_dir) if use_cache else None
     if avatar is None:

@@ -12,11 +12,15 @@ The same ``score_reference`` serves ``headcast pick-reference``, the service and
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import os
+import threading
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +28,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from headcast.errors import InputError
 from headcast.face import regions as R
-from headcast.face.avatar import MIN_FACE_HEIGHT_PX
-from headcast.face.image_io import MAX_IMAGE_PIXELS
+from headcast.face.avatar import (
+    MIN_FACE_HEIGHT_PX,
+    default_cache_dir,
+    photo_digest,
+    read_photo_file,
+)
+from headcast.face.image_io import MAX_IMAGE_PIXELS, load_image
 from headcast.face.landmarks import detect_faces
 from headcast.face.reference_criteria import (
     EYE_LOOPS,
@@ -45,11 +54,15 @@ from headcast.face.reference_criteria import (
     sharpness_criterion,
 )
 
+log = logging.getLogger(__name__)
+
 DECODE_LONG_SIDE_PX = 1600  # photos are decoded at least about this large, then analysed
 SCORE_FLOOR = 0.02  # criteria are floored here before the geometric mean
 POOR_REFERENCE_SCORE = 0.6  # `animate` warns below this combined score ...
 SEVERE_FLAW_SCORE = 0.2  # ... or when any criterion is under this
 DECODE_WORKERS = 4  # photos decoded in parallel (face detection itself is serialised)
+# Remembered scores carry this; raise it whenever a criterion, weight or reason text changes.
+SCORE_FORMAT_VERSION = 1
 
 # Weights of the combined score; they sum to 1. Geometry and detail that the renderer cannot
 # fix weigh most; framing and lighting, which it copes with, least.
@@ -206,6 +219,63 @@ def poor_reference_warnings(result: ReferenceScore) -> list[str]:
     return [f"{head}: {reason}" for reason in severe or result.top_reasons(2)]
 
 
+# -- remembered scores of whole photo files -----------------------------------------------------
+
+
+def score_photo(
+    source: str | Path | bytes,
+    name: str,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+) -> ReferenceScore:
+    """``score_reference`` of a whole photo file, remembered by content beside the avatar cache.
+
+    Scoring runs the landmark model on the full photo (about a second in a fresh process, with
+    the model's start-up); a photo scored before costs a hash and a small file read. The
+    result's ``path`` is always ``name``.
+    """
+    raw = source if isinstance(source, bytes) else read_photo_file(source, name)
+    key = f"{photo_digest(raw)}-score-v{SCORE_FORMAT_VERSION}"
+    path = (cache_dir or default_cache_dir()) / f"{key}.json"
+    found = _load_score(path) if use_cache else None
+    if found is None:
+        found = score_reference(load_image(raw, name=name), name)
+        if use_cache:
+            _store_score(path, found)
+    return replace(found, path=name)
+
+
+def _load_score(path: Path) -> ReferenceScore | None:
+    try:
+        data = json.loads(path.read_text())
+        return ReferenceScore(
+            **{
+                **data,
+                "criteria": [CriterionScore(**c) for c in data["criteria"]],
+                "image_size": tuple(data["image_size"]),
+                "face_box": _tuple_or_none(data["face_box"]),
+                "flaw_box": _tuple_or_none(data["flaw_box"]),
+            }
+        )
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # absent, or unreadable: scored afresh and written again
+
+
+def _tuple_or_none(value: list | None) -> tuple | None:
+    return None if value is None else tuple(value)
+
+
+def _store_score(path: Path, result: ReferenceScore) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.json")
+        tmp.write_text(json.dumps(asdict(result)))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.debug("reference score not cached: %s", exc)
+
+
 # -- reading and ranking photos ----------------------------------------------------------------
 
 
@@ -336,5 +406,6 @@ __all__ = [
     "load_reduced",
     "poor_reference_warnings",
     "rank_references",
+    "score_photo",
     "score_reference",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
 from headcast.motion import tunables as T
 
@@ -24,6 +23,8 @@ def head_curves(
     fps: float,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
+    from scipy.ndimage import gaussian_filter1d  # scipy costs start-up time; load it on use
+
     n = len(loudness_per_frame)
     smooth = T.HEAD_NOD_SMOOTHING_MS / 1000 * fps
     nod = gaussian_filter1d(loudness_per_frame.astype(np.float64), smooth)

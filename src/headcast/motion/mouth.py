@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
-from scipy.ndimage import gaussian_filter1d
 
 from headcast.motion import tunables as T
 from headcast.motion.coarticulation import spread_rounding
@@ -29,6 +27,10 @@ def mouth_curves(
     ``loudness`` is the envelope in [0, 1] at ``T.CURVE_RATE_HZ`` from step ``loudness_start``
     (time 0 by default; a live stream passes only its recent steps).
     """
+    # scipy.interpolate alone costs about half a second of start-up; load it on use.
+    from scipy.interpolate import PchipInterpolator
+    from scipy.ndimage import gaussian_filter1d
+
     keys = spread_rounding(mouth_keys(track))
     rate = T.CURVE_RATE_HZ
     sigma = T.SMOOTHING_SIGMA_MS / 1000

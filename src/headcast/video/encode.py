@@ -36,20 +36,33 @@ class _Format:
     audio_bit_rate: int
     muxer_options: dict[str, str] = field(default_factory=dict)
     thread_type: str | None = None
+    threads: int = 0  # 0: the codec's own choice
 
 
 _FORMATS = {
     ".mp4": _Format(
         container="mp4",
         video_codec="libx264",
-        video_options={"preset": "veryfast", "crf": "20"},
+        # superfast with veryfast's macroblock tree (mbtree, 10 frames of lookahead), on one
+        # thread. On 750 rendered 512² frames of a talking head, against veryfast crf 20 on
+        # frame threads: x264 takes 1.11 instead of 1.88 ms CPU a frame (the whole writer,
+        # with colour conversion and AAC, 2.5 instead of 3.8 ms), for 16% more video bytes
+        # (613 against 527 KiB for 30 s) at the same quality (luma PSNR 44.85 against
+        # 44.94 dB, SSIM 0.9888 against 0.9892). Plain superfast needs crf 24 for that
+        # quality, at 63% more bytes. Frame threads cut the latency, not the CPU: they cost
+        # 8% more, and the encoder already keeps up with the renderer it runs beside.
+        video_options={
+            "preset": "superfast",
+            "crf": "20",
+            "x264-params": "mbtree=1:rc-lookahead=10",
+        },
         audio_codec="aac",
         audio_format="fltp",
         audio_frame_size=1024,
         audio_rates=(48000, 44100, 32000, 24000, 22050, 16000),
         audio_bit_rate=64_000,
         muxer_options={"movflags": "+faststart"},
-        thread_type="FRAME",
+        threads=1,
     ),
     ".webm": _Format(
         container="webm",
@@ -142,7 +155,7 @@ class VideoWriter:
         ctx.options = dict(spec.video_options)
         if spec.thread_type:
             ctx.thread_type = spec.thread_type
-        ctx.thread_count = 0
+        ctx.thread_count = spec.threads
         tag_bt709(ctx)
         return stream
 
