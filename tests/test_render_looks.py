@@ -13,18 +13,11 @@ from headcast.motion import FaceMotion
 from headcast.render import get_engine
 from headcast.render.warp.engine import WarpSession
 from headcast.render.warp.outlines import line_y
-from headcast.render.warp.seams import draw_seam
+from headcast.render.warp.seams import LID_LINES, LIP_LINES, draw_seam
 
 ROOT = Path(__file__).resolve().parent.parent
 SMILING = [ROOT / "samples" / "astronaut.png", ROOT / "tests" / "media" / "obama.jpg"]
-RIGHT_LIDS = (
-    (regions.RIGHT_EYE_CORNERS[0], *regions.RIGHT_EYE_UPPER, regions.RIGHT_EYE_CORNERS[1]),
-    (regions.RIGHT_EYE_CORNERS[0], *regions.RIGHT_EYE_LOWER, regions.RIGHT_EYE_CORNERS[1]),
-)
-LEFT_LIDS = (
-    (regions.LEFT_EYE_CORNERS[0], *regions.LEFT_EYE_UPPER, regions.LEFT_EYE_CORNERS[1]),
-    (regions.LEFT_EYE_CORNERS[0], *regions.LEFT_EYE_LOWER, regions.LEFT_EYE_CORNERS[1]),
-)
+RIGHT_LIDS, LEFT_LIDS = LID_LINES
 
 
 def _landmarks_now(session: WarpSession, motion: FaceMotion) -> np.ndarray:
@@ -68,9 +61,7 @@ def test_a_smile_brought_to_rest_shows_a_dark_seam_between_the_lips(portrait: Pa
     rest = FaceMotion()
     frame = session.render(rest)
     landmarks = _landmarks_now(session, rest)
-    upper = (regions.INNER_LIP_CORNERS[0], *regions.UPPER_LIP_INNER, regions.INNER_LIP_CORNERS[1])
-    lower = (regions.INNER_LIP_CORNERS[0], *regions.LOWER_LIP_INNER, regions.INNER_LIP_CORNERS[1])
-    seam = _along_meeting_line(frame, landmarks, upper, lower)
+    seam = _along_meeting_line(frame, landmarks, *LIP_LINES)
     lip_rings = [i for ring in regions.UPPER_LIP_RINGS[:2] for i in ring]
     lips = frame[
         np.round(landmarks[lip_rings, 1]).astype(int), np.round(landmarks[lip_rings, 0]).astype(int)
