@@ -8,6 +8,7 @@ one is painted over the band, fading out as the edges part and the interior take
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,34 +107,52 @@ def draw_seam(
     """A soft line of colour ``rgb`` between two edges (corner to corner), in place.
 
     It is full where the edges touch and gone where they are ``closed_gap_px`` apart, and
-    tapers off towards both corners.
+    tapers off towards both corners; all of it fades out as the widest part of the opening
+    goes from half of ``closed_gap_px`` to all of it.
     """
+    # The edges' own points, paired across the opening, say how far it is open: the seam
+    # fades out as a whole as it opens, so an open eye or mouth costs nothing here (its
+    # corners already show where the edges meet).
+    widest = float(np.max(lower_xy[1:-1, 1] - upper_xy[1:-1, 1]))
+    shut = min(2.0 * (1.0 - widest / max(closed_gap_px, 1e-3)), 1.0)
+    if shut <= 0.0:
+        return
     h, w = frame.shape[:2]
     left = float(min(upper_xy[0, 0], upper_xy[-1, 0]))
     right = float(max(upper_xy[0, 0], upper_xy[-1, 0]))
-    x0, x1 = max(int(np.floor(left)), 0), min(int(np.ceil(right)) + 1, w)
+    x0, x1 = max(math.floor(left), 0), min(math.ceil(right) + 1, w)
     if x1 - x0 < 2:
         return
     cols = np.arange(x0, x1, dtype=np.float32)
     top = line_y(upper_xy, cols)
     bottom = line_y(lower_xy, cols)
-    closed = np.clip(1.0 - np.maximum(bottom - top, 0.0) / max(closed_gap_px, 1e-3), 0.0, 1.0)
-    span = max(right - left, 1.0)
-    along = np.clip((cols - left) / span, 0.0, 1.0)
-    taper = np.clip(np.minimum(along, 1.0 - along) / T.SEAM_CORNER_TAPER_SHARE, 0.0, 1.0)
-    weight = (closed * taper).astype(np.float32)
-    if float(weight.max()) <= 0.0:
+    closed = _unit(1.0 - (bottom - top) / max(closed_gap_px, 1e-3))
+    along = (cols - left) / max(right - left, 1.0)
+    taper = _unit(np.minimum(along, 1.0 - along) / T.SEAM_CORNER_TAPER_SHARE)
+    weight = (closed * taper * shut).astype(np.float32)
+    drawn = np.flatnonzero(weight > 0.0)
+    if not len(drawn):
         return
-    middle = ((top + bottom) / 2).astype(np.float32)
+    # Only the columns where the seam shows.
+    first, last = int(drawn[0]), int(drawn[-1]) + 1
+    x0, x1 = x0 + first, x0 + last
+    weight = weight[first:last]
+    middle = ((top[first:last] + bottom[first:last]) / 2).astype(np.float32)
     reach = half_width_px + 1.0
-    y0 = max(int(np.floor(float(middle.min()) - reach)), 0)
-    y1 = min(int(np.ceil(float(middle.max()) + reach)) + 1, h)
+    y0 = max(math.floor(float(middle.min()) - reach), 0)
+    y1 = min(math.ceil(float(middle.max()) + reach) + 1, h)
     if y1 - y0 < 1:
         return
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
     # Coverage of a band ``2 * half_width_px`` tall by each one-pixel row: anti-aliased edges.
-    cover = np.clip(half_width_px + 0.5 - np.abs(ys - middle), 0.0, 1.0)
-    alpha = (opacity * cover * weight)[:, :, None]
+    alpha = _unit(np.float32(half_width_px + 0.5) - np.abs(ys - middle))
+    alpha *= np.float32(opacity) * weight
     patch = frame[y0:y1, x0:x1].astype(np.float32)
-    patch += (rgb - patch) * alpha
-    frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
+    patch += (rgb - patch) * alpha[:, :, None]
+    patch += 0.5
+    frame[y0:y1, x0:x1] = np.clip(patch, 0, 255).astype(np.uint8)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """``x`` clipped to [0, 1]; np.clip's overhead shows on arrays this small."""
+    return np.minimum(np.maximum(x, 0.0), 1.0)
