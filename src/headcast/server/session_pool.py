@@ -41,6 +41,10 @@ from headcast.session import SegmentFinished, VideoFrame
 PROCESS_EXIT_WAIT_S = 5.0
 PROCESS_EXITED = "the session process exited"
 
+# Modules headcast imports only where they are used, to start quickly: a session process
+# would otherwise pay for them (about half a second) in its first turn.
+LOADED_ON_USE = ("scipy.interpolate", "scipy.ndimage")
+
 
 class SessionFailed(RuntimeError):
     """A session could not be opened, or its process failed while it ran."""
@@ -252,7 +256,7 @@ class SessionPool:
             # The fork server imports the heavy modules once; each session process is a fork
             # of it, ready in milliseconds, and never a fork of this threaded server.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["headcast.server.session_host"])
+            context.set_forkserver_preload(["headcast.server.session_host", *LOADED_ON_USE])
             self._context = context
         return self._context
 
