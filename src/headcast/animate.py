@@ -16,6 +16,7 @@ from headcast.audio import Audio, conform_audio, is_silent, load_audio, resample
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
+from headcast.face.avatar import read_photo_file
 from headcast.motion import build_motion
 from headcast.phones import PhoneTrack, phones_from_audio
 from headcast.render import EngineSession, get_engine
@@ -135,11 +136,14 @@ def animate(
 
     def prepare_face() -> _Face:
         started = time.perf_counter()
-        avatar = prepare_avatar(image, size, name=_name(image, "image"))
+        name = _name(image, "image")
+        # Read once: the avatar and the reference score are both looked up by the bytes.
+        photo = read_photo_file(image, name) if isinstance(image, str | Path) else image
+        avatar = prepare_avatar(photo, size, name=name)
         if correct_gaze:
             avatar = avatar.aimed_at_camera()
         if check_reference:
-            _warn_if_poor_reference(image)
+            _warn_if_poor_reference(photo, name)
         face_s = time.perf_counter() - started
         started = time.perf_counter()
         session = renderer.start(avatar)
@@ -204,12 +208,11 @@ def animate(
     )
 
 
-def _warn_if_poor_reference(image: str | Path | bytes) -> None:
+def _warn_if_poor_reference(photo: bytes, name: str) -> None:
     """Say so when the photo is a poor choice to animate (turned, blurred, smiling...)."""
     from headcast.face.reference_score import poor_reference_warnings, score_photo
 
-    name = _name(image, "image")
-    for line in poor_reference_warnings(score_photo(image, name)):
+    for line in poor_reference_warnings(score_photo(photo, name)):
         log.warning("%s", line)
 
 

@@ -74,6 +74,9 @@ LOWER_LIP_INNER = LOWER_LIP_RINGS[-1]
 # The inner-lip polygon, clockwise in image coordinates.
 INNER_LIP_LOOP = (78, *UPPER_LIP_INNER, 308, *reversed(LOWER_LIP_INNER))
 OUTER_LIP_LOOP = (61, *UPPER_LIP_RINGS[0], 291, *reversed(LOWER_LIP_RINGS[0]))
+# The inner edge of each lip as a line from corner to corner.
+UPPER_LIP_INNER_LINE = (INNER_LIP_CORNERS[0], *UPPER_LIP_INNER, INNER_LIP_CORNERS[1])
+LOWER_LIP_INNER_LINE = (INNER_LIP_CORNERS[0], *LOWER_LIP_INNER, INNER_LIP_CORNERS[1])
 
 # Eyelids, from the outer corner to the inner corner.
 RIGHT_EYE_UPPER = (246, 161, 160, 159, 158, 157, 173)
@@ -82,6 +85,11 @@ RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_UPPER = (466, 388, 387, 386, 385, 384, 398)
 LEFT_EYE_LOWER = (249, 390, 373, 374, 380, 381, 382)
 LEFT_EYE_CORNERS = (263, 362)
+# Each lid's edge as a line from corner to corner.
+RIGHT_EYE_UPPER_LINE = (RIGHT_EYE_CORNERS[0], *RIGHT_EYE_UPPER, RIGHT_EYE_CORNERS[1])
+RIGHT_EYE_LOWER_LINE = (RIGHT_EYE_CORNERS[0], *RIGHT_EYE_LOWER, RIGHT_EYE_CORNERS[1])
+LEFT_EYE_UPPER_LINE = (LEFT_EYE_CORNERS[0], *LEFT_EYE_UPPER, LEFT_EYE_CORNERS[1])
+LEFT_EYE_LOWER_LINE = (LEFT_EYE_CORNERS[0], *LEFT_EYE_LOWER, LEFT_EYE_CORNERS[1])
 # Eye openings, from the outer corner along the upper lid and back along the lower one.
 RIGHT_EYE_LOOP = (
     RIGHT_EYE_CORNERS[0],

@@ -14,11 +14,11 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.render.warp import tunables as T
-from headcast.render.warp.outlines import extent, line_y, polygon_coverage
+from headcast.render.warp.outlines import extent, line_y, polygon_coverage, unit
 
 MOUTH_BOX_MARGIN_PX = 4
-_UPPER_INNER_WITH_CORNERS = [78, *regions.UPPER_LIP_INNER, 308]
-_LOWER_INNER_WITH_CORNERS = [78, *regions.LOWER_LIP_INNER, 308]
+_UPPER_INNER_LINE = list(regions.UPPER_LIP_INNER_LINE)
+_LOWER_INNER_LINE = list(regions.LOWER_LIP_INNER_LINE)
 # Where the five tooth gaps nearest the middle sit across the arch, as shares of its half width.
 _TOOTH_ARC_SINES = np.sin(np.arange(-2, 3) * T.TOOTH_ARC_RAD)
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601, for RGB
@@ -81,7 +81,7 @@ class MouthLook:
             source_is_open=bool(source_open.any()),
             mouth_width_px=width,
             source_image=image,
-            source_upper_lip=landmarks[_UPPER_INNER_WITH_CORNERS, :2].astype(np.float32),
+            source_upper_lip=landmarks[_UPPER_INNER_LINE, :2].astype(np.float32),
             palette=palette.astype(np.float32),
         )
 
@@ -140,8 +140,8 @@ def draw_mouth(
     by1 = min(math.ceil(bottom) + MOUTH_BOX_MARGIN_PX + 1, h)
     if bx1 - bx0 < 2 or by1 - by0 < 2:
         return
-    upper_now = landmarks_now[_UPPER_INNER_WITH_CORNERS, :2]
-    lower_now = landmarks_now[_LOWER_INNER_WITH_CORNERS, :2]
+    upper_now = landmarks_now[_UPPER_INNER_LINE, :2]
+    lower_now = landmarks_now[_LOWER_INNER_LINE, :2]
     gap = float(np.max(lower_now[:, 1] - upper_now[:, 1]))
     if gap < 0.6:
         return
@@ -169,7 +169,7 @@ def draw_mouth(
         colour += (real_rgb.astype(np.float32) - colour) * real[:, :, None]
     target = frame[by0:by1, bx0:bx1].astype(np.float32)
     colour -= target
-    colour *= _unit(opening)[:, :, None]
+    colour *= unit(opening)[:, :, None]
     colour += target
     frame[by0:by1, bx0:bx1] = np.clip(colour, 0, 255).astype(np.uint8)
 
@@ -205,15 +205,15 @@ def _interior(
     f32 = np.float32
     top = line_y(upper_now, cols).astype(f32)
     bottom = line_y(lower_now, cols).astype(f32)
-    rest_top = line_y(upper_jaw_landmarks[_UPPER_INNER_WITH_CORNERS, :2], cols).astype(f32)
+    rest_top = line_y(upper_jaw_landmarks[_UPPER_INNER_LINE, :2], cols).astype(f32)
     local_gap = np.maximum(bottom - top, f32(1e-3))
     x_lo, x_hi = float(inner[:, 0].min()), float(inner[:, 0].max())
     x_mid = 0.5 * (x_lo + x_hi)
     half_width = max(0.5 * (x_hi - x_lo), 1.0)
-    across = _unit(np.abs(cols - f32(x_mid)) / f32(half_width))
+    across = unit(np.abs(cols - f32(x_mid)) / f32(half_width))
     across_sq = across**2
     width = look.mouth_width_px
-    wide_open = _unit(local_gap / f32(0.2 * width))
+    wide_open = unit(local_gap / f32(0.2 * width))
 
     upper_h = T.UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
     lower_h = T.LOWER_TEETH_HEIGHT_TO_MOUTH_WIDTH * width
@@ -222,11 +222,11 @@ def _interior(
     # rises in the middle until it touches behind the upper teeth.
     tongue_top = bottom - 0.55 * local_gap
     if tongue_tip > 0:
-        tip = _unit(1.0 - (across / T.TONGUE_TIP_HALF_WIDTH_SHARE) ** 2) ** 2  # a rounded bump
+        tip = unit(1.0 - (across / T.TONGUE_TIP_HALF_WIDTH_SHARE) ** 2) ** 2  # a rounded bump
         touch = rest_top + f32(upper_h * (1.0 - T.TONGUE_TIP_BEHIND_TEETH_SHARE))
         tongue_top += f32(tongue_tip) * tip * (np.minimum(touch, tongue_top) - tongue_top)
 
-    depth = _unit((ys - top) / local_gap)
+    depth = unit((ys - top) / local_gap)
     # Everything else that changes down a column is a ramp from 0 to 1 starting at some
     # height, over a fixed length (negative: falling), all computed at once: the tongue's
     # surface, the light on it, the shade under the upper lip, and both edges of each tooth
@@ -243,20 +243,20 @@ def _interior(
         [0.5, 1 / max(0.2 * width, 1.0), 1 / max(0.6 * upper_h, 1.0), 1.0, -0.5, 1.0, -1 / 1.5],
         f32,
     )[:, None, None]
-    ramps = _unit((ys - starts) * per_px)
+    ramps = unit((ys - starts) * per_px)
     tongue_surface, tongue_lit, lip_shade, up_in, up_out, low_in, low_out = ramps
 
     # Cavity: lip-tinted darkness, deepest in the middle, as light does not reach the back.
     shade = (1.0 - T.CAVITY_DEPTH_SHADE * wide_open * np.sin(f32(np.pi) * depth)) * (
         1.0 - 0.4 * across_sq
     )
-    tongue = tongue_surface * (_unit(1.0 - across_sq / 0.55) * wide_open)
+    tongue = tongue_surface * (unit(1.0 - across_sq / 0.55) * wide_open)
     tongue_light = 0.75 + 0.25 * tongue_lit
 
     # Teeth follow the dental arch: full in the middle, turning away into the dark of the
     # cheeks towards the corners, with a faint gap between neighbours.
-    arch = _unit(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2) ** 0.5
-    fade = _unit(arch / T.TEETH_CORNER_FADE) ** 2
+    arch = unit(1.0 - (across / T.TEETH_WIDTH_SHARE) ** 2) ** 0.5
+    fade = unit(arch / T.TEETH_CORNER_FADE) ** 2
     gaps = _tooth_gaps(cols, x_mid, half_width * T.TEETH_WIDTH_SHARE, width)
     upper_teeth = up_in * up_out * fade
     lower_teeth = low_in * low_out * fade
@@ -286,8 +286,3 @@ def _tooth_gaps(
     xs = x_mid + arch_half_width * _TOOTH_ARC_SINES
     off = (cols[None, :] - xs[:, None].astype(np.float32)) / np.float32(sigma)
     return np.prod(1.0 - T.TOOTH_GAP_DARKNESS * np.exp(-0.5 * off**2), axis=0)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    """``x`` clipped to [0, 1]; np.clip's overhead shows on arrays this small."""
-    return np.minimum(np.maximum(x, 0.0), 1.0)

@@ -19,6 +19,12 @@ def polygon_coverage(points_xy: np.ndarray, box: tuple[int, int, int, int]) -> n
     return coarse.astype(np.float32) / 255
 
 
+def unit(x: np.ndarray) -> np.ndarray:
+    """``x`` clipped to [0, 1], as coverages and ramps are; np.clip's overhead shows on arrays
+    this small."""
+    return np.minimum(np.maximum(x, 0.0), 1.0)
+
+
 def line_y(points_xy: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Height of the line through ``points_xy`` (in any order along x) at each of ``xs``."""
     order = np.argsort(points_xy[:, 0])

@@ -15,21 +15,16 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.render.warp import tunables as T
-from headcast.render.warp.outlines import line_y
+from headcast.render.warp.outlines import line_y, unit
 
+# (upper, lower) edges, each an index array from corner to corner.
 LIP_LINES = (
-    (regions.INNER_LIP_CORNERS[0], *regions.UPPER_LIP_INNER, regions.INNER_LIP_CORNERS[1]),
-    (regions.INNER_LIP_CORNERS[0], *regions.LOWER_LIP_INNER, regions.INNER_LIP_CORNERS[1]),
+    np.array(regions.UPPER_LIP_INNER_LINE),
+    np.array(regions.LOWER_LIP_INNER_LINE),
 )
 LID_LINES = (
-    (
-        (regions.RIGHT_EYE_CORNERS[0], *regions.RIGHT_EYE_UPPER, regions.RIGHT_EYE_CORNERS[1]),
-        (regions.RIGHT_EYE_CORNERS[0], *regions.RIGHT_EYE_LOWER, regions.RIGHT_EYE_CORNERS[1]),
-    ),
-    (
-        (regions.LEFT_EYE_CORNERS[0], *regions.LEFT_EYE_UPPER, regions.LEFT_EYE_CORNERS[1]),
-        (regions.LEFT_EYE_CORNERS[0], *regions.LEFT_EYE_LOWER, regions.LEFT_EYE_CORNERS[1]),
-    ),
+    (np.array(regions.RIGHT_EYE_UPPER_LINE), np.array(regions.RIGHT_EYE_LOWER_LINE)),
+    (np.array(regions.LEFT_EYE_UPPER_LINE), np.array(regions.LEFT_EYE_LOWER_LINE)),
 )
 
 
@@ -48,7 +43,7 @@ class SeamLook:
         lips = _pixels_along(image, landmarks[lip_ring, :2])
         lashes, widths = [], []
         for upper, _ in LID_LINES:
-            pts = landmarks[list(upper), :2]
+            pts = landmarks[upper, :2]
             lash = _pixels_along(image, pts)
             # The lashes are the darkest of what lies along the upper lid's edge.
             lashes.append(np.percentile(lash, T.LASH_PERCENTILE, axis=0).astype(np.float32))
@@ -71,7 +66,7 @@ def _pixels_along(image: np.ndarray, points_xy: np.ndarray) -> np.ndarray:
 
 def draw_seams(frame: np.ndarray, landmarks_now: np.ndarray, look: SeamLook) -> None:
     """Paint the lips' seam and the lash lines, in place, where the edges are (nearly) closed."""
-    upper, lower = (landmarks_now[list(line), :2] for line in LIP_LINES)
+    upper, lower = (landmarks_now[line, :2] for line in LIP_LINES)
     draw_seam(
         frame,
         upper,
@@ -86,8 +81,8 @@ def draw_seams(frame: np.ndarray, landmarks_now: np.ndarray, look: SeamLook) -> 
     ):
         draw_seam(
             frame,
-            landmarks_now[list(up_line), :2],
-            landmarks_now[list(low_line), :2],
+            landmarks_now[up_line, :2],
+            landmarks_now[low_line, :2],
             rgb,
             T.LASH_LINE_HALF_WIDTH_TO_EYE_WIDTH * width,
             T.LASH_LINE_CLOSED_GAP_TO_EYE_WIDTH * width,
@@ -126,9 +121,9 @@ def draw_seam(
     cols = np.arange(x0, x1, dtype=np.float32)
     top = line_y(upper_xy, cols)
     bottom = line_y(lower_xy, cols)
-    closed = _unit(1.0 - (bottom - top) / max(closed_gap_px, 1e-3))
+    closed = unit(1.0 - (bottom - top) / max(closed_gap_px, 1e-3))
     along = (cols - left) / max(right - left, 1.0)
-    taper = _unit(np.minimum(along, 1.0 - along) / T.SEAM_CORNER_TAPER_SHARE)
+    taper = unit(np.minimum(along, 1.0 - along) / T.SEAM_CORNER_TAPER_SHARE)
     weight = (closed * taper * shut).astype(np.float32)
     drawn = np.flatnonzero(weight > 0.0)
     if not len(drawn):
@@ -145,14 +140,9 @@ def draw_seam(
         return
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
     # Coverage of a band ``2 * half_width_px`` tall by each one-pixel row: anti-aliased edges.
-    alpha = _unit(np.float32(half_width_px + 0.5) - np.abs(ys - middle))
+    alpha = unit(np.float32(half_width_px + 0.5) - np.abs(ys - middle))
     alpha *= np.float32(opacity) * weight
     patch = frame[y0:y1, x0:x1].astype(np.float32)
     patch += (rgb - patch) * alpha[:, :, None]
     patch += 0.5
     frame[y0:y1, x0:x1] = np.clip(patch, 0, 255).astype(np.uint8)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    """``x`` clipped to [0, 1]; np.clip's overhead shows on arrays this small."""
-    return np.minimum(np.maximum(x, 0.0), 1.0)
