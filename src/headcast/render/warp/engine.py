@@ -74,6 +74,10 @@ def _detail_box(
     return RasterPatch.of(vertices_xy, ordered, (int(x0), int(y0), int(x1), int(y1)))
 
 
+def _field_step_px(image_shape: tuple[int, ...]) -> int:
+    return max(1, round(T.FIELD_STEP_PX_AT_512 * max(image_shape[:2]) / 512))
+
+
 def _over_all_vertices(landmark_offsets: np.ndarray, vertices_xy: np.ndarray) -> np.ndarray:
     full = np.zeros_like(vertices_xy)
     full[: len(landmark_offsets)] = landmark_offsets[:, :2]
@@ -134,6 +138,7 @@ class WarpPlan:
     eyes: EyesLook
     seams: SeamLook
     image_rgba: np.ndarray  # (H, W, 4) uint8 the photo with its person mask as alpha
+    person_rgba: np.ndarray  # the same with the colours premultiplied by the mask
     plate: np.ndarray  # (h, w, 3) uint8 the region's background with the person filled in
     details: tuple[RasterPatch, ...]  # where motion is strong enough to need exact maps
 
@@ -151,7 +156,9 @@ class WarpPlan:
             "blink": deform.blink_basis(lm, "right") + deform.blink_basis(lm, "left"),
             "brow_raise": deform.brow_basis(lm),
         }
-        field = DisplacementField.build(avatar.mesh.vertices[:, :2], avatar.mesh.region)
+        field = DisplacementField.build(
+            avatar.mesh.vertices[:, :2], avatar.mesh.region, _field_step_px(avatar.image.shape)
+        )
         plate = clean_plate(avatar.image, avatar.person.astype(np.float32) / 255)
         vertices_xy = avatar.mesh.vertices[:, :2].astype(np.float64)
         bases = {k: _over_all_vertices(v, vertices_xy) for k, v in bases.items()}
@@ -215,7 +222,8 @@ class WarpPlan:
             seams=SeamLook.sample(avatar.image, lm),
             # One remap carries the photo and its person mask at once (4 channels are also
             # faster to remap than 3).
-            image_rgba=np.dstack([avatar.image, avatar.person.astype(np.uint8)]),
+            image_rgba=np.dstack([avatar.image, avatar.person]),
+            person_rgba=_premultiplied(avatar.image, avatar.person),
             plate=plate[
                 field.region[1] : field.region[3], field.region[0] : field.region[2]
             ].copy(),
@@ -268,10 +276,16 @@ class WarpSession:
             )
         # Fixed-point maps remap markedly faster, at 1/32 px precision.
         maps = cv2.convertMaps(source_map, None, cv2.CV_16SC2)
-        warped = cv2.remap(p.image_rgba, *maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        turning = bool(motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg)
+        warped = cv2.remap(
+            p.person_rgba if turning else p.image_rgba,
+            *maps,
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         frame = p.image.copy()
         out = frame[y0:y1, x0:x1]
-        if motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg:
+        if turning:
             # The person turns over a still background: what the warp would drag of the
             # background comes from the clean plate instead.
             _over_plate(warped, p.plate, out)
@@ -302,13 +316,22 @@ class WarpSession:
         """Nothing to release; sessions of this engine hold only the shared plan."""
 
 
+def _premultiplied(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    rgba = np.dstack([image, mask])
+    alpha = cv2.cvtColor(mask, cv2.COLOR_GRAY2RGBA)
+    alpha[..., 3] = 255
+    return cv2.multiply(rgba, alpha, scale=1 / 255)
+
+
 def _over_plate(warped_rgba: np.ndarray, plate: np.ndarray, out: np.ndarray) -> None:
-    """Lay the warped photo over the clean ``plate`` by its warped person mask, into ``out``."""
-    person = cv2.extractChannel(warped_rgba, 3)
-    person = cv2.merge([person, person, person])
-    fore = cv2.multiply(cv2.cvtColor(warped_rgba, cv2.COLOR_RGBA2RGB), person, scale=1 / 255)
-    back = cv2.multiply(plate, cv2.bitwise_not(person), scale=1 / 255)
-    cv2.add(fore, back, dst=out)
+    """Lay the warped photo over the clean ``plate`` by its warped person mask, into ``out``.
+
+    The photo's colour channels are premultiplied by its mask, so only the plate is weighted.
+    """
+    behind = cv2.cvtColor(cv2.bitwise_not(cv2.extractChannel(warped_rgba, 3)), cv2.COLOR_GRAY2RGB)
+    cv2.multiply(plate, behind, dst=behind, scale=1 / 255)
+    cv2.cvtColor(warped_rgba, cv2.COLOR_RGBA2RGB, dst=out)
+    cv2.add(out, behind, dst=out)
 
 
 PLAN_CACHE_ENTRIES = 8

@@ -24,7 +24,7 @@ from headcast.render.warp import tunables as T
 class DisplacementField:
     """Precomputed interpolation from mesh vertices to the pixels of ``region``."""
 
-    region: tuple[int, int, int, int]  # its sides are multiples of step_px
+    region: tuple[int, int, int, int]
     step_px: int
     # (2 samples, 2 vertices): row 2 i gives sample i's x from the vertices' x (the first
     # half of the columns), row 2 i + 1 its y from their y (the second half), so one product
@@ -45,16 +45,21 @@ class DisplacementField:
         cls,
         vertices_xy: np.ndarray,
         region: tuple[int, int, int, int],
-        step_px: int = T.FIELD_STEP_PX,
+        step_px: int,
     ) -> DisplacementField:
         x0, y0, x1, y1 = region
-        # Whole samples only; the trimmed edge is the mesh's still outer ring.
-        x1 = x0 + (x1 - x0) // step_px * step_px
-        y1 = y0 + (y1 - y0) // step_px * step_px
+        # The samples cover the region in whole steps, past its far edges where it is not a
+        # multiple of the step (the enlarged map is cut back to the region).
+        x1_padded = x0 + -(-(x1 - x0) // step_px) * step_px
+        y1_padded = y0 + -(-(y1 - y0) // step_px) * step_px
         # Sample centres sit where cv2.resize puts a source pixel when enlarging by step_px.
         centre = (step_px - 1) / 2
-        sy, sx = np.mgrid[y0 + centre : y1 : step_px, x0 + centre : x1 : step_px].astype(np.float32)
+        sy, sx = np.mgrid[
+            y0 + centre : y1_padded : step_px, x0 + centre : x1_padded : step_px
+        ].astype(np.float32)
         pixels = np.stack([sx.ravel(), sy.ravel()], 1).astype(np.float64)
+        # Samples past the far edges hold the field of the region's last pixels.
+        np.minimum(pixels, [x1 - 1, y1 - 1], out=pixels)
         tri = Delaunay(vertices_xy.astype(np.float64))
         simplex = tri.find_simplex(pixels)
         inside = simplex >= 0
@@ -73,13 +78,15 @@ class DisplacementField:
         )
         rows_s, cols_s = np.mgrid[0 : sx.shape[0], 0 : sx.shape[1]].astype(np.float32)
         sample_xy = np.dstack([sx, sy])
-        enlarged = cv2.resize(sample_xy, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        x_error = enlarged[0, :, 0] - np.arange(x0, x1, dtype=np.float32)
-        y_error = enlarged[:, 0, 1] - np.arange(y0, y1, dtype=np.float32)
+        enlarged = cv2.resize(
+            sample_xy, (x1_padded - x0, y1_padded - y0), interpolation=cv2.INTER_LINEAR
+        )
+        x_error = enlarged[0, : x1 - x0, 0] - np.arange(x0, x1, dtype=np.float32)
+        y_error = enlarged[: y1 - y0, 0, 1] - np.arange(y0, y1, dtype=np.float32)
         edge_cols = np.flatnonzero(np.abs(x_error) > 1e-3)
         edge_rows = np.flatnonzero(np.abs(y_error) > 1e-3)
         return cls(
-            region=(x0, y0, x1, y1),
+            region=region,
             step_px=step_px,
             weights=weights,
             sample_grid=np.dstack([cols_s, rows_s]),
@@ -106,7 +113,9 @@ class DisplacementField:
         # Positions are enlarged rather than offsets, which saves a full-size add.
         source = cv2.add(self.sample_xy, backward)
         if self.step_px > 1:
-            source = cv2.resize(source, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            step = self.step_px
+            source = cv2.resize(source, (ws * step, hs * step), interpolation=cv2.INTER_LINEAR)
+            source = source[: y1 - y0, : x1 - x0]
             source[:, self.edge_cols, 0] -= self.edge_x_error_px
             source[self.edge_rows, :, 1] -= self.edge_y_error_px[:, None]
         return source

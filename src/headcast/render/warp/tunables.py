@@ -45,8 +45,9 @@ INVERSE_ITERATIONS = 2
 # Triangles stretched or squashed more than this (share of their size) by some mouth or lid
 # pose get the exact rasterised map.
 EXACT_MAP_MIN_STRAIN = 0.25
-# The smooth field is computed on a grid this coarse and enlarged (lips and lids are exact).
-FIELD_STEP_PX = 2
+# The smooth field is computed on a grid this coarse and enlarged (lips and lids are exact);
+# the grid scales with the output so that it keeps the same density over the face.
+FIELD_STEP_PX_AT_512 = 4
 
 # Mouth interior.
 CAVITY_DARKNESS = 0.35
