@@ -40,18 +40,10 @@ class MouthLook:
     @classmethod
     def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> MouthLook:
         h, w = image.shape[:2]
-        outer = regions.loop_points(landmarks, regions.OUTER_LIP_LOOP)
         inner = regions.loop_points(landmarks, regions.INNER_LIP_LOOP)
-        lips = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(lips, [np.round(outer).astype(np.int32)], 1)
         opening = np.zeros((h, w), np.uint8)
         cv2.fillPoly(opening, [np.round(inner).astype(np.int32)], 1)
-        lip_pixels = image[(lips > 0) & (opening == 0)].astype(np.float32)
-        lip_rgb = (
-            np.median(lip_pixels, axis=0)
-            if len(lip_pixels)
-            else np.array([150, 90, 90], np.float32)
-        )
+        lip_rgb = lip_colour(image, landmarks)
         cheek_rgb = _cheek_colour(image, landmarks)
         brightness = float(np.clip(cheek_rgb.mean() / 170.0, 0.45, 1.15))
         teeth_base = np.array([236, 228, 212], np.float32) * brightness * T.TEETH_BRIGHTNESS_TO_SKIN
@@ -84,6 +76,22 @@ class MouthLook:
             source_upper_lip=landmarks[_UPPER_INNER_LINE, :2].astype(np.float32),
             palette=palette.astype(np.float32),
         )
+
+
+def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """The lips' median colour (float32 RGB): inside their outer outline, outside the opening."""
+    h, w = image.shape[:2]
+    outer = regions.loop_points(landmarks, regions.OUTER_LIP_LOOP)
+    inner = regions.loop_points(landmarks, regions.INNER_LIP_LOOP)
+    x0, y0 = np.clip(np.floor(outer.min(0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(outer.max(0)).astype(int) + 1, 0, [w, h])
+    lips = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(lips, [np.round(outer - [x0, y0]).astype(np.int32)], 1)
+    cv2.fillPoly(lips, [np.round(inner - [x0, y0]).astype(np.int32)], 0)
+    pixels = image[y0:y1, x0:x1][lips > 0]
+    if not len(pixels):
+        return np.array([150, 90, 90], np.float32)
+    return np.median(pixels, axis=0).astype(np.float32)
 
 
 def _chroma(rgb: np.ndarray) -> float:

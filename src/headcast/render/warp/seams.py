@@ -15,6 +15,7 @@ import numpy as np
 
 from headcast.face import regions
 from headcast.render.warp import tunables as T
+from headcast.render.warp.mouth import lip_colour
 from headcast.render.warp.outlines import line_y, unit
 
 # (upper, lower) edges, each an index array from corner to corner.
@@ -39,8 +40,6 @@ class SeamLook:
 
     @classmethod
     def sample(cls, image: np.ndarray, landmarks: np.ndarray) -> SeamLook:
-        lip_ring = [i for ring in regions.UPPER_LIP_RINGS + regions.LOWER_LIP_RINGS for i in ring]
-        lips = _pixels_along(image, landmarks[lip_ring, :2])
         lashes, widths = [], []
         for upper, _ in LID_LINES:
             pts = landmarks[upper, :2]
@@ -49,7 +48,7 @@ class SeamLook:
             lashes.append(np.percentile(lash, T.LASH_PERCENTILE, axis=0).astype(np.float32))
             widths.append(float(np.linalg.norm(pts[-1] - pts[0])))
         return cls(
-            lip_rgb=(np.median(lips, axis=0) * T.LIP_SEAM_SHADE).astype(np.float32),
+            lip_rgb=(lip_colour(image, landmarks) * T.LIP_SEAM_SHADE).astype(np.float32),
             lash_rgb=(lashes[0], lashes[1]),
             mouth_width_px=float(
                 np.linalg.norm(landmarks[LIP_LINES[0][-1], :2] - landmarks[LIP_LINES[0][0], :2])

@@ -75,7 +75,7 @@ REST_LIP_OVERLAP_TO_GAP = 0.0  # each lip passes the meeting line by this share 
 REST_LIP_OVERLAP_PX_AT_512 = 0.0  # plus this much per 100 px of mouth width
 
 # Seams where closed lips and closed lids meet.
-LIP_SEAM_SHADE = 0.55  # the seam's colour, as a share of the lips' median colour
+LIP_SEAM_SHADE = 0.5  # the seam's colour, as a share of the lips' median colour
 LIP_SEAM_HALF_WIDTH_TO_MOUTH_WIDTH = 0.007
 LIP_SEAM_CLOSED_GAP_TO_MOUTH_WIDTH = 0.03  # lips this far apart show no seam any more
 LIP_SEAM_OPACITY = 0.85
