@@ -9,7 +9,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from av.video.reformatter import VideoReformatter
 
 from headcast.audio import Audio, load_audio
 from headcast.errors import HeadcastError, InputError
@@ -112,16 +111,55 @@ def test_mp4_keeps_a_portrait_close_in_few_bytes(tmp_path: Path) -> None:
     with VideoWriter(path, W, H, FPS, None) as writer:
         for i in range(n_frames):
             writer.write(frame(i))
-    reformatter = VideoReformatter()
     with av.open(str(path)) as container:
         decoded = [f.to_ndarray()[:H] for f in container.decode(video=0)]
     assert len(decoded) == n_frames
-    luma_psnr = [
-        psnr(y, to_yuv420p(frame(i), reformatter).to_ndarray()[:H]) for i, y in enumerate(decoded)
-    ]
+    luma_psnr = [psnr(y, to_yuv420p(frame(i)).to_ndarray()[:H]) for i, y in enumerate(decoded)]
     assert min(luma_psnr) > 40  # 41-42 dB measured
     bits_per_pixel = path.stat().st_size * 8 / (n_frames * W * H)
     assert bits_per_pixel < 0.07  # 0.044 measured; plain superfast: 0.12
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_colours_survive_as_the_stream_is_tagged(tmp_path: Path, suffix: str) -> None:
+    """A photo and flat patches of strong colour, decoded back by FFmpeg's own conversion
+    reading the file as BT.709 limited range (how it is tagged), come back as they went in."""
+    photo = cv2.resize(load_image(SAMPLES / "astronaut.png"), (W, H), interpolation=cv2.INTER_AREA)
+    patches = np.zeros((H, W, 3), np.uint8)
+    colours = [(200, 30, 30), (30, 180, 40), (40, 50, 210), (128, 128, 128), (240, 220, 200)]
+    for k, colour in enumerate(colours):
+        patches[:, k * W // len(colours) : (k + 1) * W // len(colours)] = colour
+    path = tmp_path / f"colours{suffix}"
+    with VideoWriter(path, W, H, FPS, None) as writer:
+        for i in range(10):
+            writer.write(photo if i < 5 else patches)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.colorspace == 1  # BT.709
+        decoded = [
+            f.reformat(format="rgb24", src_colorspace="ITU709", src_color_range="MPEG").to_ndarray()
+            for f in container.decode(video=0)
+        ]
+    assert psnr(decoded[2], photo) > 32  # 33.6 (MP4) and 36.0 (WebM) measured; 4:2:0 alone 37
+    for k, colour in enumerate(colours):
+        x = (k + 0.5) * W / len(colours)
+        centre = decoded[8][H // 2 - 10 : H // 2 + 10, int(x) - 10 : int(x) + 10]
+        assert np.abs(centre.reshape(-1, 3).mean(0) - colour).max() < 4, (colour, centre[0, 0])
+
+
+def test_yuv_conversion_matches_the_bt709_formula() -> None:
+    """Luma per pixel and chroma per 2x2 block, against the standard's equations in floats."""
+    rgb = cv2.resize(load_image(SAMPLES / "astronaut.png"), (W, H), interpolation=cv2.INTER_AREA)
+    planes = to_yuv420p(rgb).to_ndarray().astype(np.float64)
+    r, g, b = (rgb[..., c].astype(np.float64) / 255 for c in range(3))
+    luma = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    y = 16 + 219 * luma
+    cb = 128 + 224 * (b - luma) / 1.8556
+    cr = 128 + 224 * (r - luma) / 1.5748
+    assert np.abs(planes[:H] - y).max() <= 1.0
+    for got, want in ((planes[H : H + H // 4], cb), (planes[H + H // 4 :], cr)):
+        block_means = want.reshape(H // 2, 2, W // 2, 2).mean(axis=(1, 3))
+        assert np.abs(got.reshape(H // 2, W // 2) - block_means).max() <= 1.0
 
 
 def test_mp4_is_faststart_and_audio_rate_option(tmp_path: Path, speech: Audio) -> None:

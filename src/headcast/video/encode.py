@@ -18,10 +18,14 @@ import av
 import cv2
 import numpy as np
 import soxr
-from av.video.reformatter import VideoReformatter
 
 from headcast.audio.clip import Audio
 from headcast.errors import HeadcastError, InputError
+
+# FFmpeg's AAC encoder with its fast coder instead of the default two-loop search: on 26 s of
+# speech at 64 kbit/s mono, 0.15 instead of 0.37 s, with the same size and a closer waveform
+# (37 against 26 dB SNR).
+AAC_OPTIONS = {"aac_coder": "fast"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class _Format:
     audio_frame_size: int
     audio_rates: tuple[int, ...]  # the first is the default
     audio_bit_rate: int
+    audio_options: dict[str, str] = field(default_factory=dict)
     muxer_options: dict[str, str] = field(default_factory=dict)
     thread_type: str | None = None
     threads: int = 0  # 0: the codec's own choice
@@ -61,6 +66,7 @@ _FORMATS = {
         audio_frame_size=1024,
         audio_rates=(48000, 44100, 32000, 24000, 22050, 16000),
         audio_bit_rate=64_000,
+        audio_options=AAC_OPTIONS,
         muxer_options={"movflags": "+faststart"},
         threads=1,
     ),
@@ -145,7 +151,6 @@ class VideoWriter:
         except BaseException:
             self.abort()
             raise
-        self._reformatter = VideoReformatter()
 
     def _add_video(self, spec: _Format) -> av.VideoStream:
         stream = self._container.add_stream(spec.video_codec, rate=self.fps)
@@ -169,7 +174,7 @@ class VideoWriter:
                 f"got {frame.shape} {frame.dtype}"
             )
         try:
-            yuv = to_yuv420p(frame, self._reformatter)
+            yuv = to_yuv420p(frame)
             yuv.pts = self.frames_written
             self._container.mux(self._video.encode(yuv))
             self.frames_written += 1
@@ -242,6 +247,7 @@ class _AudioTrack:
         ctx.time_base = Fraction(1, self.rate)
         ctx.format = spec.audio_format
         ctx.bit_rate = spec.audio_bit_rate
+        ctx.options = dict(spec.audio_options)
         self.container = container
         self.source = np.asarray(audio.samples, dtype=np.float32)
         self.source_rate = audio.sample_rate
@@ -288,12 +294,35 @@ class _AudioTrack:
             self.container.mux(self.stream.encode(frame))
 
 
-def to_yuv420p(frame: np.ndarray, reformatter: VideoReformatter) -> av.VideoFrame:
-    """An RGB frame as BT.709 limited-range YUV 4:2:0, as the encoders' streams are tagged."""
-    rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-    return reformatter.reformat(
-        rgb, format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG", threads=1
-    )
+# RGB → BT.709 Y'CbCr in limited ("tv") range, as rows of an affine map for cv2.transform.
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+_RGB_TO_YCBCR_709 = np.array(
+    [
+        [_KR * 219 / 255, _KG * 219 / 255, _KB * 219 / 255, 16.0],
+        [-_KR / (2 - 2 * _KB) * 224 / 255, -_KG / (2 - 2 * _KB) * 224 / 255, 112 / 255, 128.0],
+        [112 / 255, -_KG / (2 - 2 * _KR) * 224 / 255, -_KB / (2 - 2 * _KR) * 224 / 255, 128.0],
+    ],
+    np.float32,
+)
+
+
+def to_yuv420p(frame: np.ndarray) -> av.VideoFrame:
+    """An RGB frame (even sides) as BT.709 limited-range YUV 4:2:0, as the encoders' streams are
+    tagged; each chroma sample is the mean of its 2x2 pixels.
+
+    OpenCV does this in a third of swscale's time (0.45 against 1.07 ms at 512²), within one
+    level of luma.
+    """
+    h, w = frame.shape[:2]
+    ycbcr = cv2.transform(frame, _RGB_TO_YCBCR_709)
+    chroma = cv2.resize(ycbcr, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    planes = np.empty((h * 3 // 2, w), np.uint8)
+    cv2.extractChannel(ycbcr, 0, dst=planes[:h])
+    cb_cr = planes[h:].reshape(2, h // 2, w // 2)
+    cv2.extractChannel(chroma, 1, dst=cb_cr[0])
+    cv2.extractChannel(chroma, 2, dst=cb_cr[1])
+    return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
 
 def tag_bt709(ctx: av.codec.context.CodecContext) -> None:

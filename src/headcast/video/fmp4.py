@@ -12,10 +12,9 @@ from fractions import Fraction
 
 import av
 import numpy as np
-from av.video.reformatter import VideoReformatter
 
 from headcast.errors import HeadcastError
-from headcast.video.encode import tag_bt709, to_yuv420p
+from headcast.video.encode import AAC_OPTIONS, tag_bt709, to_yuv420p
 
 AUDIO_RATE_HZ = 48_000  # AAC frames are 1024 samples: 21 ms here, 64 ms at 16 kHz
 KEYFRAME_INTERVAL_S = 2.0
@@ -74,12 +73,12 @@ class FragmentedMp4Writer:
         self._audio = self._container.add_stream("aac", rate=audio_rate, layout="mono")
         self._audio.codec_context.time_base = Fraction(1, audio_rate)
         self._audio.codec_context.bit_rate = AUDIO_BIT_RATE
+        self._audio.codec_context.options = dict(AAC_OPTIONS)
         self._container.start_encoding()
         self.init_segment = self._sink.take()
         self.mime = (
             f'video/mp4; codecs="{_avc1_codec(bytes(ctx.extradata or b""))}, {AAC_LC_CODEC}"'
         )
-        self._reformatter = VideoReformatter()
         self._frames = 0
         self._samples = 0
         self._closed = False
@@ -103,7 +102,7 @@ class FragmentedMp4Writer:
                 pcm.pts = self._samples
                 self._samples += len(audio)
                 self._container.mux(self._audio.encode(pcm))
-            yuv = to_yuv420p(frame, self._reformatter)
+            yuv = to_yuv420p(frame)
             yuv.pts = self._frames
             self._frames += 1
             self._container.mux(self._video.encode(yuv))
