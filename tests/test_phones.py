@@ -331,3 +331,34 @@ def test_bad_input_raises_input_error() -> None:
     ):
         with pytest.raises(InputError):
             call()
+
+
+def test_worker_finds_the_same_phones_and_replays_its_warnings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from headcast.phones.worker import find_phones_in_worker
+
+    text = transcript("0880").replace("disposed", "dispozed")
+    with caplog.at_level(logging.WARNING, logger="headcast.phones"):
+        pending = [find_phones_in_worker(clip(name), text_) for name, text_ in
+                   (("0880", text), ("0870", None))]  # fmt: skip
+        tracks = [p.result() for p in pending]
+    assert "'dispozed' is not in the dictionary" in caplog.text
+    assert tracks[0] == align_phones(clip("0880"), text)
+    assert tracks[1] == phones_from_audio(clip("0870"))
+    assert tracks[1].source == "recognition"
+
+
+def test_worker_raises_the_callers_errors_and_outlives_a_crash() -> None:
+    from headcast.phones import worker
+
+    with pytest.raises(InputError, match="needs 16000 Hz audio, got 22050 Hz"):
+        worker.find_phones_in_worker(Audio(clip("0870").samples, 22050), "text").result()
+    first = worker._worker
+    assert first is not None and first.process.poll() is None  # the error left it running
+    first.process.kill()
+    first.process.wait()
+    # A dead worker is replaced for the next request.
+    track = worker.find_phones_in_worker(clip("0870"), transcript("0870")).result()
+    assert track == align_phones(clip("0870"), transcript("0870"))
+    assert worker._worker is not first and worker._worker.process.poll() is None

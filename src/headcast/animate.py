@@ -18,7 +18,8 @@ from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
 from headcast.face.avatar import read_photo_file
 from headcast.motion import build_motion
-from headcast.phones import PhoneTrack, phones_from_audio
+from headcast.phones import PhoneTrack
+from headcast.phones.worker import find_phones_in_worker
 from headcast.render import EngineSession, get_engine
 from headcast.video import VideoWriter
 
@@ -149,24 +150,25 @@ def animate(
         session = renderer.start(avatar)
         return _Face(avatar, session, face_s, time.perf_counter() - started)
 
+    # The phones are found in a worker process (the decoder holds the GIL throughout) while
+    # the photo is analysed and the renderer set up here: the two share nothing.
+    pending = (
+        None
+        if phones is not None
+        else find_phones_in_worker(analysis, text if text and text.strip() else None)
+    )
     with ThreadPoolExecutor(max_workers=1) as helper:
-        # The photo is analysed and the renderer set up while the phones and the motion are
-        # found: the two share nothing. (Alignment holds the GIL while it decodes, so only
-        # the parts of the face work that release it, in NumPy, SciPy, OpenCV and MediaPipe,
-        # truly overlap.)
         face_job = helper.submit(prepare_face)
         try:
             t0 = time.perf_counter()
-            track = (
-                phones
-                if phones is not None
-                else phones_from_audio(analysis, text if text and text.strip() else None)
-            )
+            track = phones if pending is None else pending.result()
             stages["phones"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             motion = build_motion(track, analysis, fps, seed=seed, head_motion=head_motion)
             stages["motion"] = time.perf_counter() - t0
         except BaseException:
+            if pending is not None:
+                pending.cancel()
             face_job.add_done_callback(_close_session)
             raise
         face = face_job.result()

@@ -16,6 +16,7 @@ from headcast.motion import build_motion
 from headcast.motion.export import FORMATS, LipSyncResult, export
 from headcast.motion.mouth_cues import EXTENDED_SHAPES, mouth_cues
 from headcast.phones import PhoneTrack, phones_from_audio
+from headcast.phones.worker import find_phones_in_worker
 
 MIN_FPS, MAX_FPS = 1.0, 240.0
 DEFAULT_MAX_AUDIO_S = 600.0
@@ -33,11 +34,14 @@ def lipsync(
     head_motion: bool = True,
     seed: int = 0,
     max_audio_s: float = DEFAULT_MAX_AUDIO_S,
+    phones_in_worker: bool = False,
 ) -> LipSyncResult:
     """Mouth cues, visemes and face motion for ``audio`` (a file, its bytes, or ``Audio``).
 
     Phones come from ``phones`` when the caller knows them, else from forced alignment with
-    ``text``, else from recognition (``fast``: the cheaper, less accurate recognizer).
+    ``text``, else from recognition (``fast``: the cheaper, less accurate recognizer);
+    ``phones_in_worker`` finds them in a worker process, which keeps a server's other threads
+    running meanwhile.
     ``fps`` is the frame rate of the per-frame tracks (visemes, blendshapes, DAT frames);
     ``extended_shapes`` the optional mouth shapes (of G, H, X) the character has.
     Raises InputError for unusable audio or options.
@@ -54,7 +58,12 @@ def lipsync(
         speech = load_audio(audio, sample_rate=ANALYSIS_SAMPLE_RATE_HZ, max_duration_s=max_audio_s)
         name = sound_file if sound_file is not None else _name(audio)
     if phones is None:
-        phones = phones_from_audio(speech, text if text and text.strip() else None, fast=fast)
+        transcript = text if text and text.strip() else None
+        phones = (
+            find_phones_in_worker(speech, transcript, fast=fast).result()
+            if phones_in_worker
+            else phones_from_audio(speech, transcript, fast=fast)
+        )
     motion = build_motion(phones, speech, fps, seed=seed, head_motion=head_motion)
     cues = tuple(mouth_cues(phones, extended=shapes))
     return LipSyncResult(phones, cues, motion, fps, name, shapes)

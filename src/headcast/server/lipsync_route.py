@@ -60,6 +60,7 @@ async def post_lipsync(
         extended_shapes="" if extended_shapes.strip().lower() == "none" else extended_shapes,
         sound_file=sound_file[:MAX_SOUND_FILE_CHARS],
         max_audio_s=config.max_audio_s,
+        phones_in_worker=True,
     )
     content = export(result, fmt.name, preston_blair=preston_blair)
     return Response(
