@@ -183,3 +183,27 @@ def test_cached_photo_gives_the_same_warnings(tmp_path):
     warned = [line for line in result.stderr.splitlines() if "as a reference photo" in line]
     assert warned == [f"headcast: warning: {line}" for line in expected]
     assert out.stat().st_size > 0
+
+
+def test_phones_from_the_worker_give_the_same_video(tmp_path):
+    """Whether the phones come from the worker process or from this one, the frames agree; a
+    photo's first use is what makes ``animate`` start a worker by itself."""
+    import cv2
+
+    from headcast.animate import animate
+    from headcast.face.avatar import is_prepared, prepare_avatar
+
+    # Fresh bytes for a known face: neither cache has seen them.
+    ok, encoded = cv2.imencode(".png", cv2.imread(str(MEDIA / "biden.jpg"))[:, ::-1])
+    photo = encoded.tobytes()
+    assert ok and not is_prepared(photo, 256)
+    prepare_avatar(photo, 256)
+    assert is_prepared(photo, 256)
+    videos = []
+    for in_worker in (True, False):
+        out = tmp_path / f"worker-{in_worker}.mp4"
+        animate(photo, clip_wav("0920"), out, text=clip_text("0920"), size=256,
+                phones_in_worker=in_worker)  # fmt: skip
+        videos.append(read_video(out).frames)
+    assert len(videos[0]) == len(videos[1]) > 50
+    assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))

@@ -16,10 +16,10 @@ from headcast.audio import Audio, conform_audio, is_silent, load_audio, resample
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
-from headcast.face.avatar import read_photo_file
+from headcast.face.avatar import is_prepared, read_photo_file
 from headcast.motion import build_motion
-from headcast.phones import PhoneTrack
-from headcast.phones.worker import find_phones_in_worker
+from headcast.phones import PhoneTrack, phones_from_audio
+from headcast.phones.worker import find_phones_in_worker, worker_running
 from headcast.render import EngineSession, get_engine
 from headcast.video import VideoWriter
 
@@ -104,13 +104,16 @@ def animate(
     check_reference: bool = True,
     allow_silence: bool = False,
     progress: ProgressCallback | None = None,
+    phones_in_worker: bool | None = None,
 ) -> AnimateResult:
     """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus).
 
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
     recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
-    renders as idle frames).
+    renders as idle frames). ``phones_in_worker`` finds the phones in a worker process, which
+    keeps the caller's other threads running meanwhile; by default it is used when it is
+    already running or when the photo has to be analysed beside it.
     """
     started = time.perf_counter()
     out_path = check_output_path(output)
@@ -135,11 +138,16 @@ def animate(
 
     renderer = get_engine(engine)
 
+    name = _name(image, "image")
+    # Read once: the avatar and the reference score are both looked up by the bytes.
+    photo = read_photo_file(image, name) if isinstance(image, str | Path) else image
+    if phones_in_worker is None:
+        # Starting a worker costs about half a second; it pays when the photo's analysis
+        # runs beside the phones, or when a worker is up already.
+        phones_in_worker = worker_running() or not is_prepared(photo, size)
+
     def prepare_face() -> _Face:
         started = time.perf_counter()
-        name = _name(image, "image")
-        # Read once: the avatar and the reference score are both looked up by the bytes.
-        photo = read_photo_file(image, name) if isinstance(image, str | Path) else image
         avatar = prepare_avatar(photo, size, name=name)
         if correct_gaze:
             avatar = avatar.aimed_at_camera()
@@ -150,18 +158,23 @@ def animate(
         session = renderer.start(avatar)
         return _Face(avatar, session, face_s, time.perf_counter() - started)
 
-    # The phones are found in a worker process (the decoder holds the GIL throughout) while
-    # the photo is analysed and the renderer set up here: the two share nothing.
+    # The photo is analysed and the renderer set up while the phones are found (the two share
+    # nothing), truly side by side when the phones come from the worker: in this process the
+    # decoder holds the GIL throughout.
+    transcript = text if text and text.strip() else None
     pending = (
-        None
-        if phones is not None
-        else find_phones_in_worker(analysis, text if text and text.strip() else None)
+        find_phones_in_worker(analysis, transcript) if phones is None and phones_in_worker else None
     )
     with ThreadPoolExecutor(max_workers=1) as helper:
         face_job = helper.submit(prepare_face)
         try:
             t0 = time.perf_counter()
-            track = phones if pending is None else pending.result()
+            if phones is not None:
+                track = phones
+            elif pending is not None:
+                track = pending.result()
+            else:
+                track = phones_from_audio(analysis, transcript)
             stages["phones"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             motion = build_motion(track, analysis, fps, seed=seed, head_motion=head_motion)

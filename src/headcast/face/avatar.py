@@ -108,7 +108,7 @@ def prepare_avatar(
         raw = source if isinstance(source, bytes) else read_photo_file(source, label)
         image = None
         digest_input = raw
-    key = photo_digest(digest_input) + f"-{size_px}-v{AVATAR_FORMAT_VERSION}"
+    key = _avatar_key(digest_input, size_px)
 
     avatar = _cached(key, cache_dir) if use_cache else None
     if avatar is None:
@@ -121,6 +121,19 @@ def prepare_avatar(
     if avatar.faces_found > 1:
         log.warning("%s: %d faces found; animating the largest", label, avatar.faces_found)
     return avatar
+
+
+def is_prepared(photo: bytes, size_px: int, cache_dir: Path | None = None) -> bool:
+    """Whether ``prepare_avatar`` will find this photo's avatar ready, without analysing it."""
+    key = _avatar_key(photo, size_px)
+    with _memory_lock:
+        if key in _memory:
+            return True
+    return (cache_dir or default_cache_dir()).joinpath(f"{key}.npz").is_file()
+
+
+def _avatar_key(digest_input: bytes, size_px: int) -> str:
+    return photo_digest(digest_input) + f"-{size_px}-v{AVATAR_FORMAT_VERSION}"
 
 
 def _cached(key: str, cache_dir: Path | None) -> Avatar | None:

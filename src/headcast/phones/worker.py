@@ -117,6 +117,12 @@ class PendingPhones:
         self._future.cancel()
 
 
+def worker_running() -> bool:
+    """Whether a worker is up already, so that a request to it costs no start-up."""
+    with _worker_lock:
+        return _worker is not None and _worker.process.poll() is None
+
+
 def find_phones_in_worker(
     audio: Audio, transcript: str | None, *, fast: bool = False
 ) -> PendingPhones:
