@@ -196,9 +196,10 @@ def test_phones_from_the_worker_give_the_same_video(tmp_path):
     # Fresh bytes for a known face: neither cache has seen them.
     ok, encoded = cv2.imencode(".png", cv2.imread(str(MEDIA / "biden.jpg"))[:, ::-1])
     photo = encoded.tobytes()
-    assert ok and not is_prepared(photo, 256)
-    prepare_avatar(photo, 256)
-    assert is_prepared(photo, 256)
+    cache = tmp_path / "cache"
+    assert ok and not is_prepared(photo, 256, cache)
+    prepare_avatar(photo, 256, cache_dir=cache)
+    assert is_prepared(photo, 256, cache)
     videos = []
     for in_worker in (True, False):
         out = tmp_path / f"worker-{in_worker}.mp4"
