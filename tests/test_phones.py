@@ -336,6 +336,7 @@ def test_bad_input_raises_input_error() -> None:
 def test_worker_finds_the_same_phones_and_replays_its_warnings(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    from headcast.phones import worker
     from headcast.phones.worker import find_phones_in_worker
 
     text = transcript("0880").replace("disposed", "dispozed")
@@ -343,6 +344,7 @@ def test_worker_finds_the_same_phones_and_replays_its_warnings(
         pending = [find_phones_in_worker(clip(name), text_) for name, text_ in
                    (("0880", text), ("0870", None))]  # fmt: skip
         tracks = [p.result() for p in pending]
+    assert worker.worker_running()  # found there, not by falling back to this process
     assert "'dispozed' is not in the dictionary" in caplog.text
     assert tracks[0] == align_phones(clip("0880"), text)
     assert tracks[1] == phones_from_audio(clip("0870"))
@@ -362,3 +364,25 @@ def test_worker_raises_the_callers_errors_and_outlives_a_crash() -> None:
     track = worker.find_phones_in_worker(clip("0870"), transcript("0870")).result()
     assert track == align_phones(clip("0870"), transcript("0870"))
     assert worker._worker is not first and worker._worker.process.poll() is None
+
+
+def test_worker_that_dies_on_a_request_fails_it_with_a_message() -> None:
+    """The input may be what broke it: it is not retried in this process, the next request
+    gets a new worker."""
+    import threading
+
+    from headcast.errors import HeadcastError
+    from headcast.phones import worker
+
+    worker.find_phones_in_worker(clip("0870"), transcript("0870")).result()  # one is up
+    first = worker._worker
+    assert first is not None
+    # Recognition of all five clips takes seconds: the worker is killed well inside it.
+    joined = Audio(np.concatenate([clip(name).samples for name in CLIPS]), 16000)
+    pending = worker.find_phones_in_worker(joined, None)
+    threading.Timer(0.3, first.process.kill).start()
+    with pytest.raises(HeadcastError, match="the phones worker stopped"):
+        pending.result()
+    track = worker.find_phones_in_worker(clip("0870"), transcript("0870")).result()
+    assert track == align_phones(clip("0870"), transcript("0870"))
+    assert worker._worker is not first

@@ -180,8 +180,6 @@ def animate(
             motion = build_motion(track, analysis, fps, seed=seed, head_motion=head_motion)
             stages["motion"] = time.perf_counter() - t0
         except BaseException:
-            if pending is not None:
-                pending.cancel()
             face_job.add_done_callback(_close_session)
             raise
         face = face_job.result()

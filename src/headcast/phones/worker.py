@@ -6,24 +6,29 @@ that long: the analysis of a new photo, the renderer's setup, other requests' jo
 process runs it beside them instead. The worker is a fresh interpreter started on first use (a
 plain subprocess: nothing of the caller's program is imported or run again there), kept for
 later calls with its decoders, and it hands back its log records, which are replayed here.
-Where no worker can run, or one dies, the phones are found in this process as before.
+
+Where no worker can be started, the phones are found in this process as before. A worker that
+dies or stalls during a request fails that request (the input may be what broke it, so it is
+not tried again here) and is replaced for the next one.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import struct
 import subprocess
 import sys
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import headcast
 from headcast.audio.clip import Audio
+from headcast.errors import HeadcastError
 from headcast.phones import phones_from_audio
 from headcast.phones.track import PhoneTrack
 
@@ -31,14 +36,28 @@ log = logging.getLogger(__name__)
 
 _LOGGER_NAME = "headcast"
 _LENGTH = struct.Struct("<Q")
+MAX_MESSAGE_BYTES = 1 << 30  # a longer header is not one of ours: the pipe is out of step
+# A decode runs at a few percent of real time; this allows for a machine a hundred times busier.
+TIMEOUT_BASE_S = 60.0
+TIMEOUT_PER_AUDIO_S = 2.0
 _PACKAGE_ROOT = str(Path(headcast.__file__).resolve().parent.parent)
+# Before anything is imported: Ctrl-C, which reaches the whole process group, is left to the
+# caller (the worker ends when its stdin closes); file descriptor 1 becomes the reply pipe and
+# everything else written to stdout goes to stderr, so no stray print can corrupt a reply.
 _SERVE = (
-    "import sys; sys.path.insert(0, sys.argv[1]); from headcast.phones.worker import serve; serve()"
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "replies = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1); "
+    "sys.path.insert(0, sys.argv[1]); "
+    "from headcast.phones.worker import serve; serve(replies)"
 )
 
 
 class WorkerGone(Exception):
-    """The worker process exited or could not be started."""
+    """The worker process could not be started, or stopped answering."""
+
+    def __init__(self, reason: str, *, started: bool) -> None:
+        super().__init__(reason)
+        self.started = started  # False: it never ran, so the phones may be found here instead
 
 
 @dataclass(frozen=True)
@@ -59,35 +78,44 @@ class _Worker:
                 stdout=subprocess.PIPE,
             )
         except OSError as exc:
-            raise WorkerGone(f"cannot start: {exc}") from None
+            raise WorkerGone(f"cannot start it: {exc}", started=False) from None
         self.lock = threading.Lock()
 
     def ask(self, audio: Audio, transcript: str | None, fast: bool) -> _Outcome:
         with self.lock:
             try:
                 _send(self.process.stdin, (audio, transcript, fast))
-                outcome = _receive(self.process.stdout)
-            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            except OSError as exc:
+                # It had stopped before it could read the request.
                 self.close()
-                raise WorkerGone(str(exc) or type(exc).__name__) from None
+                raise WorkerGone(f"it had stopped ({exc})", started=False) from None
+            try:
+                outcome = _receive(self.process.stdout)
+            except Exception as exc:  # a closed or garbled pipe, or a reply that won't load
+                self.close()
+                reason = str(exc) or type(exc).__name__
+                raise WorkerGone(f"it stopped ({reason})", started=True) from None
         if not isinstance(outcome, _Outcome):
-            raise WorkerGone("unexpected reply")
+            self.close()
+            raise WorkerGone("it sent an unexpected reply", started=True)
         return outcome
 
     def close(self) -> None:
         for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                pipe.close()
+            try:
+                if pipe is not None:
+                    pipe.close()
+            except OSError:
+                pass  # a pipe to a process that is gone
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
 
 
 _worker: _Worker | None = None
 _worker_lock = threading.Lock()
-# Waits on the worker's reply, so that the caller's own thread stays free.
-_waiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headcast-phones")
 
 
 class PendingPhones:
@@ -97,13 +125,35 @@ class PendingPhones:
         self._audio = audio
         self._transcript = transcript
         self._fast = fast
-        self._future: Future[_Outcome] = _waiter.submit(_ask_worker, audio, transcript, fast)
+        self._timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio.duration_s
+        self._future: Future[_Outcome] = Future()
+        # A daemon thread waits on the reply, so that the caller's thread stays free and an
+        # interpreter that exits does not wait for a decode it no longer needs.
+        threading.Thread(target=self._ask, name="headcast-phones", daemon=True).start()
+
+    def _ask(self) -> None:
+        try:
+            outcome = _ask_worker(self._audio, self._transcript, self._fast)
+        except BaseException as exc:
+            self._future.set_exception(exc)
+        else:
+            self._future.set_result(outcome)
 
     def result(self) -> PhoneTrack:
         """The PhoneTrack, or the error finding it raised (InputError for bad audio)."""
         try:
-            outcome = self._future.result()
+            outcome = self._future.result(timeout=self._timeout_s)
+        except TimeoutError:
+            _stop_worker()
+            raise HeadcastError(
+                f"could not find the phones: no answer from the phones worker in "
+                f"{self._timeout_s:.0f} s"
+            ) from None
         except WorkerGone as exc:
+            if exc.started:
+                raise HeadcastError(
+                    f"could not find the phones: the phones worker stopped: {exc}"
+                ) from None
             log.debug("no phones worker (%s): finding phones in this process", exc)
             return phones_from_audio(self._audio, self._transcript, fast=self._fast)
         _replay(outcome.records)
@@ -111,10 +161,6 @@ class PendingPhones:
             raise outcome.error
         assert outcome.track is not None
         return outcome.track
-
-    def cancel(self) -> None:
-        """Drop the request if the worker has not started on it yet."""
-        self._future.cancel()
 
 
 def worker_running() -> bool:
@@ -134,6 +180,8 @@ def _ask_worker(audio: Audio, transcript: str | None, fast: bool) -> _Outcome:
     global _worker
     with _worker_lock:
         if _worker is None or _worker.process.poll() is not None:
+            if _worker is not None:
+                _worker.close()
             _worker = _Worker()
         worker = _worker
     try:
@@ -143,6 +191,14 @@ def _ask_worker(audio: Audio, transcript: str | None, fast: bool) -> _Outcome:
             if _worker is worker:
                 _worker = None
         raise
+
+
+def _stop_worker() -> None:
+    """Kill a worker that stopped answering; the request waiting on it then fails."""
+    with _worker_lock:
+        worker = _worker
+    if worker is not None:
+        worker.process.kill()
 
 
 def _send(pipe: IO[bytes] | None, message: Any) -> None:
@@ -158,11 +214,13 @@ def _receive(pipe: IO[bytes] | None) -> Any:
         raise OSError("no pipe")
     header = pipe.read(_LENGTH.size)
     if len(header) < _LENGTH.size:
-        raise EOFError("the worker exited")
+        raise EOFError("the pipe closed")
     (size,) = _LENGTH.unpack(header)
+    if size > MAX_MESSAGE_BYTES:
+        raise ValueError("the pipe is out of step")
     data = pipe.read(size)
     if len(data) < size:
-        raise EOFError("the worker exited")
+        raise EOFError("the pipe closed")
     return pickle.loads(data)
 
 
@@ -172,23 +230,42 @@ class _Collect(logging.Handler):
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        # Formatted here: the arguments of a record need not survive pickling.
-        record.msg, record.args = record.getMessage(), None
-        record.exc_info = record.exc_text = None
-        self.records.append(record)
+        # Reduced to its text here: what a record refers to need not survive pickling.
+        try:
+            message = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        text = logging.LogRecord(
+            record.name, record.levelno, record.pathname, record.lineno,
+            message, None, None, record.funcName,
+        )  # fmt: skip
+        text.created, text.msecs = record.created, record.msecs
+        self.records.append(text)
 
 
-def serve() -> None:
-    """The worker's loop: requests on stdin, outcomes on stdout, until stdin closes."""
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing printed by accident may corrupt the replies
+def _picklable(outcome: _Outcome) -> bytes:
+    """The outcome as the caller will get it, with an error it could not rebuild made plain."""
+    try:
+        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.loads(data)
+        return data
+    except Exception:
+        error = outcome.error
+        plain = HeadcastError(f"could not find the phones: {type(error).__name__}: {error}")
+        return pickle.dumps(_Outcome(None, plain, outcome.records))
+
+
+def serve(replies: IO[bytes]) -> None:
+    """The worker's loop: requests on stdin, outcomes on ``replies``, until stdin closes."""
+    requests = sys.stdin.buffer
     logger = logging.getLogger(_LOGGER_NAME)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     while True:
         try:
             audio, transcript, fast = _receive(requests)
-        except EOFError:
+        except (EOFError, OSError):
             return
         collect = _Collect()
         logger.addHandler(collect)
@@ -199,7 +276,12 @@ def serve() -> None:
             outcome = _Outcome(None, exc, collect.records)
         finally:
             logger.removeHandler(collect)
-        _send(replies, outcome)
+        data = _picklable(outcome)
+        try:
+            replies.write(_LENGTH.pack(len(data)) + data)
+            replies.flush()
+        except OSError:
+            os._exit(0)  # the caller has gone
 
 
 def _replay(records: list[logging.LogRecord]) -> None:

@@ -137,6 +137,7 @@ async def post_generate(
         max_audio_s=config.max_audio_s,
         check_reference=False,
         allow_silence=True,
+        phones_in_worker=True,  # other requests keep running meanwhile
     )
     stages = result.stage_seconds
     record_render(result.n_frames, stages.get("render", 0.0) + stages.get("encode", 0.0))

@@ -315,6 +315,10 @@ def to_yuv420p(frame: np.ndarray) -> av.VideoFrame:
     level of luma.
     """
     h, w = frame.shape[:2]
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3 or h % 2 or w % 2:
+        raise ValueError(
+            f"expected an RGB uint8 frame with even sides, got {frame.shape} {frame.dtype}"
+        )
     ycbcr = cv2.transform(frame, _RGB_TO_YCBCR_709)
     chroma = cv2.resize(ycbcr, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     planes = np.empty((h * 3 // 2, w), np.uint8)

@@ -21,6 +21,7 @@ _UPPER_INNER_LINE = list(regions.UPPER_LIP_INNER_LINE)
 _LOWER_INNER_LINE = list(regions.LOWER_LIP_INNER_LINE)
 # Where the five tooth gaps nearest the middle sit across the arch, as shares of its half width.
 _TOOTH_ARC_SINES = np.sin(np.arange(-2, 3) * T.TOOTH_ARC_RAD)
+TYPICAL_LIP_RGB = (150, 90, 90)  # where the photo shows no lips to sample
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601, for RGB
 
 
@@ -85,12 +86,14 @@ def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     inner = regions.loop_points(landmarks, regions.INNER_LIP_LOOP)
     x0, y0 = np.clip(np.floor(outer.min(0)).astype(int), 0, [w, h])
     x1, y1 = np.clip(np.ceil(outer.max(0)).astype(int) + 1, 0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return np.array(TYPICAL_LIP_RGB, np.float32)
     lips = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(lips, [np.round(outer - [x0, y0]).astype(np.int32)], 1)
     cv2.fillPoly(lips, [np.round(inner - [x0, y0]).astype(np.int32)], 0)
     pixels = image[y0:y1, x0:x1][lips > 0]
     if not len(pixels):
-        return np.array([150, 90, 90], np.float32)
+        return np.array(TYPICAL_LIP_RGB, np.float32)
     return np.median(pixels, axis=0).astype(np.float32)
 
 
