@@ -252,7 +252,7 @@ def test_head_turn_composite_matches_a_float_blend(session):
     rgba = cv2.resize(s.plan.image_rgba, (w, h))
     rgba[:, :, 3] = np.linspace(0, 255, w).round().astype(np.uint8)  # every mask level
     out = np.zeros_like(plate)
-    _over_plate(_premultiplied(rgba[:, :, :3], rgba[:, :, 3]), plate, out)
+    _over_plate(_premultiplied(rgba), plate, out)
     alpha = rgba[:, :, 3:].astype(np.float64) / 255
     expected = rgba[:, :, :3] * alpha + plate * (1 - alpha)
     assert np.abs(out - expected).max() <= 1.0

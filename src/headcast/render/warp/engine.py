@@ -208,6 +208,9 @@ class WarpPlan:
                     lambda tris, o=opening: np.all(np.isin(tris, list(o)), axis=1),
                 )
             )
+        # One remap carries the photo and its person mask at once (4 channels are also faster
+        # to remap than 3).
+        image_rgba = np.dstack([avatar.image, avatar.person])
         return cls(
             image=avatar.image,
             vertices=avatar.mesh.vertices.astype(np.float64),
@@ -220,10 +223,8 @@ class WarpPlan:
             mouth=MouthLook.sample(avatar.image, lm),
             eyes=EyesLook.sample(avatar.image, lm),
             seams=SeamLook.sample(avatar.image, lm),
-            # One remap carries the photo and its person mask at once (4 channels are also
-            # faster to remap than 3).
-            image_rgba=np.dstack([avatar.image, avatar.person]),
-            person_rgba=_premultiplied(avatar.image, avatar.person),
+            image_rgba=image_rgba,
+            person_rgba=_premultiplied(image_rgba),
             plate=plate[
                 field.region[1] : field.region[3], field.region[0] : field.region[2]
             ].copy(),
@@ -316,9 +317,8 @@ class WarpSession:
         """Nothing to release; sessions of this engine hold only the shared plan."""
 
 
-def _premultiplied(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    rgba = np.dstack([image, mask])
-    alpha = cv2.cvtColor(mask, cv2.COLOR_GRAY2RGBA)
+def _premultiplied(rgba: np.ndarray) -> np.ndarray:
+    alpha = cv2.cvtColor(cv2.extractChannel(rgba, 3), cv2.COLOR_GRAY2RGBA)
     alpha[..., 3] = 255
     return cv2.multiply(rgba, alpha, scale=1 / 255)
 

@@ -21,7 +21,7 @@ from headcast.face.gaze import (
     iris_radius_px,
 )
 from headcast.render.warp import tunables as T
-from headcast.render.warp.outlines import extent, line_y, polygon_coverage
+from headcast.render.warp.outlines import blend_into, extent, line_y, polygon_coverage
 
 # (eye opening, iris) for each eye
 EYES = ((regions.RIGHT_EYE_LOOP, regions.RIGHT_IRIS), (regions.LEFT_EYE_LOOP, regions.LEFT_IRIS))
@@ -218,7 +218,7 @@ def draw_eyes(
         eye = iris_rgba[:, :, :3] - behind
         eye *= iris_rgba[:, :, 3:]
         eye += behind
-        _blend_into(frame[y0:y1, x0:x1], eye, inside)
+        blend_into(frame[y0:y1, x0:x1], eye, inside)
 
 
 def draw_lids(
@@ -271,16 +271,4 @@ def draw_lids(
         # down with the lid: the painted skin gives way to them there.
         strip = max(T.LASH_STRIP_TO_EYE_WIDTH * width, 1.0)
         covered *= np.clip((margin - ys) / strip, 0.0, 1.0)
-        _blend_into(frame[y0:y1, x0:x1], lid, covered)
-
-
-def _blend_into(target: np.ndarray, paint: np.ndarray, weight: np.ndarray) -> None:
-    """``target`` (uint8, in place) moved towards ``paint`` (float32, overwritten) by
-    ``weight`` (float32, per pixel), rounded."""
-    below = target.astype(np.float32)
-    paint -= below
-    paint *= weight[:, :, None]
-    paint += below
-    paint += 0.5
-    np.clip(paint, 0, 255, out=paint)
-    target[...] = paint
+        blend_into(frame[y0:y1, x0:x1], lid, covered)

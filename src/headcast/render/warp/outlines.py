@@ -35,3 +35,15 @@ def extent(points_xy: np.ndarray) -> tuple[float, float, float, float]:
     """Left, top, right, bottom of ``points_xy`` (N, 2)."""
     xs, ys = points_xy[:, 0], points_xy[:, 1]
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+def blend_into(target: np.ndarray, paint: np.ndarray, weight: np.ndarray) -> None:
+    """``target`` (uint8, in place) moved towards ``paint`` (float32, overwritten) by
+    ``weight`` (float32, per pixel), rounded."""
+    below = target.astype(np.float32)
+    paint -= below
+    paint *= weight[:, :, None]
+    paint += below
+    paint += 0.5
+    np.clip(paint, 0, 255, out=paint)
+    target[...] = paint

@@ -16,7 +16,7 @@ import numpy as np
 from headcast.face import regions
 from headcast.render.warp import tunables as T
 from headcast.render.warp.mouth import lip_colour
-from headcast.render.warp.outlines import line_y, unit
+from headcast.render.warp.outlines import blend_into, line_y, unit
 
 # (upper, lower) edges, each an index array from corner to corner.
 LIP_LINES = (
@@ -141,7 +141,6 @@ def draw_seam(
     # Coverage of a band ``2 * half_width_px`` tall by each one-pixel row: anti-aliased edges.
     alpha = unit(np.float32(half_width_px + 0.5) - np.abs(ys - middle))
     alpha *= np.float32(opacity) * weight
-    patch = frame[y0:y1, x0:x1].astype(np.float32)
-    patch += (rgb - patch) * alpha[:, :, None]
-    patch += 0.5
-    frame[y0:y1, x0:x1] = np.clip(patch, 0, 255).astype(np.uint8)
+    paint = np.empty((y1 - y0, x1 - x0, 3), np.float32)
+    paint[...] = rgb
+    blend_into(frame[y0:y1, x0:x1], paint, alpha)
