@@ -202,9 +202,13 @@ def _stop_worker() -> None:
 
 
 def _send(pipe: IO[bytes] | None, message: Any) -> None:
+    _write_frame(pipe, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_frame(pipe: IO[bytes] | None, data: bytes) -> None:
+    """One message: its length, then its bytes."""
     if pipe is None:
         raise OSError("no pipe")
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     pipe.write(_LENGTH.pack(len(data)) + data)
     pipe.flush()
 
@@ -276,10 +280,8 @@ def serve(replies: IO[bytes]) -> None:
             outcome = _Outcome(None, exc, collect.records)
         finally:
             logger.removeHandler(collect)
-        data = _picklable(outcome)
         try:
-            replies.write(_LENGTH.pack(len(data)) + data)
-            replies.flush()
+            _write_frame(replies, _picklable(outcome))
         except OSError:
             os._exit(0)  # the caller has gone
 
