@@ -272,3 +272,27 @@ def test_tongue_tip_rises_inside_the_open_mouth(portrait, tmp_path):
     # Only inside the mouth, and lighter: the tongue fills what was the dark of the cavity.
     assert np.hypot(xs - lm[13, 0], ys - lm[13, 1]).max() < 0.5 * mouth_width
     assert (up - down)[changed].mean() > 5
+
+
+def test_a_smile_does_not_make_the_mouth_move_further(tmp_path):
+    """Lip and jaw travel scale with the face, not with how wide a smile stretches the mouth."""
+    from headcast.face import regions
+
+    def travel_per_eye_distance(photo) -> dict[str, float]:
+        avatar = prepare_avatar(photo, 512, cache_dir=tmp_path)
+        plan = get_engine("warp").start(avatar).plan
+        iod = regions.inter_ocular_px(avatar.landmarks)
+        n = plan.n_landmarks
+        return {
+            name: float(np.linalg.norm(plan.bases[name][:n], axis=1).max()) / iod
+            for name in ("jaw_open", "lip_pucker", "mouth_stretch")
+        }
+
+    smiling = travel_per_eye_distance(MEDIA / "obama.jpg")  # mouth 0.81 eye distances wide
+    neutral = travel_per_eye_distance(MEDIA / "biden.jpg")  # 0.61
+    for name in smiling:
+        assert smiling[name] / neutral[name] == pytest.approx(1.0, abs=0.1), (
+            name,
+            smiling,
+            neutral,
+        )

@@ -18,6 +18,7 @@ from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
 from headcast.face.avatar import is_prepared, read_photo_file
 from headcast.motion import build_motion
+from headcast.motion.prosody import prosody_of
 from headcast.phones import PhoneTrack, phones_from_audio
 from headcast.phones.worker import find_phones_in_worker, worker_running
 from headcast.render import EngineSession, get_engine
@@ -168,6 +169,10 @@ def animate(
     with ThreadPoolExecutor(max_workers=1) as helper:
         face_job = helper.submit(prepare_face)
         try:
+            # The sound's loudness and pitch need no phones: measured while the worker works.
+            t0 = time.perf_counter()
+            prosody = prosody_of(analysis)
+            stages["prosody"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             if phones is not None:
                 track = phones
@@ -177,7 +182,9 @@ def animate(
                 track = phones_from_audio(analysis, transcript)
             stages["phones"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            motion = build_motion(track, analysis, fps, seed=seed, head_motion=head_motion)
+            motion = build_motion(
+                track, analysis, fps, seed=seed, head_motion=head_motion, prosody=prosody
+            )
             stages["motion"] = time.perf_counter() - t0
         except BaseException:
             face_job.add_done_callback(_close_session)

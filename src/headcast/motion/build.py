@@ -16,7 +16,7 @@ from headcast.motion.face_motion import CONTROL_NAMES, MotionTrack
 from headcast.motion.gaze import gaze_curves
 from headcast.motion.head import head_curves
 from headcast.motion.mouth import mouth_curves
-from headcast.motion.prosody import loudness_envelope, pitch_track, semitones_from_median
+from headcast.motion.prosody import Prosody, prosody_of
 from headcast.phones.track import PhoneTrack
 
 
@@ -26,13 +26,23 @@ def frame_count(duration_s: float, fps: float) -> int:
 
 
 def build_motion(
-    track: PhoneTrack, audio: Audio, fps: float, *, seed: int = 0, head_motion: bool = True
+    track: PhoneTrack,
+    audio: Audio,
+    fps: float,
+    *,
+    seed: int = 0,
+    head_motion: bool = True,
+    prosody: Prosody | None = None,
 ) -> MotionTrack:
-    """FaceMotion for every frame of ``audio``; the same inputs and seed give the same motion."""
+    """FaceMotion for every frame of ``audio``; the same inputs and seed give the same motion.
+
+    ``prosody`` is ``prosody_of(audio)`` where the caller measured it already.
+    """
     n_frames = frame_count(track.duration_s, fps)
     rng = np.random.default_rng(seed)
-    loudness = loudness_envelope(audio)
-    semitones = semitones_from_median(pitch_track(audio))
+    if prosody is None:
+        prosody = prosody_of(audio)
+    loudness, semitones = prosody.loudness, prosody.semitones
     controls: dict[str, np.ndarray] = dict(mouth_curves(track, loudness, fps, n_frames))
     pauses = pause_starts(track, T.MIN_SILENCE_FOR_REST_MS / 1000)
     controls["blink"] = blink_curve(blink_times(track.duration_s, pauses, rng), fps, n_frames)

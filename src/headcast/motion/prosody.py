@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from headcast.audio.clip import Audio
@@ -42,3 +44,16 @@ def semitones_from_median(f0: np.ndarray) -> np.ndarray:
     out = np.zeros_like(f0)
     out[voiced] = 12 * np.log2(f0[voiced] / median)
     return out
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """What the motion takes from the sound itself, at ``T.CURVE_RATE_HZ``: it needs no phones,
+    so it can be measured while they are being found."""
+
+    loudness: np.ndarray  # loudness_envelope
+    semitones: np.ndarray  # semitones_from_median of the pitch track
+
+
+def prosody_of(audio: Audio) -> Prosody:
+    return Prosody(loudness_envelope(audio), semitones_from_median(pitch_track(audio)))

@@ -26,6 +26,10 @@ class MouthFrame:
     x_axis: np.ndarray
     y_axis: np.ndarray
     width_px: float
+    # The unit of the lips' and jaw's travel: the mouth's width, but no more than a relaxed
+    # mouth's on a face of this size, so that a smiling photo's wide mouth does not open,
+    # round and stretch further than a neutral one would.
+    travel_unit_px: float
 
     @classmethod
     def of(cls, landmarks: np.ndarray) -> MouthFrame:
@@ -39,7 +43,9 @@ class MouthFrame:
             landmarks[regions.INNER_LIP_CORNERS[0], :2]
             + landmarks[regions.INNER_LIP_CORNERS[1], :2]
         )
-        return cls(centre, x_axis, y_axis, float(np.linalg.norm(left - right)))
+        width = float(np.linalg.norm(left - right))
+        relaxed = T.RELAXED_MOUTH_WIDTH_TO_IOD * regions.inter_ocular_px(landmarks)
+        return cls(centre, x_axis, y_axis, width, min(width, relaxed))
 
     def uv(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coordinates in half-mouth-widths along and across the mouth."""
@@ -119,7 +125,7 @@ def rest_offset(landmarks: np.ndarray) -> np.ndarray:
 def jaw_basis(landmarks: np.ndarray) -> np.ndarray:
     """Landmark motion for jaw_open = 1: the mandible swings down about the ear-level hinge."""
     frame = MouthFrame.of(landmarks)
-    travel = T.JAW_OPEN_MAX_TO_MOUTH_WIDTH * frame.width_px
+    travel = T.JAW_OPEN_MAX_TO_MOUTH_WIDTH * frame.travel_unit_px
     u, v = frame.uv(landmarks)
     split = -0.6 * np.maximum(np.abs(u) - 1.0, 0.0)
     member = _smoothstep(v - split, 0.05, 0.6)
@@ -163,7 +169,9 @@ def _horizontal_lip_motion(
 def stretch_basis(landmarks: np.ndarray) -> np.ndarray:
     """mouth_stretch = +1: the corners pull outwards (as in "ee"); −1 uses the negative."""
     frame = MouthFrame.of(landmarks)
-    disp = _horizontal_lip_motion(landmarks, T.STRETCH_MAX_TO_MOUTH_WIDTH * frame.width_px, frame)
+    disp = _horizontal_lip_motion(
+        landmarks, T.STRETCH_MAX_TO_MOUTH_WIDTH * frame.travel_unit_px, frame
+    )
     return _spread(
         landmarks, disp, _lip_points(), T.LIP_SKIN_FALLOFF_TO_MOUTH_WIDTH * frame.width_px
     )
@@ -173,9 +181,9 @@ def pucker_basis(landmarks: np.ndarray) -> np.ndarray:
     """lip_pucker = 1: the mouth narrows and the lips push out (as in "oo", "w")."""
     frame = MouthFrame.of(landmarks)
     disp = _horizontal_lip_motion(
-        landmarks, -T.PUCKER_NARROW_TO_MOUTH_WIDTH * frame.width_px, frame
+        landmarks, -T.PUCKER_NARROW_TO_MOUTH_WIDTH * frame.travel_unit_px, frame
     )
-    protrude = T.PUCKER_PROTRUDE_TO_MOUTH_WIDTH * frame.width_px
+    protrude = T.PUCKER_PROTRUDE_TO_MOUTH_WIDTH * frame.travel_unit_px
     for _, upper, lower in _lip_pairs():
         for ring in range(3):
             share = 1.0 - ring / 3
@@ -189,7 +197,7 @@ def pucker_basis(landmarks: np.ndarray) -> np.ndarray:
 def press_basis(landmarks: np.ndarray) -> np.ndarray:
     """lip_press = 1: the lips thin as they press together."""
     frame = MouthFrame.of(landmarks)
-    thin = T.PRESS_THIN_TO_MOUTH_WIDTH * frame.width_px
+    thin = T.PRESS_THIN_TO_MOUTH_WIDTH * frame.travel_unit_px
     disp = np.zeros((len(landmarks), 2))
     for _, upper, lower in _lip_pairs():
         for ring in range(2):
@@ -201,9 +209,9 @@ def press_basis(landmarks: np.ndarray) -> np.ndarray:
 def funnel_basis(landmarks: np.ndarray) -> np.ndarray:
     """lip_funnel = 1: the lips flare outwards around a rounded opening ("sh", "ch")."""
     frame = MouthFrame.of(landmarks)
-    flare = T.FUNNEL_FLARE_TO_MOUTH_WIDTH * frame.width_px
+    flare = T.FUNNEL_FLARE_TO_MOUTH_WIDTH * frame.travel_unit_px
     disp = _horizontal_lip_motion(
-        landmarks, -T.FUNNEL_NARROW_TO_MOUTH_WIDTH * frame.width_px, frame
+        landmarks, -T.FUNNEL_NARROW_TO_MOUTH_WIDTH * frame.travel_unit_px, frame
     )
     u, _ = frame.uv(landmarks)
     for _, upper, lower in _lip_pairs():
@@ -219,7 +227,7 @@ def funnel_basis(landmarks: np.ndarray) -> np.ndarray:
 def upper_lip_raise_basis(landmarks: np.ndarray) -> np.ndarray:
     """upper_lip_raise = 1: the upper lip lifts off the teeth, most at its middle."""
     frame = MouthFrame.of(landmarks)
-    lift = T.UPPER_LIP_RAISE_TO_MOUTH_WIDTH * frame.width_px
+    lift = T.UPPER_LIP_RAISE_TO_MOUTH_WIDTH * frame.travel_unit_px
     u, _ = frame.uv(landmarks)
     disp = np.zeros((len(landmarks), 2))
     for _, upper, _lower in _lip_pairs():

@@ -1,6 +1,8 @@
 """Tunables of the built-in warp renderer, in one place, with their units in their names."""
 
-# Mouth geometry, as ratios of the mouth's inner width (corner to corner).
+# Mouth geometry, as ratios of the mouth's width (corner to corner), a smile's capped at a
+# relaxed mouth's width for the face's size.
+RELAXED_MOUTH_WIDTH_TO_IOD = 0.62  # outer eye corner to outer eye corner; measured 0.50-0.64
 JAW_OPEN_MAX_TO_MOUTH_WIDTH = 0.45  # lower-lip travel at jaw_open = 1
 UPPER_LIP_RAISE_TO_JAW = 0.10  # the upper lip lifts a little as the jaw drops
 CORNER_DROP_TO_JAW = 0.30
