@@ -26,6 +26,23 @@ def clip_text(clip: str) -> str:
     return (MEDIA / f"librivox-{clip}.txt").read_text().strip()
 
 
+JOIN_GAP_S = 0.4
+
+
+def joined_clips(sample_rate: int = 16000):
+    """All the recordings one after another, ``JOIN_GAP_S`` apart, with their joined text:
+    25 s of speech with real pauses, long enough to be decoded in pieces."""
+    from headcast.audio import Audio, load_audio
+
+    parts: list[np.ndarray] = []
+    for clip in CLIPS:
+        if parts:
+            parts.append(np.zeros(round(JOIN_GAP_S * sample_rate), np.float32))
+        parts.append(load_audio(clip_wav(clip), sample_rate=sample_rate).samples)
+    text = " ".join(clip_text(clip) for clip in CLIPS)
+    return Audio(np.concatenate(parts), sample_rate), text
+
+
 def clip_pcm16(clip: str, sample_rate: int) -> np.ndarray:
     """The recording as int16 PCM at ``sample_rate``: what a live client or microphone sends."""
     from headcast.audio import load_audio

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from headcast.audio import load_audio
+from headcast.audio import Audio, load_audio
 from headcast.motion import build_motion, frame_count
-from headcast.phones.track import Phone, PhoneTrack
+from headcast.motion.build import settled_frames
+from headcast.phones import PhonePiece, join_pieces
+from headcast.phones.track import SILENCE, Phone, PhoneTrack
 from tests.conftest import CLIPS, clip_wav, reference_phones
 
 FPS = 25.0
@@ -72,3 +74,75 @@ def test_no_head_motion_means_still_head():
     motion = build_motion(track, audio, FPS, head_motion=False)
     for name in ("head_yaw_deg", "head_pitch_deg", "head_roll_deg"):
         assert not motion.controls[name].any()
+
+
+def _joined_clips() -> tuple[PhoneTrack, Audio]:
+    """All the clips one after another, 0.4 s apart: 25 s of speech with real pauses."""
+    gap_s = 0.4
+    phones: list[Phone] = []
+    samples: list[np.ndarray] = []
+    offset = 0.0
+    for clip in CLIPS:
+        track, audio = _track(clip)
+        if samples:
+            phones.append(Phone(SILENCE, offset, offset + gap_s))
+            samples.append(np.zeros(round(gap_s * audio.sample_rate), np.float32))
+            offset += gap_s
+        phones += [Phone(p.label, p.start_s + offset, p.end_s + offset) for p in track.phones]
+        samples.append(audio.samples)
+        offset += audio.duration_s
+    audio = Audio(np.concatenate(samples), audio.sample_rate)
+    return join_pieces([PhonePiece(0.0, offset, tuple(phones), "alignment")], offset), audio
+
+
+def test_frames_settle_before_the_phones_after_them_are_known():
+    """Frames counted as settled from the phones up to a cut are those of the whole clip."""
+    track, audio = _joined_clips()
+    whole = build_motion(track, audio, FPS, seed=3)
+    pauses = [
+        p
+        for p in track.phones
+        if p.is_silence and p.start_s > 0 and p.end_s < track.duration_s and p.duration_s > 0.2
+    ]
+    assert len(pauses) >= 4
+    for pause in pauses:
+        cut = 0.5 * (pause.start_s + pause.end_s)
+        known = tuple(p for p in track.phones if p.end_s <= pause.start_s)
+        piece = PhonePiece(0.0, cut, (*known, Phone(SILENCE, pause.start_s, cut)), "alignment")
+        partial = build_motion(join_pieces([piece], track.duration_s), audio, FPS, seed=3)
+        settled = settled_frames(cut, FPS)
+        assert settled > 0
+        for name, curve in whole.controls.items():
+            np.testing.assert_array_equal(partial.controls[name][:settled], curve[:settled], name)
+        for name, weights in (whole.visemes or {}).items():
+            np.testing.assert_array_equal(partial.visemes[name][:settled], weights[:settled], name)
+        # The cut does change what comes after it: the test compares motions that differ.
+        assert not np.array_equal(partial.controls["jaw_open"], whole.controls["jaw_open"])
+
+
+def test_motion_rendered_as_the_phones_arrive_is_the_whole_clips() -> None:
+    from headcast.motion.as_phones_arrive import MotionAsPhonesArrive
+    from headcast.motion.prosody import prosody_of
+    from headcast.phones import phones_in_pieces
+    from tests.conftest import joined_clips
+
+    audio, text = joined_clips()
+    pieces = list(phones_in_pieces(audio, text))
+    assert len(pieces) >= 3
+    taken: list[int] = []
+
+    def arriving():
+        for piece in pieces:
+            taken.append(piece_index[0])
+            yield piece
+
+    piece_index = [0]
+    motion = MotionAsPhonesArrive(arriving(), audio, FPS, prosody_of(audio), seed=5)
+    frames = []
+    for i in range(motion.n_frames):
+        piece_index[0] = i
+        frames.append(motion.frame(i))
+    whole = build_motion(join_pieces(pieces, audio.duration_s), audio, FPS, seed=5)
+    assert frames == [whole.frame(i) for i in range(whole.n_frames)]
+    # Pieces were taken while frames were being asked for, not all before the first.
+    assert taken[0] == 0 and taken[-1] > 0.5 * motion.n_frames, taken

@@ -13,6 +13,7 @@ import statistics
 import threading
 import wave
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -386,3 +387,49 @@ def test_worker_that_dies_on_a_request_fails_it_with_a_message() -> None:
     track = worker.find_phones_in_worker(clip("0870"), transcript("0870")).result()
     assert track == align_phones(clip("0870"), transcript("0870"))
     assert worker._worker is not first
+
+
+@cache
+def _joined():
+    from tests.conftest import joined_clips
+
+    return joined_clips()
+
+
+@pytest.mark.parametrize("with_text", [True, False], ids=["aligned", "recognized"])
+def test_long_speech_is_decoded_in_pieces_cut_in_its_pauses(with_text: bool) -> None:
+    from headcast.phones import join_pieces, phones_in_pieces
+    from headcast.phones.pieces import FIRST_PIECE_MIN_S, PIECE_MIN_S, cut_times
+
+    audio, text = _joined()
+    text_or_none = text if with_text else None
+    pieces = list(phones_in_pieces(audio, text_or_none))
+    assert len(pieces) >= 3
+    assert pieces[0].start_s == 0 and pieces[-1].end_s == audio.duration_s
+    assert pieces[0].end_s >= FIRST_PIECE_MIN_S
+    for before, after in pairwise(pieces):
+        assert before.end_s == after.start_s
+        assert after.end_s - after.start_s >= PIECE_MIN_S or after is pieces[-1]
+    for piece in pieces:
+        assert piece.phones[0].start_s >= piece.start_s and piece.phones[-1].end_s <= piece.end_s
+        assert piece.source == ("alignment" if with_text else "recognition")
+    # Cut in pauses: no word of the whole clip's own alignment runs across a cut.
+    whole = align_phones(audio, text)
+    for cut in cut_times(audio):
+        speaking = whole.at(cut)
+        assert speaking is not None and speaking.is_silence, (cut, speaking)
+    track = join_pieces(pieces, audio.duration_s)
+    assert track == phones_from_audio(audio, text_or_none)
+    if with_text:  # the same phones as one alignment of the whole, but where the cuts fall
+        frames = np.arange(int(audio.duration_s * 100)) / 100 + 0.005
+        same = [track.at(t).label == whole.at(t).label for t in frames]
+        assert np.mean(same) > 0.95, np.mean(same)
+
+
+def test_worker_hands_over_the_pieces_as_they_are_found() -> None:
+    from headcast.phones import phones_in_pieces
+    from headcast.phones.worker import find_phones_in_worker
+
+    audio, text = _joined()
+    expected = list(phones_in_pieces(audio, text))
+    assert list(find_phones_in_worker(audio, text).pieces()) == expected

@@ -16,11 +16,11 @@ from headcast.audio import Audio, conform_audio, is_silent, load_audio, resample
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
-from headcast.face.avatar import is_prepared, read_photo_file
-from headcast.motion import build_motion
+from headcast.face.avatar import read_photo_file
+from headcast.motion.as_phones_arrive import MotionAsPhonesArrive
 from headcast.motion.prosody import prosody_of
-from headcast.phones import PhoneTrack, phones_from_audio
-from headcast.phones.worker import find_phones_in_worker, worker_running
+from headcast.phones import PhonePiece, PhoneTrack, phones_in_pieces
+from headcast.phones.worker import find_phones_in_worker
 from headcast.render import EngineSession, get_engine
 from headcast.video import VideoWriter
 
@@ -68,8 +68,9 @@ class AnimateResult:
     fps: float
     audio_duration_s: float
     faces_found: int
-    # Stages overlap (the photo is analysed and the renderer set up beside the phones and the
-    # motion, frames encode beside rendering), so they add up to more than the wall-clock time.
+    # Stages overlap (the photo is analysed and the renderer set up beside the phones, frames
+    # encode beside rendering), so they add up to more than the wall-clock time. "phones" is
+    # the time spent waiting for them: most are found while earlier frames render.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     wall_seconds: float = 0.0
 
@@ -105,16 +106,16 @@ def animate(
     check_reference: bool = True,
     allow_silence: bool = False,
     progress: ProgressCallback | None = None,
-    phones_in_worker: bool | None = None,
+    phones_in_worker: bool = True,
 ) -> AnimateResult:
     """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus).
 
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
     recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
-    renders as idle frames). ``phones_in_worker`` finds the phones in a worker process, which
-    keeps the caller's other threads running meanwhile; by default it is used when it is
-    already running or when the photo has to be analysed beside it.
+    renders as idle frames). ``phones_in_worker`` (the default) finds the phones in a worker
+    process, a piece of the speech at a time: the frames are rendered from the first piece on
+    while the rest are decoded, and the caller's other threads keep running meanwhile.
     """
     started = time.perf_counter()
     out_path = check_output_path(output)
@@ -142,10 +143,6 @@ def animate(
     name = _name(image, "image")
     # Read once: the avatar and the reference score are both looked up by the bytes.
     photo = read_photo_file(image, name) if isinstance(image, str | Path) else image
-    if phones_in_worker is None:
-        # Starting a worker costs about half a second; it pays when the photo's analysis
-        # runs beside the phones, or when a worker is up already.
-        phones_in_worker = worker_running() or not is_prepared(photo, size)
 
     def prepare_face() -> _Face:
         started = time.perf_counter()
@@ -173,19 +170,18 @@ def animate(
             t0 = time.perf_counter()
             prosody = prosody_of(analysis)
             stages["prosody"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
             if phones is not None:
-                track = phones
+                pieces = iter([PhonePiece(0.0, phones.duration_s, phones.phones, phones.source)])
             elif pending is not None:
-                track = pending.result()
+                pieces = pending.pieces()
             else:
-                track = phones_from_audio(analysis, transcript)
-            stages["phones"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            motion = build_motion(
-                track, analysis, fps, seed=seed, head_motion=head_motion, prosody=prosody
+                pieces = phones_in_pieces(analysis, transcript)
+            # Frames are rendered as soon as the phones that shape them are known; the rest
+            # are decoded meanwhile, in the worker.
+            motion = MotionAsPhonesArrive(
+                pieces, analysis, fps, prosody, seed=seed, head_motion=head_motion
             )
-            stages["motion"] = time.perf_counter() - t0
+            motion.frame(0)
         except BaseException:
             face_job.add_done_callback(_close_session)
             raise
@@ -201,8 +197,9 @@ def animate(
                 # Encoding runs beside rendering; a few frames in flight bound the memory.
                 in_flight: deque[Future[None]] = deque()
                 for i in range(motion.n_frames):
+                    pose = motion.frame(i)
                     t0 = time.perf_counter()
-                    frame = session.render(motion.frame(i))
+                    frame = session.render(pose)
                     render_s += time.perf_counter() - t0
                     in_flight.append(encoding.submit(encoder.write, frame))
                     if len(in_flight) > ENCODE_QUEUE_FRAMES:
@@ -215,6 +212,8 @@ def animate(
         encoder.seconds += time.perf_counter() - t0
     finally:
         session.close()
+    motion.track()  # the phones' end, which the last frames may not have needed
+    stages["phones"], stages["motion"] = motion.waited_s, motion.building_s
     stages["render"] = render_s
     stages["encode"] = encoder.seconds
     return AnimateResult(

@@ -9,17 +9,21 @@ from headcast.phones.track import PhoneTrack
 
 
 def blink_times(duration_s: float, pauses_s: list[float], rng: np.random.Generator) -> list[float]:
-    """Start times of blinks: a renewal process with a refractory gap, nudged towards pauses."""
+    """Start times of blinks: a renewal process with a refractory gap, nudged towards pauses.
+
+    The renewal process draws first and each pause after it in turn, so a pause changes no
+    blink before it: the blinks up to a time depend only on the pauses up to then.
+    """
     times: list[float] = []
-    for pause in pauses_s:
-        if rng.random() < T.BLINK_AT_PAUSE_PROBABILITY:
-            times.append(pause)
     t = rng.uniform(0.5, T.BLINK_MEAN_INTERVAL_S)
     while t < duration_s:
         times.append(t)
         t += T.BLINK_MIN_INTERVAL_S + rng.gamma(
             2.0, (T.BLINK_MEAN_INTERVAL_S - T.BLINK_MIN_INTERVAL_S) / 2.0
         )
+    for pause in pauses_s:
+        if rng.random() < T.BLINK_AT_PAUSE_PROBABILITY:
+            times.append(pause)
     times.sort()
     kept: list[float] = []
     for b in times:

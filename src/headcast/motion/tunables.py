@@ -42,6 +42,11 @@ BROW_RISE_MS = 120.0
 BROW_FALL_MS = 350.0
 BROW_MIN_GAP_S = 1.2
 
+# The furthest a phone reaches back into the motion before it: a brow accent can give way to
+# a stronger one up to BROW_MIN_GAP_S later, and rises BROW_RISE_MS before its vowel; mouth
+# shapes anticipate by less (rounding: ROUNDING_ANTICIPATION_MS, plus smoothing).
+PHONE_REACH_BACK_S = 2.0
+
 # Gaze: small fixations around the camera, with occasional glances away at phrase starts.
 GAZE_FIXATION_MEAN_S = 1.8
 GAZE_JITTER = 0.08  # fixation spread, in gaze units (1 = to the eye corner)

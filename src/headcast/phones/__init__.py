@@ -20,6 +20,7 @@ from headcast.phones.phoneset import (
     VOWELS,
     normalize_label,
 )
+from headcast.phones.pieces import PhonePiece, join_pieces, phones_in_pieces
 from headcast.phones.recognize import recognize_phones
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
 
@@ -30,11 +31,10 @@ def phones_from_audio(
     """The PhoneTrack of 16 kHz mono speech.
 
     Forced alignment when ``transcript`` has text, phone recognition otherwise (``fast``
-    picks the cheaper recognizer). Raises InputError for empty audio or another sample rate.
+    picks the cheaper recognizer); long speech is decoded in pieces cut at its pauses (see
+    ``phones_in_pieces``). Raises InputError for empty audio or another sample rate.
     """
-    if transcript is not None and transcript.strip():
-        return align_phones(audio, transcript)
-    return recognize_phones(audio, fast=fast)
+    return join_pieces(list(phones_in_pieces(audio, transcript, fast=fast)), audio.duration_s)
 
 
 __all__ = [
@@ -48,10 +48,13 @@ __all__ = [
     "SILENCE",
     "VOWELS",
     "Phone",
+    "PhonePiece",
     "PhoneTrack",
     "align_phones",
+    "join_pieces",
     "normalize_label",
     "phones_from_audio",
+    "phones_in_pieces",
     "recognize_phones",
     "transcript_words",
 ]

@@ -28,6 +28,7 @@ _ONES = (
     "nineteen",
 )  # fmt: skip
 _TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_ALTERNATIVE = re.compile(r"\(\d+\)$")  # "read(2)": the dictionary's second pronunciation
 _SYMBOLS = {"&": " and ", "%": " percent ", "+": " plus ", "@": " at "}
 
 # Spelling → phones for words missing from the dictionary: crude, but it keeps the mouth
@@ -162,6 +163,48 @@ def align_phones(audio: Audio, transcript: str) -> PhoneTrack:
         log.warning("the transcript could not be aligned to the audio: recognizing phones instead")
         return recognize_phones(audio)
     return sphinx.build_track(utterance.original_spans(spans), audio.duration_s, "alignment")
+
+
+def word_spans(audio: Audio, transcript: str) -> list[sphinx.Span] | None:
+    """Where each word of ``transcript`` is said: the alignment's first, word-level pass alone.
+
+    Words as the dictionary spells them, on the audio's timeline; None when the transcript has
+    no words, the audio no sound, or the two cannot be aligned (each logged as a warning, with
+    phones to be recognized instead). Words missing from the dictionary get a pronunciation
+    guessed from their spelling (also logged).
+    """
+    utterance = sphinx.utterance(audio)
+    words = transcript_words(transcript)
+    if not words or not utterance.pcm:
+        log.warning("nothing to align (no words or no sound): recognizing phones instead")
+        return None
+    segments = None
+    with sphinx.decoder(**_ALIGN_OPTIONS) as dec:
+        words = _pronounceable(dec, words)
+        try:
+            if words:
+                dec.set_align_text(" ".join(words))
+                sphinx.decode(dec, utterance.pcm)
+                if dec.hyp() is not None:
+                    segments = list(dec.seg())
+        except RuntimeError:
+            segments = None
+    if segments is None:
+        log.warning("the transcript could not be aligned to the audio: recognizing phones instead")
+        return None
+    rate = sphinx.FRAMES_PER_S
+    spans: list[sphinx.Span] = []
+    for segment in segments:
+        if segment.word.startswith(("<", "[")):
+            continue  # silences and fillers
+        # One span per word, even where it runs across a stretch of digital silence.
+        pieces = utterance.original_spans(
+            [(segment.word, segment.start_frame / rate, (segment.end_frame + 1) / rate, 1.0)]
+        )
+        if pieces:
+            word = _ALTERNATIVE.sub("", segment.word)
+            spans.append((word, pieces[0][1], pieces[-1][2], 1.0))
+    return spans
 
 
 def _align(dec: Decoder, pcm: bytes, text: str) -> list[sphinx.Span] | None:

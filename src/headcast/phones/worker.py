@@ -5,7 +5,8 @@ speech, 2 s for recognition). Run in a thread, it stalls every other thread of t
 that long: the analysis of a new photo, the renderer's setup, other requests' jobs. A worker
 process runs it beside them instead. The worker is a fresh interpreter started on first use (a
 plain subprocess: nothing of the caller's program is imported or run again there), kept for
-later calls with its decoders, and it hands back its log records, which are replayed here.
+later calls with its decoders. It hands the phones back a piece at a time as it finds them
+(``phones_in_pieces``), with its log records, which are replayed here.
 
 Where no worker can be started, the phones are found in this process as before. A worker that
 dies or stalls during a request fails that request (the input may be what broke it, so it is
@@ -17,11 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import queue
 import struct
 import subprocess
 import sys
 import threading
-from concurrent.futures import Future
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -29,7 +32,7 @@ from typing import IO, Any
 import headcast
 from headcast.audio.clip import Audio
 from headcast.errors import HeadcastError
-from headcast.phones import phones_from_audio
+from headcast.phones.pieces import PhonePiece, join_pieces, phones_in_pieces
 from headcast.phones.track import PhoneTrack
 
 log = logging.getLogger(__name__)
@@ -62,9 +65,12 @@ class WorkerGone(Exception):
 
 @dataclass(frozen=True)
 class _Outcome:
-    track: PhoneTrack | None
+    """One reply: a piece of the phones, or the end of them (with the error, if one was raised)."""
+
+    piece: PhonePiece | None
     error: BaseException | None
     records: list[logging.LogRecord]
+    done: bool
 
 
 class _Worker:
@@ -81,7 +87,8 @@ class _Worker:
             raise WorkerGone(f"cannot start it: {exc}", started=False) from None
         self.lock = threading.Lock()
 
-    def ask(self, audio: Audio, transcript: str | None, fast: bool) -> _Outcome:
+    def ask(self, audio: Audio, transcript: str | None, fast: bool) -> Iterator[_Outcome]:
+        """The replies to one request, up to and including the last."""
         with self.lock:
             try:
                 _send(self.process.stdin, (audio, transcript, fast))
@@ -89,16 +96,19 @@ class _Worker:
                 # It had stopped before it could read the request.
                 self.close()
                 raise WorkerGone(f"it had stopped ({exc})", started=False) from None
-            try:
-                outcome = _receive(self.process.stdout)
-            except Exception as exc:  # a closed or garbled pipe, or a reply that won't load
-                self.close()
-                reason = str(exc) or type(exc).__name__
-                raise WorkerGone(f"it stopped ({reason})", started=True) from None
-        if not isinstance(outcome, _Outcome):
-            self.close()
-            raise WorkerGone("it sent an unexpected reply", started=True)
-        return outcome
+            while True:
+                try:
+                    outcome = _receive(self.process.stdout)
+                except Exception as exc:  # a closed or garbled pipe, or a reply that won't load
+                    self.close()
+                    reason = str(exc) or type(exc).__name__
+                    raise WorkerGone(f"it stopped ({reason})", started=True) from None
+                if not isinstance(outcome, _Outcome):
+                    self.close()
+                    raise WorkerGone("it sent an unexpected reply", started=True)
+                yield outcome
+                if outcome.done:
+                    return
 
     def close(self) -> None:
         for pipe in (self.process.stdin, self.process.stdout):
@@ -119,48 +129,65 @@ _worker_lock = threading.Lock()
 
 
 class PendingPhones:
-    """Phones being found; ``result()`` waits for them."""
+    """Phones being found; ``pieces()`` hands them over as they come, ``result()`` whole."""
 
     def __init__(self, audio: Audio, transcript: str | None, fast: bool) -> None:
         self._audio = audio
         self._transcript = transcript
         self._fast = fast
         self._timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio.duration_s
-        self._future: Future[_Outcome] = Future()
-        # A daemon thread waits on the reply, so that the caller's thread stays free and an
+        self._replies: queue.SimpleQueue[_Outcome | BaseException] = queue.SimpleQueue()
+        self._taken = False
+        # A daemon thread waits on the replies, so that the caller's thread stays free and an
         # interpreter that exits does not wait for a decode it no longer needs.
         threading.Thread(target=self._ask, name="headcast-phones", daemon=True).start()
 
     def _ask(self) -> None:
         try:
-            outcome = _ask_worker(self._audio, self._transcript, self._fast)
+            for outcome in _ask_worker(self._audio, self._transcript, self._fast):
+                self._replies.put(outcome)
         except BaseException as exc:
-            self._future.set_exception(exc)
-        else:
-            self._future.set_result(outcome)
+            self._replies.put(exc)
+
+    def pieces(self) -> Iterator[PhonePiece]:
+        """The phones a piece at a time, in order; raises what finding them raised (InputError
+        for bad audio). Can be taken once."""
+        if self._taken:
+            raise RuntimeError("the phones were taken already")
+        self._taken = True
+        deadline = time.monotonic() + self._timeout_s
+        first = True
+        while True:
+            try:
+                reply = self._replies.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except queue.Empty:
+                _stop_worker()
+                raise HeadcastError(
+                    f"could not find the phones: no answer from the phones worker in "
+                    f"{self._timeout_s:.0f} s"
+                ) from None
+            if isinstance(reply, WorkerGone):
+                if reply.started or not first:
+                    raise HeadcastError(
+                        f"could not find the phones: the phones worker stopped: {reply}"
+                    ) from None
+                log.debug("no phones worker (%s): finding phones in this process", reply)
+                yield from phones_in_pieces(self._audio, self._transcript, fast=self._fast)
+                return
+            if isinstance(reply, BaseException):
+                raise reply
+            first = False
+            _replay(reply.records)
+            if reply.piece is not None:
+                yield reply.piece
+            if reply.error is not None:
+                raise reply.error
+            if reply.done:
+                return
 
     def result(self) -> PhoneTrack:
-        """The PhoneTrack, or the error finding it raised (InputError for bad audio)."""
-        try:
-            outcome = self._future.result(timeout=self._timeout_s)
-        except TimeoutError:
-            _stop_worker()
-            raise HeadcastError(
-                f"could not find the phones: no answer from the phones worker in "
-                f"{self._timeout_s:.0f} s"
-            ) from None
-        except WorkerGone as exc:
-            if exc.started:
-                raise HeadcastError(
-                    f"could not find the phones: the phones worker stopped: {exc}"
-                ) from None
-            log.debug("no phones worker (%s): finding phones in this process", exc)
-            return phones_from_audio(self._audio, self._transcript, fast=self._fast)
-        _replay(outcome.records)
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.track is not None
-        return outcome.track
+        """The whole PhoneTrack, or the error finding it raised (InputError for bad audio)."""
+        return join_pieces(list(self.pieces()), self._audio.duration_s)
 
 
 def worker_running() -> bool:
@@ -176,7 +203,7 @@ def find_phones_in_worker(
     return PendingPhones(audio, transcript, fast)
 
 
-def _ask_worker(audio: Audio, transcript: str | None, fast: bool) -> _Outcome:
+def _ask_worker(audio: Audio, transcript: str | None, fast: bool) -> Iterator[_Outcome]:
     global _worker
     with _worker_lock:
         if _worker is None or _worker.process.poll() is not None:
@@ -185,7 +212,7 @@ def _ask_worker(audio: Audio, transcript: str | None, fast: bool) -> _Outcome:
             _worker = _Worker()
         worker = _worker
     try:
-        return worker.ask(audio, transcript, fast)
+        yield from worker.ask(audio, transcript, fast)
     except WorkerGone:
         with _worker_lock:
             if _worker is worker:
@@ -257,33 +284,40 @@ def _picklable(outcome: _Outcome) -> bytes:
     except Exception:
         error = outcome.error
         plain = HeadcastError(f"could not find the phones: {type(error).__name__}: {error}")
-        return pickle.dumps(_Outcome(None, plain, outcome.records))
+        return pickle.dumps(_Outcome(None, plain, outcome.records, done=True))
 
 
 def serve(replies: IO[bytes]) -> None:
-    """The worker's loop: requests on stdin, outcomes on ``replies``, until stdin closes."""
+    """The worker's loop: requests on stdin, replies on ``replies``, until stdin closes.
+
+    A request gets a reply per piece of the phones as each is found, then a last one.
+    """
     requests = sys.stdin.buffer
     logger = logging.getLogger(_LOGGER_NAME)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
+    collect = _Collect()
+    logger.addHandler(collect)
+
+    def reply(piece: PhonePiece | None, error: BaseException | None, done: bool) -> None:
+        records, collect.records = collect.records, []  # those since the last reply
+        try:
+            _write_frame(replies, _picklable(_Outcome(piece, error, records, done)))
+        except OSError:
+            os._exit(0)  # the caller has gone
+
     while True:
         try:
             audio, transcript, fast = _receive(requests)
         except (EOFError, OSError):
             return
-        collect = _Collect()
-        logger.addHandler(collect)
         try:
-            track = phones_from_audio(audio, transcript, fast=fast)
-            outcome = _Outcome(track, None, collect.records)
+            for piece in phones_in_pieces(audio, transcript, fast=fast):
+                reply(piece, None, done=False)
         except Exception as exc:  # handed back whole, to be raised in the caller
-            outcome = _Outcome(None, exc, collect.records)
-        finally:
-            logger.removeHandler(collect)
-        try:
-            _write_frame(replies, _picklable(outcome))
-        except OSError:
-            os._exit(0)  # the caller has gone
+            reply(None, exc, done=True)
+        else:
+            reply(None, None, done=True)
 
 
 def _replay(records: list[logging.LogRecord]) -> None:

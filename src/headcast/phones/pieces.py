@@ -1,0 +1,121 @@
+"""Speech cut at its pauses into pieces whose phones are found one after another.
+
+A long clip's phones then arrive a piece at a time: a video can start rendering from the first
+piece while the rest are decoded. Cuts fall in the middle of pauses, never inside a word, so
+each piece is a phrase the decoders handle on its own. With a transcript, a first alignment
+pass over the whole clip places the words; each piece is then aligned with its own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from headcast.audio.clip import Audio
+from headcast.audio.vad import VAD_FRAME_MS, voice_mask
+from headcast.phones import sphinx
+from headcast.phones.align import align_phones, word_spans
+from headcast.phones.recognize import recognize_phones
+from headcast.phones.track import SILENCE, Phone, PhoneTrack
+
+MIN_CUT_PAUSE_MS = 250.0  # only pauses this long are cut
+FIRST_PIECE_MIN_S = 2.0  # short, so that the first frames can be rendered early
+PIECE_MIN_S = 5.0
+LAST_PIECE_MIN_S = 1.0
+
+
+@dataclass(frozen=True)
+class PhonePiece:
+    """The phones of ``[start_s, end_s)`` of a clip, on the clip's timeline."""
+
+    start_s: float
+    end_s: float
+    phones: tuple[Phone, ...]
+    source: str  # as PhoneTrack.source
+
+
+def cut_times(audio: Audio, words: list[sphinx.Span] | None = None) -> list[float]:
+    """Where to cut ``audio``: the middle of pauses, spaced by the minimum piece lengths.
+
+    ``words`` (label, start, end, _) are never cut.
+    """
+    quiet = ~voice_mask(audio.samples, audio.sample_rate)
+    if len(quiet) == 0:
+        return []
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.view(np.int8), [0]))))
+    min_frames = MIN_CUT_PAUSE_MS / VAD_FRAME_MS
+    cuts: list[float] = []
+    for start, end in zip(edges[::2], edges[1::2], strict=True):
+        if end - start < min_frames or start == 0 or end >= len(quiet):
+            continue  # too short, or leading or trailing silence
+        time_s = 0.5 * (start + end) * VAD_FRAME_MS / 1000
+        if words and any(a < time_s < b for _, a, b, _ in words):
+            continue
+        since = time_s - (cuts[-1] if cuts else 0.0)
+        if since >= (PIECE_MIN_S if cuts else FIRST_PIECE_MIN_S) and (
+            audio.duration_s - time_s >= LAST_PIECE_MIN_S
+        ):
+            cuts.append(time_s)
+    return cuts
+
+
+def phones_in_pieces(
+    audio: Audio, transcript: str | None = None, *, fast: bool = False
+) -> Iterator[PhonePiece]:
+    """The phones of 16 kHz mono speech, a piece at a time, in order.
+
+    As ``phones_from_audio``: aligned with ``transcript`` where it has text, recognized
+    otherwise, and recognized where the transcript cannot be aligned (logged). Raises
+    InputError for empty audio or another sample rate.
+    """
+    sphinx.validate(audio)
+    words = None
+    if transcript is not None and transcript.strip():
+        words = word_spans(audio, transcript)  # None: logged, and recognized instead
+    rate = audio.sample_rate
+    cuts = [round(t * rate) for t in cut_times(audio, words)]
+    bounds = [0, *cuts, len(audio.samples)]
+    for first, stop in pairwise(bounds):
+        start_s, end_s = first / rate, stop / rate
+        piece = Audio(audio.samples[first:stop], rate)
+        if words is None:
+            track = recognize_phones(piece, fast=fast)
+        else:
+            said = [word for word, a, b, _ in words if start_s <= 0.5 * (a + b) < end_s]
+            if not said:
+                yield PhonePiece(start_s, end_s, (Phone(SILENCE, start_s, end_s),), "alignment")
+                continue
+            track = align_phones(piece, " ".join(said))
+        # The piece's track covers it whole: its last phone ends exactly where the piece does.
+        ends = [p.end_s + start_s for p in track.phones[:-1]] + [end_s]
+        moved = tuple(
+            Phone(p.label, p.start_s + start_s, min(end, end_s), p.confidence)
+            for p, end in zip(track.phones, ends, strict=True)
+        )
+        yield PhonePiece(start_s, end_s, moved, track.source)
+
+
+def join_pieces(pieces: list[PhonePiece], duration_s: float) -> PhoneTrack:
+    """One PhoneTrack of consecutive pieces; silence from the last piece's end on."""
+    phones: list[Phone] = []
+    for piece in pieces:
+        for phone in piece.phones:
+            if phones and phone.is_silence and phones[-1].is_silence:
+                last = phones.pop()
+                phone = Phone(
+                    SILENCE, last.start_s, phone.end_s, min(last.confidence, phone.confidence)
+                )
+            phones.append(phone)
+    end_s = phones[-1].end_s if phones else 0.0
+    if end_s < duration_s:
+        if phones and phones[-1].is_silence:
+            last = phones.pop()
+            phones.append(Phone(SILENCE, last.start_s, duration_s, last.confidence))
+        else:
+            phones.append(Phone(SILENCE, end_s, duration_s))
+    sources = {piece.source for piece in pieces}
+    source = sources.pop() if len(sources) == 1 else ("mixed" if sources else "recognition")
+    return PhoneTrack(tuple(phones), duration_s, source)
