@@ -210,3 +210,59 @@ def test_phones_from_the_worker_give_the_same_video(tmp_path):
         videos.append(read_video(out).frames)
     assert len(videos[0]) == len(videos[1]) > 50
     assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
+
+
+def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
+    """Speech long enough to be decoded in pieces starts the worker by itself, and the video
+    rendered from the pieces as they arrive is the one rendered from all the phones at once."""
+    import time
+
+    from headcast.animate import animate
+    from headcast.face.avatar import prepare_avatar
+    from headcast.phones import worker
+    from tests.conftest import joined_clips
+
+    audio, text = joined_clips()
+    photo = (MEDIA / "biden.jpg").read_bytes()
+    prepare_avatar(photo, 256)
+    worker._stop_worker()
+    for _ in range(50):
+        if not worker.worker_running():
+            break
+        time.sleep(0.1)
+    short = tmp_path / "short.mp4"
+    animate(photo, clip_wav("0880"), short, text=clip_text("0880"), size=256, check_reference=False)
+    assert not worker.worker_running()  # a photo analysed already and a short clip: no worker
+    videos = []
+    for in_worker in (None, False):
+        out = tmp_path / f"long-{in_worker}.mp4"
+        animate(photo, audio, out, text=text, size=256, check_reference=False,
+                phones_in_worker=in_worker)  # fmt: skip
+        if in_worker is None:
+            assert worker.worker_running()
+        videos.append(read_video(out).frames)
+    assert len(videos[0]) == len(videos[1]) == round(audio.duration_s * 25)
+    assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
+
+
+def test_phones_worker_dying_while_frames_render_leaves_no_video(tmp_path):
+    from headcast.animate import animate
+    from headcast.audio import load_audio
+    from headcast.errors import HeadcastError
+    from headcast.phones import worker
+    from tests.conftest import joined_clips
+
+    audio, text = joined_clips()
+    worker.find_phones_in_worker(load_audio(clip_wav("0880"), sample_rate=16000), None).result()
+    running = worker._worker
+    assert running is not None
+
+    def kill_after_the_first_frame(done: int, total: int) -> None:
+        if done == 1:
+            running.process.kill()  # the later pieces of the phones are still being found
+
+    out = tmp_path / "never.mp4"
+    with pytest.raises(HeadcastError, match="the phones worker stopped"):
+        animate(MEDIA / "biden.jpg", audio, out, text=text, size=256, check_reference=False,
+                phones_in_worker=True, progress=kill_after_the_first_frame)  # fmt: skip
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -16,11 +16,12 @@ from headcast.audio import Audio, conform_audio, is_silent, load_audio, resample
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
-from headcast.face.avatar import read_photo_file
+from headcast.face.avatar import is_prepared, read_photo_file
 from headcast.motion.as_phones_arrive import MotionAsPhonesArrive
 from headcast.motion.prosody import prosody_of
 from headcast.phones import PhonePiece, PhoneTrack, phones_in_pieces
-from headcast.phones.worker import find_phones_in_worker
+from headcast.phones.pieces import cut_times
+from headcast.phones.worker import find_phones_in_worker, worker_running
 from headcast.render import EngineSession, get_engine
 from headcast.video import VideoWriter
 
@@ -106,16 +107,18 @@ def animate(
     check_reference: bool = True,
     allow_silence: bool = False,
     progress: ProgressCallback | None = None,
-    phones_in_worker: bool = True,
+    phones_in_worker: bool | None = None,
 ) -> AnimateResult:
     """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus).
 
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
     recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
-    renders as idle frames). ``phones_in_worker`` (the default) finds the phones in a worker
-    process, a piece of the speech at a time: the frames are rendered from the first piece on
-    while the rest are decoded, and the caller's other threads keep running meanwhile.
+    renders as idle frames). ``phones_in_worker`` finds the phones in a worker process, a
+    piece of the speech at a time: frames are rendered from the first piece on while the rest
+    are decoded, and the caller's other threads keep running meanwhile. By default it is used
+    where its start-up (about half a second) pays: when it is running already, when the photo
+    must be analysed meanwhile, or when the speech is long enough to come in pieces.
     """
     started = time.perf_counter()
     out_path = check_output_path(output)
@@ -160,6 +163,10 @@ def animate(
     # nothing), truly side by side when the phones come from the worker: in this process the
     # decoder holds the GIL throughout.
     transcript = text if text and text.strip() else None
+    if phones_in_worker is None:
+        phones_in_worker = phones is None and (
+            worker_running() or not is_prepared(photo, size) or bool(cut_times(analysis))
+        )
     pending = (
         find_phones_in_worker(analysis, transcript) if phones is None and phones_in_worker else None
     )

@@ -15,7 +15,7 @@ from itertools import pairwise
 import numpy as np
 
 from headcast.audio.clip import Audio
-from headcast.audio.vad import VAD_FRAME_MS, voice_mask
+from headcast.audio.vad import VAD_FRAME_MS, frame_levels_db, speech_mask
 from headcast.phones import sphinx
 from headcast.phones.align import align_phones, word_spans
 from headcast.phones.recognize import recognize_phones
@@ -42,7 +42,8 @@ def cut_times(audio: Audio, words: list[sphinx.Span] | None = None) -> list[floa
 
     ``words`` (label, start, end, _) are never cut.
     """
-    quiet = ~voice_mask(audio.samples, audio.sample_rate)
+    # Quiet by loudness alone: music is no place to cut either.
+    quiet = ~speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
     if len(quiet) == 0:
         return []
     edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.view(np.int8), [0]))))
