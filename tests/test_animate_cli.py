@@ -225,7 +225,7 @@ def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
     audio, text = joined_clips()
     photo = (MEDIA / "biden.jpg").read_bytes()
     prepare_avatar(photo, 256)
-    worker._stop_worker()
+    worker.stop_worker()
     for _ in range(50):
         if not worker.worker_running():
             break
@@ -245,17 +245,33 @@ def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
 
 
-def test_phones_worker_dying_while_frames_render_leaves_no_video(tmp_path):
-    from headcast.animate import animate
-    from headcast.audio import load_audio
-    from headcast.errors import HeadcastError
-    from headcast.phones import worker
+def _long_speech():
+    """A hundred seconds of real speech with its text: the worker is still decoding when the
+    first frames render."""
+    from headcast.audio import Audio
     from tests.conftest import joined_clips
 
     audio, text = joined_clips()
+    return Audio(np.tile(audio.samples, 4), audio.sample_rate), " ".join([text] * 4)
+
+
+def _running_worker():
+    from headcast.audio import load_audio
+    from headcast.phones import worker
+
     worker.find_phones_in_worker(load_audio(clip_wav("0880"), sample_rate=16000), None).result()
-    running = worker._worker
-    assert running is not None
+    assert worker._worker is not None
+    return worker._worker
+
+
+def test_phones_worker_dying_while_frames_render_leaves_no_video(tmp_path):
+    from headcast.animate import animate
+    from headcast.errors import HeadcastError
+    from headcast.face.avatar import prepare_avatar
+
+    audio, text = _long_speech()
+    prepare_avatar(MEDIA / "biden.jpg", 256)
+    running = _running_worker()
 
     def kill_after_the_first_frame(done: int, total: int) -> None:
         if done == 1:
@@ -266,3 +282,45 @@ def test_phones_worker_dying_while_frames_render_leaves_no_video(tmp_path):
         animate(MEDIA / "biden.jpg", audio, out, text=text, size=256, check_reference=False,
                 phones_in_worker=True, progress=kill_after_the_first_frame)  # fmt: skip
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_video_calls_its_phones_off(tmp_path):
+    """A video that fails while its phones are still being found (here: no face in the photo)
+    stops the worker's decoding, and the next request gets a worker of its own."""
+    import subprocess
+
+    import cv2
+
+    from headcast.animate import animate
+    from headcast.audio import load_audio
+    from headcast.errors import InputError
+    from headcast.phones import phones_from_audio, worker
+
+    audio, text = _long_speech()
+    curtain = tmp_path / "curtain.png"
+    cv2.imwrite(str(curtain), cv2.imread(str(MEDIA / "obama.jpg"))[:400, :300])
+    running = _running_worker()
+    with pytest.raises(InputError, match="no face"):
+        animate(curtain, audio, tmp_path / "never.mp4", text=text, size=256,
+                check_reference=False, phones_in_worker=True)  # fmt: skip
+    try:
+        running.process.wait(timeout=10)  # decoding it all would take several times longer
+    except subprocess.TimeoutExpired:
+        pytest.fail("the phones worker went on decoding the speech of a failed video")
+    speech = load_audio(clip_wav("0930"), sample_rate=16000)
+    pending = worker.find_phones_in_worker(speech, clip_text("0930"))
+    assert pending.result() == phones_from_audio(speech, clip_text("0930"))
+    assert worker._worker is not running and worker.worker_running()
+
+
+def test_progress_bar_counts_the_frames_from_its_first_line(tmp_path):
+    """The bar shows up with the number of frames to render, never as an empty count while the
+    photo and speech are analysed; the summary names the file written."""
+    out = tmp_path / "biden.mp4"
+    result = run_cli("animate", str(MEDIA / "biden.jpg"), str(clip_wav("0880")), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    n_frames = len(read_video(out).frames)
+    states = [s for s in result.stderr.replace("\n", "\r").split("\r") if "rendering" in s]
+    assert states, result.stderr
+    assert all(f"/{n_frames} " in s for s in states), states
+    assert f"wrote {out} ({n_frames} frames" in result.stderr

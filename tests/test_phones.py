@@ -426,6 +426,24 @@ def test_long_speech_is_decoded_in_pieces_cut_in_its_pauses(with_text: bool) -> 
         assert np.mean(same) > 0.95, np.mean(same)
 
 
+def test_each_guessed_word_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
+    """In pieces or whole, a word missing from the dictionary is reported once; speech too short
+    to cut is aligned whole, as written."""
+    from headcast.phones import phones_in_pieces
+
+    audio, text = _joined()
+    assert "disposed" in text
+    # Words of their own: a decoder remembers the guesses it was given.
+    cases = ((audio, text, "dispozzed"), (clip("0880"), transcript("0880"), "dyspozed"))
+    for speech, words, guessed in cases:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="headcast.phones"):
+            pieces = list(phones_in_pieces(speech, words.replace("disposed", guessed)))
+        assert caplog.text.count(f"'{guessed}' is not in the dictionary") == 1, caplog.text
+    assert len(pieces) == 1
+    assert pieces[0].phones == align_phones(speech, words.replace("disposed", guessed)).phones
+
+
 def test_worker_hands_over_the_pieces_as_they_are_found() -> None:
     from headcast.phones import phones_in_pieces
     from headcast.phones.worker import find_phones_in_worker

@@ -170,38 +170,79 @@ def animate(
     pending = (
         find_phones_in_worker(analysis, transcript) if phones is None and phones_in_worker else None
     )
-    with ThreadPoolExecutor(max_workers=1) as helper:
-        face_job = helper.submit(prepare_face)
-        try:
-            # The sound's loudness and pitch need no phones: measured while the worker works.
-            t0 = time.perf_counter()
-            prosody = prosody_of(analysis)
-            stages["prosody"] = time.perf_counter() - t0
-            if phones is not None:
-                pieces = iter([PhonePiece(0.0, phones.duration_s, phones.phones, phones.source)])
-            elif pending is not None:
-                pieces = pending.pieces()
-            else:
-                pieces = phones_in_pieces(analysis, transcript)
-            # Frames are rendered as soon as the phones that shape them are known; the rest
-            # are decoded meanwhile, in the worker.
-            motion = MotionAsPhonesArrive(
-                pieces, analysis, fps, prosody, seed=seed, head_motion=head_motion
-            )
-            motion.frame(0)
-        except BaseException:
-            face_job.add_done_callback(_close_session)
-            raise
-        face = face_job.result()
-    avatar, session = face.avatar, face.session
-    stages["face"], stages["render_setup"] = face.seconds, face.render_setup_s
+    try:
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            face_job = helper.submit(prepare_face)
+            try:
+                # The sound's loudness and pitch need no phones: measured while the worker works.
+                t0 = time.perf_counter()
+                prosody = prosody_of(analysis)
+                stages["prosody"] = time.perf_counter() - t0
+                if phones is not None:
+                    pieces = iter(
+                        [PhonePiece(0.0, phones.duration_s, phones.phones, phones.source)]
+                    )
+                elif pending is not None:
+                    pieces = pending.pieces()
+                else:
+                    pieces = phones_in_pieces(analysis, transcript)
+                # Frames are rendered as soon as the phones that shape them are known; the rest
+                # are decoded meanwhile, in the worker.
+                motion = MotionAsPhonesArrive(
+                    pieces,
+                    analysis,
+                    fps,
+                    prosody,
+                    seed=seed,
+                    head_motion=head_motion,
+                    arrived=pending.arrived if pending is not None else None,
+                )
+                motion.frame(0)
+            except BaseException:
+                face_job.add_done_callback(_close_session)
+                raise
+            face = face_job.result()
+        avatar = face.avatar
+        stages["face"], stages["render_setup"] = face.seconds, face.render_setup_s
 
+        render_s, encode_s = _write_video(
+            motion, face.session, out_path, size, fps, speech, progress
+        )
+    except BaseException:
+        if pending is not None:
+            pending.cancel()  # its worker would go on decoding speech no one waits for
+        raise
+    motion.track()  # the phones' end, which the last frames may not have needed
+    stages["phones"], stages["motion"] = motion.waited_s, motion.building_s
+    stages["render"], stages["encode"] = render_s, encode_s
+    return AnimateResult(
+        output=out_path,
+        n_frames=motion.n_frames,
+        fps=fps,
+        audio_duration_s=speech.duration_s,
+        faces_found=avatar.faces_found,
+        stage_seconds=stages,
+        wall_seconds=time.perf_counter() - started,
+    )
+
+
+def _write_video(
+    motion: MotionAsPhonesArrive,
+    session: EngineSession,
+    out_path: Path,
+    size: int,
+    fps: float,
+    speech: Audio,
+    progress: ProgressCallback | None,
+) -> tuple[float, float]:
+    """Render every frame once its motion is settled, encoding beside; the renderer is closed
+    after. Returns the seconds spent rendering and encoding."""
     render_s = 0.0
     try:
         with VideoWriter(out_path, size, size, fps, speech) as writer:
             encoder = _TimedWriter(writer)
             with ThreadPoolExecutor(max_workers=1) as encoding:
-                # Encoding runs beside rendering; a few frames in flight bound the memory.
+                # A few frames in flight bound the memory.
                 in_flight: deque[Future[None]] = deque()
                 for i in range(motion.n_frames):
                     pose = motion.frame(i)
@@ -219,19 +260,7 @@ def animate(
         encoder.seconds += time.perf_counter() - t0
     finally:
         session.close()
-    motion.track()  # the phones' end, which the last frames may not have needed
-    stages["phones"], stages["motion"] = motion.waited_s, motion.building_s
-    stages["render"] = render_s
-    stages["encode"] = encoder.seconds
-    return AnimateResult(
-        output=out_path,
-        n_frames=motion.n_frames,
-        fps=fps,
-        audio_duration_s=speech.duration_s,
-        faces_found=avatar.faces_found,
-        stage_seconds=stages,
-        wall_seconds=time.perf_counter() - started,
-    )
+    return render_s, encoder.seconds
 
 
 def _warn_if_poor_reference(photo: bytes, name: str) -> None:

@@ -33,12 +33,23 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def frame_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback drawing a bar on stderr, closed on exit."""
+    """A ``progress(done, total)`` callback drawing a bar on stderr, closed on exit.
+
+    The bar appears with the first frame, once the number of frames is known: an empty
+    "0 frame" bar would stand there while the photo and the speech are analysed.
+    """
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="frame", desc="rendering", disable=quiet, leave=False, file=sys.stderr)
+    bars: list[tqdm] = []
 
     def progress(done: int, total: int) -> None:
+        if quiet:
+            return
+        if not bars:
+            bars.append(
+                tqdm(total=total, unit="frame", desc="rendering", leave=False, file=sys.stderr)
+            )
+        bar = bars[0]
         if bar.total != total:
             bar.reset(total=total)
         bar.update(done - bar.n)
@@ -46,7 +57,8 @@ def frame_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
     try:
         yield progress
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
 
 
 def print_summary(result: AnimateResult) -> None:

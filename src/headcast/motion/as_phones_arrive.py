@@ -9,7 +9,7 @@ piece on, beside the decoding of the rest, and come out as if it had waited.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from headcast.audio.clip import Audio
 from headcast.motion.build import build_motion, frame_count, settled_frames
@@ -31,13 +31,17 @@ class MotionAsPhonesArrive:
         *,
         seed: int = 0,
         head_motion: bool = True,
+        arrived: Callable[[], bool] | None = None,
     ) -> None:
+        """``arrived`` tells whether the next piece (or the end) can be taken without waiting:
+        all those are taken at once, so that the motion is rebuilt once for them."""
         self._pieces = pieces
         self._audio = audio
         self._fps = fps
         self._prosody = prosody
         self._seed = seed
         self._head_motion = head_motion
+        self._arrived = arrived
         self._known: list[PhonePiece] = []
         self._motion: MotionTrack | None = None
         self._settled = 0
@@ -47,15 +51,15 @@ class MotionAsPhonesArrive:
         self.building_s = 0.0  # the motion, over and over
 
     def frame(self, index: int) -> FaceMotion:
-        while index >= self._settled and not self._complete:
-            self._take_piece()
+        if index >= self._settled and not self._complete:
+            self._take_pieces(index)
         assert self._motion is not None
         return self._motion.frame(index)
 
     def track(self) -> PhoneTrack:
         """All the phones (waits for the rest)."""
-        while not self._complete:
-            self._take_piece()
+        if not self._complete:
+            self._take_pieces(self.n_frames)
         return join_pieces(self._known, self._audio.duration_s)
 
     def motion(self) -> MotionTrack:
@@ -64,25 +68,31 @@ class MotionAsPhonesArrive:
         assert self._motion is not None
         return self._motion
 
-    def _take_piece(self) -> None:
-        started = time.perf_counter()
-        piece = next(self._pieces, None)
-        self.waited_s += time.perf_counter() - started
-        if piece is None:
-            self._complete = True
-            self._settled = self.n_frames
-            if self._motion is not None:
-                return  # the last piece's motion had every phone already
-        else:
-            self._known.append(piece)
-            self._settled = settled_frames(piece.end_s, self._fps)
-        started = time.perf_counter()
-        self._motion = build_motion(
-            join_pieces(self._known, self._audio.duration_s),
-            self._audio,
-            self._fps,
-            seed=self._seed,
-            head_motion=self._head_motion,
-            prosody=self._prosody,
-        )
-        self.building_s += time.perf_counter() - started
+    def _take_pieces(self, index: int) -> None:
+        """Wait for the pieces frame ``index`` needs, take those that came meanwhile too, and
+        rebuild the motion from all the phones known."""
+        settled, new = self._settled, False
+        while not self._complete and (
+            index >= settled or (self._arrived is not None and self._arrived())
+        ):
+            started = time.perf_counter()
+            piece = next(self._pieces, None)
+            self.waited_s += time.perf_counter() - started
+            if piece is None:
+                self._complete = True
+                settled = self.n_frames
+            else:
+                self._known.append(piece)
+                settled, new = settled_frames(piece.end_s, self._fps), True
+        if new or self._motion is None:
+            started = time.perf_counter()
+            self._motion = build_motion(
+                join_pieces(self._known, self._audio.duration_s),
+                self._audio,
+                self._fps,
+                seed=self._seed,
+                head_motion=self._head_motion,
+                prosody=self._prosody,
+            )
+            self.building_s += time.perf_counter() - started
+        self._settled = settled

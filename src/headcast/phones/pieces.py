@@ -22,7 +22,10 @@ from headcast.phones.recognize import recognize_phones
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
 
 MIN_CUT_PAUSE_MS = 250.0  # only pauses this long are cut
-FIRST_PIECE_MIN_S = 2.0  # short, so that the first frames can be rendered early
+# Short, so that the first frames can be rendered early, but longer than the furthest a phone
+# reaches back into the motion before it (motion's PHONE_REACH_BACK_S, 2 s): a frame is final
+# only that far before the end of the phones known.
+FIRST_PIECE_MIN_S = 3.0
 PIECE_MIN_S = 5.0
 LAST_PIECE_MIN_S = 1.0
 
@@ -42,22 +45,35 @@ def cut_times(audio: Audio, words: list[sphinx.Span] | None = None) -> list[floa
 
     ``words`` (label, start, end, _) are never cut.
     """
+    return _spaced_cuts(_pause_middles(audio), audio.duration_s, words)
+
+
+def _pause_middles(audio: Audio) -> list[float]:
+    """The middle of every pause long enough to cut, inside the clip, in seconds."""
     # Quiet by loudness alone: music is no place to cut either.
     quiet = ~speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
     if len(quiet) == 0:
         return []
     edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.view(np.int8), [0]))))
     min_frames = MIN_CUT_PAUSE_MS / VAD_FRAME_MS
+    return [
+        0.5 * (start + end) * VAD_FRAME_MS / 1000
+        for start, end in zip(edges[::2], edges[1::2], strict=True)
+        # neither too short, nor the leading or trailing silence
+        if end - start >= min_frames and start > 0 and end < len(quiet)
+    ]
+
+
+def _spaced_cuts(
+    middles: list[float], duration_s: float, words: list[sphinx.Span] | None
+) -> list[float]:
     cuts: list[float] = []
-    for start, end in zip(edges[::2], edges[1::2], strict=True):
-        if end - start < min_frames or start == 0 or end >= len(quiet):
-            continue  # too short, or leading or trailing silence
-        time_s = 0.5 * (start + end) * VAD_FRAME_MS / 1000
+    for time_s in middles:
         if words and any(a < time_s < b for _, a, b, _ in words):
             continue
         since = time_s - (cuts[-1] if cuts else 0.0)
         if since >= (PIECE_MIN_S if cuts else FIRST_PIECE_MIN_S) and (
-            audio.duration_s - time_s >= LAST_PIECE_MIN_S
+            duration_s - time_s >= LAST_PIECE_MIN_S
         ):
             cuts.append(time_s)
     return cuts
@@ -73,11 +89,24 @@ def phones_in_pieces(
     InputError for empty audio or another sample rate.
     """
     sphinx.validate(audio)
+    text = transcript if transcript is not None and transcript.strip() else None
+    middles = _pause_middles(audio)
+    cuts_s = _spaced_cuts(middles, audio.duration_s, None)
     words = None
-    if transcript is not None and transcript.strip():
-        words = word_spans(audio, transcript)  # None: logged, and recognized instead
+    if text is not None and cuts_s:
+        # Only speech that will be cut needs its words placed first.
+        words = word_spans(audio, text)  # None: logged, and recognized instead
+        if words is not None:
+            cuts_s = _spaced_cuts(middles, audio.duration_s, words)
+    if not cuts_s:
+        # One piece, decoded whole.
+        whole = (
+            align_phones(audio, text) if text is not None else recognize_phones(audio, fast=fast)
+        )
+        yield PhonePiece(0.0, audio.duration_s, whole.phones, whole.source)
+        return
     rate = audio.sample_rate
-    cuts = [round(t * rate) for t in cut_times(audio, words)]
+    cuts = [round(t * rate) for t in cuts_s]
     bounds = [0, *cuts, len(audio.samples)]
     for first, stop in pairwise(bounds):
         start_s, end_s = first / rate, stop / rate

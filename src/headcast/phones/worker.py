@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +43,7 @@ MAX_MESSAGE_BYTES = 1 << 30  # a longer header is not one of ours: the pipe is o
 # A decode runs at a few percent of real time; this allows for a machine a hundred times busier.
 TIMEOUT_BASE_S = 60.0
 TIMEOUT_PER_AUDIO_S = 2.0
+QUEUE_POLL_S = 1.0  # how often a request not yet sent looks again
 _PACKAGE_ROOT = str(Path(headcast.__file__).resolve().parent.parent)
 # Before anything is imported: Ctrl-C, which reaches the whole process group, is left to the
 # caller (the worker ends when its stdin closes); file descriptor 1 becomes the reply pipe and
@@ -73,6 +74,15 @@ class _Outcome:
     done: bool
 
 
+@dataclass
+class _Ticket:
+    """One request's standing: whether it is sent (and to which worker), or called off."""
+
+    sent: threading.Event = field(default_factory=threading.Event)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    worker: _Worker | None = None
+
+
 class _Worker:
     """One worker process; one request at a time."""
 
@@ -87,15 +97,21 @@ class _Worker:
             raise WorkerGone(f"cannot start it: {exc}", started=False) from None
         self.lock = threading.Lock()
 
-    def ask(self, audio: Audio, transcript: str | None, fast: bool) -> Iterator[_Outcome]:
+    def ask(
+        self, audio: Audio, transcript: str | None, fast: bool, ticket: _Ticket
+    ) -> Iterator[_Outcome]:
         """The replies to one request, up to and including the last."""
         with self.lock:
+            if ticket.cancelled.is_set():
+                return
             try:
                 _send(self.process.stdin, (audio, transcript, fast))
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: its pipe was closed here
                 # It had stopped before it could read the request.
                 self.close()
                 raise WorkerGone(f"it had stopped ({exc})", started=False) from None
+            ticket.worker = self
+            ticket.sent.set()
             while True:
                 try:
                     outcome = _receive(self.process.stdout)
@@ -137,6 +153,8 @@ class PendingPhones:
         self._fast = fast
         self._timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio.duration_s
         self._replies: queue.SimpleQueue[_Outcome | BaseException] = queue.SimpleQueue()
+        self._ticket = _Ticket()
+        self._finished = threading.Event()
         self._taken = False
         # A daemon thread waits on the replies, so that the caller's thread stays free and an
         # interpreter that exits does not wait for a decode it no longer needs.
@@ -144,10 +162,15 @@ class PendingPhones:
 
     def _ask(self) -> None:
         try:
-            for outcome in _ask_worker(self._audio, self._transcript, self._fast):
+            for outcome in _ask_worker(self._audio, self._transcript, self._fast, self._ticket):
                 self._replies.put(outcome)
         except BaseException as exc:
             self._replies.put(exc)
+        else:
+            if self._ticket.cancelled.is_set():
+                self._replies.put(HeadcastError("could not find the phones: called off"))
+        finally:
+            self._finished.set()
 
     def pieces(self) -> Iterator[PhonePiece]:
         """The phones a piece at a time, in order; raises what finding them raised (InputError
@@ -155,17 +178,26 @@ class PendingPhones:
         if self._taken:
             raise RuntimeError("the phones were taken already")
         self._taken = True
-        deadline = time.monotonic() + self._timeout_s
+        # Only time spent waiting on the worker counts, from when it has the request: not the
+        # caller's work between pieces, nor the wait for another request to be done with it.
+        left_s = self._timeout_s
         first = True
         while True:
+            sent = self._ticket.sent.is_set()
+            started = time.monotonic()
             try:
-                reply = self._replies.get(timeout=max(deadline - time.monotonic(), 0.0))
+                reply = self._replies.get(timeout=max(left_s, 0.0) if sent else QUEUE_POLL_S)
             except queue.Empty:
-                _stop_worker()
+                if not sent:
+                    continue
+                self.cancel()
                 raise HeadcastError(
                     f"could not find the phones: no answer from the phones worker in "
                     f"{self._timeout_s:.0f} s"
                 ) from None
+            finally:
+                if sent:
+                    left_s -= time.monotonic() - started
             if isinstance(reply, WorkerGone):
                 if reply.started or not first:
                     raise HeadcastError(
@@ -185,9 +217,21 @@ class PendingPhones:
             if reply.done:
                 return
 
+    def arrived(self) -> bool:
+        """Whether ``pieces()`` has its next piece (or its end) to hand over without waiting."""
+        return not self._replies.empty()
+
     def result(self) -> PhoneTrack:
         """The whole PhoneTrack, or the error finding it raised (InputError for bad audio)."""
         return join_pieces(list(self.pieces()), self._audio.duration_s)
+
+    def cancel(self) -> None:
+        """Call the request off: not sent, it never will be; under way, its worker is stopped
+        (it cannot be interrupted otherwise), and the next request starts a fresh one."""
+        self._ticket.cancelled.set()
+        worker = self._ticket.worker
+        if worker is not None and not self._finished.is_set():
+            worker.process.kill()
 
 
 def worker_running() -> bool:
@@ -203,29 +247,43 @@ def find_phones_in_worker(
     return PendingPhones(audio, transcript, fast)
 
 
-def _ask_worker(audio: Audio, transcript: str | None, fast: bool) -> Iterator[_Outcome]:
+def _ask_worker(
+    audio: Audio, transcript: str | None, fast: bool, ticket: _Ticket
+) -> Iterator[_Outcome]:
     global _worker
-    with _worker_lock:
-        if _worker is None or _worker.process.poll() is not None:
-            if _worker is not None:
-                _worker.close()
-            _worker = _Worker()
-        worker = _worker
-    try:
-        yield from worker.ask(audio, transcript, fast)
-    except WorkerGone:
-        with _worker_lock:
-            if _worker is worker:
-                _worker = None
-        raise
+    for attempt in range(2):
+        worker, fresh = _current_worker()
+        try:
+            yield from worker.ask(audio, transcript, fast, ticket)
+            return
+        except WorkerGone as exc:
+            with _worker_lock:
+                if _worker is worker:
+                    _worker = None
+            # One that served earlier requests may have been stopped since (by a request
+            # that was called off): a fresh one is tried before giving up on workers.
+            if exc.started or fresh or attempt:
+                raise
 
 
-def _stop_worker() -> None:
-    """Kill a worker that stopped answering; the request waiting on it then fails."""
+def stop_worker() -> None:
+    """Stop the worker, if one is running; a request under way on it fails."""
     with _worker_lock:
         worker = _worker
     if worker is not None:
         worker.process.kill()
+
+
+def _current_worker() -> tuple[_Worker, bool]:
+    """The running worker, started if need be, and whether it was just started."""
+    global _worker
+    with _worker_lock:
+        if _worker is not None and _worker.process.poll() is None:
+            return _worker, False
+        if _worker is not None:
+            _worker.close()
+        _worker = _Worker()
+        return _worker, True
 
 
 def _send(pipe: IO[bytes] | None, message: Any) -> None:
