@@ -16,7 +16,7 @@ $(UV):
 # Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (this project's machines,
 # most containers), every run would otherwise compile each module it imports, 1.5-2.5 s of a
 # 26 s clip's 5-7 s.
-$(STAMP): $(UV) pyproject.toml uv.lock
+$(STAMP): $(UV) pyproject.toml uv.lock Makefile
 	$(UV) sync --frozen --quiet --compile-bytecode
 	$(VENV)/bin/python -m compileall -q src
 	touch $(STAMP)

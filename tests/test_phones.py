@@ -225,6 +225,9 @@ def test_wrong_transcript_falls_back_to_recognition(caplog: pytest.LogCaptureFix
         track = align_phones(audio, "the quick brown fox jumps over the lazy dog")
     assert track.source == "recognition" and "recognizing" in caplog.text
     assert_well_formed(track, audio.duration_s)
+    # Asked for speed, the fallback is the cheaper recognizer, as without a transcript.
+    fast = phones_from_audio(audio, "the quick brown fox jumps over the lazy dog", fast=True)
+    assert fast == phones_from_audio(audio, fast=True) != track
 
 
 @pytest.mark.parametrize("where", ["padding", "pause"])
@@ -350,6 +353,31 @@ def test_worker_finds_the_same_phones_and_replays_its_warnings(
     assert tracks[0] == align_phones(clip("0880"), text)
     assert tracks[1] == phones_from_audio(clip("0870"))
     assert tracks[1].source == "recognition"
+
+
+def test_phones_left_unread_stop_their_worker() -> None:
+    """A caller that stops taking the pieces (it failed, or gave up) stops the worker's decode;
+    the next request gets a worker of its own."""
+    import subprocess
+
+    from headcast.phones import worker
+
+    audio, text = _joined()
+    longer = Audio(np.tile(audio.samples, 4), audio.sample_rate)
+    pending = worker.find_phones_in_worker(longer, " ".join([text] * 4))
+    pieces = pending.pieces()
+    next(pieces)
+    running = worker._worker
+    assert running is not None
+    pieces.close()
+    try:
+        running.process.wait(timeout=10)  # decoding the rest would take longer
+    except subprocess.TimeoutExpired:
+        pytest.fail("the worker went on decoding phones that no one would read")
+    assert worker.find_phones_in_worker(clip("0930"), None).result() == phones_from_audio(
+        clip("0930")
+    )
+    assert worker._worker is not running and worker.worker_running()
 
 
 def test_worker_raises_the_callers_errors_and_outlives_a_crash() -> None:

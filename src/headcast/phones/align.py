@@ -141,19 +141,20 @@ def _pronounceable(dec: Decoder, words: list[str]) -> list[str]:
     return known
 
 
-def align_phones(audio: Audio, transcript: str) -> PhoneTrack:
+def align_phones(audio: Audio, transcript: str, *, fast: bool = False) -> PhoneTrack:
     """Phones of ``transcript`` timed against 16 kHz mono speech (source ``"alignment"``).
 
     Words missing from the dictionary are aligned with a pronunciation guessed from their
     spelling (logged as a warning). If the transcript has no words or cannot be aligned to
-    the audio, the phones are recognized instead (source ``"recognition"``, also logged).
-    Raises InputError for empty audio or another sample rate.
+    the audio, the phones are recognized instead (source ``"recognition"``, also logged; with
+    the cheaper recognizer where ``fast``). Raises InputError for empty audio or another
+    sample rate.
     """
     utterance = sphinx.utterance(audio)
     words = transcript_words(transcript)
     if not words or not utterance.pcm:
         log.warning("nothing to align (no words or no sound): recognizing phones instead")
-        return recognize_phones(audio)
+        return recognize_phones(audio, fast=fast)
     spans: list[sphinx.Span] | None = None
     with sphinx.decoder(**_ALIGN_OPTIONS) as dec:
         words = _pronounceable(dec, words)
@@ -161,7 +162,7 @@ def align_phones(audio: Audio, transcript: str) -> PhoneTrack:
             spans = _align(dec, utterance.pcm, " ".join(words))
     if spans is None:
         log.warning("the transcript could not be aligned to the audio: recognizing phones instead")
-        return recognize_phones(audio)
+        return recognize_phones(audio, fast=fast)
     return sphinx.build_track(utterance.original_spans(spans), audio.duration_s, "alignment")
 
 

@@ -101,7 +101,9 @@ def phones_in_pieces(
     if not cuts_s:
         # One piece, decoded whole.
         whole = (
-            align_phones(audio, text) if text is not None else recognize_phones(audio, fast=fast)
+            align_phones(audio, text, fast=fast)
+            if text is not None
+            else recognize_phones(audio, fast=fast)
         )
         yield PhonePiece(0.0, audio.duration_s, whole.phones, whole.source)
         return
@@ -118,7 +120,7 @@ def phones_in_pieces(
             if not said:
                 yield PhonePiece(start_s, end_s, (Phone(SILENCE, start_s, end_s),), "alignment")
                 continue
-            track = align_phones(piece, " ".join(said))
+            track = align_phones(piece, " ".join(said), fast=fast)
         # The piece's track covers it whole: its last phone ends exactly where the piece does.
         ends = [p.end_s + start_s for p in track.phones[:-1]] + [end_s]
         moved = tuple(

@@ -44,6 +44,7 @@ MAX_MESSAGE_BYTES = 1 << 30  # a longer header is not one of ours: the pipe is o
 TIMEOUT_BASE_S = 60.0
 TIMEOUT_PER_AUDIO_S = 2.0
 QUEUE_POLL_S = 1.0  # how often a request not yet sent looks again
+MAX_ATTEMPTS = 3  # workers tried for one request, where the earlier ones had been stopped
 _PACKAGE_ROOT = str(Path(headcast.__file__).resolve().parent.parent)
 # Before anything is imported: Ctrl-C, which reaches the whole process group, is left to the
 # caller (the worker ends when its stdin closes); file descriptor 1 becomes the reply pipe and
@@ -79,7 +80,10 @@ class _Ticket:
     """One request's standing: whether it is sent (and to which worker), or called off."""
 
     sent: threading.Event = field(default_factory=threading.Event)
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    # Under the lock: called off, and the worker serving it (None before it is sent and once
+    # its last reply is in, so that a late call-off never stops a worker serving another).
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cancelled: bool = False
     worker: _Worker | None = None
 
 
@@ -96,35 +100,41 @@ class _Worker:
         except OSError as exc:
             raise WorkerGone(f"cannot start it: {exc}", started=False) from None
         self.lock = threading.Lock()
+        self.called_off = False  # stopped by a request called off, not by a fault of its own
 
     def ask(
         self, audio: Audio, transcript: str | None, fast: bool, ticket: _Ticket
     ) -> Iterator[_Outcome]:
         """The replies to one request, up to and including the last."""
         with self.lock:
-            if ticket.cancelled.is_set():
-                return
-            try:
-                _send(self.process.stdin, (audio, transcript, fast))
-            except (OSError, ValueError) as exc:  # ValueError: its pipe was closed here
-                # It had stopped before it could read the request.
-                self.close()
-                raise WorkerGone(f"it had stopped ({exc})", started=False) from None
-            ticket.worker = self
-            ticket.sent.set()
-            while True:
-                try:
-                    outcome = _receive(self.process.stdout)
-                except Exception as exc:  # a closed or garbled pipe, or a reply that won't load
-                    self.close()
-                    reason = str(exc) or type(exc).__name__
-                    raise WorkerGone(f"it stopped ({reason})", started=True) from None
-                if not isinstance(outcome, _Outcome):
-                    self.close()
-                    raise WorkerGone("it sent an unexpected reply", started=True)
-                yield outcome
-                if outcome.done:
+            with ticket.lock:
+                if ticket.cancelled:
                     return
+                ticket.worker = self  # from here on a call-off stops it, even mid-send
+            try:
+                try:
+                    _send(self.process.stdin, (audio, transcript, fast))
+                except (OSError, ValueError) as exc:  # ValueError: its pipe was closed here
+                    # It had stopped before it could read the request.
+                    self.close()
+                    raise WorkerGone(f"it had stopped ({exc})", started=False) from None
+                ticket.sent.set()
+                while True:
+                    try:
+                        outcome = _receive(self.process.stdout)
+                    except Exception as exc:  # a closed or garbled pipe, or a reply that won't load
+                        self.close()
+                        reason = str(exc) or type(exc).__name__
+                        raise WorkerGone(f"it stopped ({reason})", started=True) from None
+                    if not isinstance(outcome, _Outcome):
+                        self.close()
+                        raise WorkerGone("it sent an unexpected reply", started=True)
+                    yield outcome
+                    if outcome.done:
+                        return
+            finally:
+                with ticket.lock:
+                    ticket.worker = None
 
     def close(self) -> None:
         for pipe in (self.process.stdin, self.process.stdout):
@@ -154,7 +164,6 @@ class PendingPhones:
         self._timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio.duration_s
         self._replies: queue.SimpleQueue[_Outcome | BaseException] = queue.SimpleQueue()
         self._ticket = _Ticket()
-        self._finished = threading.Event()
         self._taken = False
         # A daemon thread waits on the replies, so that the caller's thread stays free and an
         # interpreter that exits does not wait for a decode it no longer needs.
@@ -167,10 +176,8 @@ class PendingPhones:
         except BaseException as exc:
             self._replies.put(exc)
         else:
-            if self._ticket.cancelled.is_set():
+            if self._ticket.cancelled:
                 self._replies.put(HeadcastError("could not find the phones: called off"))
-        finally:
-            self._finished.set()
 
     def pieces(self) -> Iterator[PhonePiece]:
         """The phones a piece at a time, in order; raises what finding them raised (InputError
@@ -178,26 +185,32 @@ class PendingPhones:
         if self._taken:
             raise RuntimeError("the phones were taken already")
         self._taken = True
-        # Only time spent waiting on the worker counts, from when it has the request: not the
-        # caller's work between pieces, nor the wait for another request to be done with it.
-        left_s = self._timeout_s
+        try:
+            yield from self._replies_as_pieces()
+        except BaseException:
+            self.cancel()  # abandoned or failed: its worker must not go on decoding for no one
+            raise
+
+    def _replies_as_pieces(self) -> Iterator[PhonePiece]:
+        # Once the worker has the request, only the time spent waiting on it counts, not the
+        # caller's work between pieces; until then, the wait for a worker to start and for
+        # requests ahead to be done with it has a budget of its own.
+        left_s = {False: self._timeout_s, True: self._timeout_s}
         first = True
         while True:
             sent = self._ticket.sent.is_set()
             started = time.monotonic()
             try:
-                reply = self._replies.get(timeout=max(left_s, 0.0) if sent else QUEUE_POLL_S)
+                reply = self._replies.get(timeout=max(min(left_s[sent], QUEUE_POLL_S), 0.0))
             except queue.Empty:
-                if not sent:
+                if left_s[sent] > 0:
                     continue
-                self.cancel()
                 raise HeadcastError(
                     f"could not find the phones: no answer from the phones worker in "
                     f"{self._timeout_s:.0f} s"
                 ) from None
             finally:
-                if sent:
-                    left_s -= time.monotonic() - started
+                left_s[sent] -= time.monotonic() - started
             if isinstance(reply, WorkerGone):
                 if reply.started or not first:
                     raise HeadcastError(
@@ -228,10 +241,11 @@ class PendingPhones:
     def cancel(self) -> None:
         """Call the request off: not sent, it never will be; under way, its worker is stopped
         (it cannot be interrupted otherwise), and the next request starts a fresh one."""
-        self._ticket.cancelled.set()
-        worker = self._ticket.worker
-        if worker is not None and not self._finished.is_set():
-            worker.process.kill()
+        with self._ticket.lock:
+            self._ticket.cancelled = True
+            if self._ticket.worker is not None:
+                self._ticket.worker.called_off = True
+                self._ticket.worker.process.kill()
 
 
 def worker_running() -> bool:
@@ -251,7 +265,7 @@ def _ask_worker(
     audio: Audio, transcript: str | None, fast: bool, ticket: _Ticket
 ) -> Iterator[_Outcome]:
     global _worker
-    for attempt in range(2):
+    for attempt in range(MAX_ATTEMPTS):
         worker, fresh = _current_worker()
         try:
             yield from worker.ask(audio, transcript, fast, ticket)
@@ -260,9 +274,10 @@ def _ask_worker(
             with _worker_lock:
                 if _worker is worker:
                     _worker = None
-            # One that served earlier requests may have been stopped since (by a request
-            # that was called off): a fresh one is tried before giving up on workers.
-            if exc.started or fresh or attempt:
+            # A worker that had been stopped before it could take the request (for another
+            # request called off, or after serving earlier ones) is replaced, not given up on.
+            gone_by_itself = fresh and not worker.called_off
+            if exc.started or ticket.cancelled or gone_by_itself or attempt == MAX_ATTEMPTS - 1:
                 raise
 
 
