@@ -29,17 +29,18 @@ def clip_text(clip: str) -> str:
 JOIN_GAP_S = 0.4
 
 
-def joined_clips(sample_rate: int = 16000):
+def joined_clips(sample_rate: int = 16000, repeats: int = 1):
     """All the recordings one after another, ``JOIN_GAP_S`` apart, with their joined text:
-    25 s of speech with real pauses, long enough to be decoded in pieces."""
+    25 s of speech with real pauses, long enough to be decoded in pieces; ``repeats`` times
+    over for speech whose decoding outlasts the first frames by far."""
     from headcast.audio import Audio, load_audio
 
     parts: list[np.ndarray] = []
-    for clip in CLIPS:
+    for clip in CLIPS * repeats:
         if parts:
             parts.append(np.zeros(round(JOIN_GAP_S * sample_rate), np.float32))
         parts.append(load_audio(clip_wav(clip), sample_rate=sample_rate).samples)
-    text = " ".join(clip_text(clip) for clip in CLIPS)
+    text = " ".join(clip_text(clip) for clip in CLIPS * repeats)
     return Audio(np.concatenate(parts), sample_rate), text
 
 

@@ -225,7 +225,8 @@ def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
     audio, text = joined_clips()
     photo = (MEDIA / "biden.jpg").read_bytes()
     prepare_avatar(photo, 256)
-    worker.stop_worker()
+    if worker._worker is not None:
+        worker._worker.process.kill()
     for _ in range(50):
         if not worker.worker_running():
             break
@@ -245,16 +246,6 @@ def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
 
 
-def _long_speech():
-    """A hundred seconds of real speech with its text: the worker is still decoding when the
-    first frames render."""
-    from headcast.audio import Audio
-    from tests.conftest import joined_clips
-
-    audio, text = joined_clips()
-    return Audio(np.tile(audio.samples, 4), audio.sample_rate), " ".join([text] * 4)
-
-
 def _running_worker():
     from headcast.audio import load_audio
     from headcast.phones import worker
@@ -268,8 +259,9 @@ def test_phones_worker_dying_while_frames_render_leaves_no_video(tmp_path):
     from headcast.animate import animate
     from headcast.errors import HeadcastError
     from headcast.face.avatar import prepare_avatar
+    from tests.conftest import joined_clips
 
-    audio, text = _long_speech()
+    audio, text = joined_clips(repeats=4)  # still being decoded when the first frames render
     prepare_avatar(MEDIA / "biden.jpg", 256)
     running = _running_worker()
 
@@ -295,8 +287,9 @@ def test_a_failed_video_calls_its_phones_off(tmp_path):
     from headcast.audio import load_audio
     from headcast.errors import InputError
     from headcast.phones import phones_from_audio, worker
+    from tests.conftest import joined_clips
 
-    audio, text = _long_speech()
+    audio, text = joined_clips(repeats=4)  # still being decoded when the first frames render
     curtain = tmp_path / "curtain.png"
     cv2.imwrite(str(curtain), cv2.imread(str(MEDIA / "obama.jpg"))[:400, :300])
     running = _running_worker()

@@ -361,10 +361,9 @@ def test_phones_left_unread_stop_their_worker() -> None:
     import subprocess
 
     from headcast.phones import worker
+    from tests.conftest import joined_clips
 
-    audio, text = _joined()
-    longer = Audio(np.tile(audio.samples, 4), audio.sample_rate)
-    pending = worker.find_phones_in_worker(longer, " ".join([text] * 4))
+    pending = worker.find_phones_in_worker(*joined_clips(repeats=4))
     pieces = pending.pieces()
     next(pieces)
     running = worker._worker

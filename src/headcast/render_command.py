@@ -40,24 +40,22 @@ def frame_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
     """
     from tqdm import tqdm
 
-    bars: list[tqdm] = []
+    bar: tqdm | None = None
 
     def progress(done: int, total: int) -> None:
+        nonlocal bar
         if quiet:
             return
-        if not bars:
-            bars.append(
-                tqdm(total=total, unit="frame", desc="rendering", leave=False, file=sys.stderr)
-            )
-        bar = bars[0]
-        if bar.total != total:
+        if bar is None:
+            bar = tqdm(total=total, unit="frame", desc="rendering", leave=False, file=sys.stderr)
+        elif bar.total != total:
             bar.reset(total=total)
         bar.update(done - bar.n)
 
     try:
         yield progress
     finally:
-        for bar in bars:
+        if bar is not None:
             bar.close()
 
 

@@ -281,14 +281,6 @@ def _ask_worker(
                 raise
 
 
-def stop_worker() -> None:
-    """Stop the worker, if one is running; a request under way on it fails."""
-    with _worker_lock:
-        worker = _worker
-    if worker is not None:
-        worker.process.kill()
-
-
 def _current_worker() -> tuple[_Worker, bool]:
     """The running worker, started if need be, and whether it was just started."""
     global _worker
