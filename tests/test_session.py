@@ -98,3 +98,20 @@ def test_live_session_shows_idle_frames_between_turns(avatar, speech):
     assert any(f.speaking for f in frames[5:])
     assert all(not f.audio.any() for f in frames[:5])  # idle frames carry silence
     assert [f.index for f in frames] == list(range(len(frames)))
+
+
+def test_speech_pushed_across_an_interrupt_goes_with_it(avatar, speech):
+    """A queued push that an interrupt overtook (the session processes' input queue) is
+    dropped; one pushed after it is spoken."""
+    short = speech.samples[: speech.sample_rate]
+    stale, fresh = Session(avatar, fps=FPS), Session(avatar, fps=FPS)
+    for session in (stale, fresh):
+        seen = session.interrupt_count
+        session.interrupt()
+        if session is fresh:
+            seen = session.interrupt_count
+        session.push_audio(short, speech.sample_rate, interrupts_seen=seen)
+        session.close()
+    assert asyncio.run(_collect(stale)) == []
+    frames = [i for i in asyncio.run(_collect(fresh)) if isinstance(i, VideoFrame)]
+    assert len(frames) == 25 and all(f.speaking and f.segment == 1 for f in frames)

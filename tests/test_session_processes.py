@@ -1,5 +1,5 @@
 """Live sessions made in session processes: spread over them, memory freed, a process that
-dies ends only its own streams."""
+dies ends only its own streams, an interrupt drops frames still on their way."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from headcast.face import prepare_avatar
 from headcast.server import ServerConfig
-from tests.conftest import portrait_b64
+from headcast.server.session_pool import SessionPool
+from headcast.session import SegmentFinished
+from tests.conftest import SAMPLES, portrait_b64
 from tests.server_helpers import running_server
 
 SIZE = 256
@@ -139,3 +142,42 @@ def test_queued_pushes_join_in_order_up_to_a_tenth_of_a_second():
     taken = deque()
     _, alone = _joined_pushes(push(0, 320), inputs, taken)
     assert len(alone.pcm) == 320 and taken[0][1].action == "end_segment"
+
+
+def test_frames_held_up_by_a_slow_transport_stop_at_an_interrupt(tmp_path, speech_pcm):
+    """A transport that falls behind leaves speaking frames waiting in the ring; an interrupt
+    drops them: not one more frame of speech, and frame numbers without a gap."""
+    avatar = prepare_avatar(SAMPLES / "astronaut.png", SIZE, cache_dir=tmp_path)
+    fps = 25.0
+
+    async def scenario():
+        pool = SessionPool(1)
+        session = await pool.open(avatar, "slow", fps=fps, output_rate=16_000, realtime=True)
+        try:
+            session.push_audio(speech_pcm[:64_000], 16_000)  # four seconds
+            session.end_segment()
+            interrupted = False
+            before, after, finished = [], [], []
+            async for item in session.frames():
+                if isinstance(item, SegmentFinished):
+                    finished.append(item)
+                    continue
+                (after if interrupted else before).append(item)
+                if not interrupted and sum(f.speaking for f in before) == 5:
+                    await asyncio.sleep(0.5)  # the transport stalls: frames pile up meanwhile
+                    session.interrupt()
+                    interrupted = True
+                if len(after) == 10:
+                    break
+            return before, after, finished
+        finally:
+            session.release()
+            await asyncio.to_thread(pool.close)
+
+    before, after, finished = asyncio.run(scenario())
+    frames = before + after
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert all(abs(f.pts_s - f.index / fps) < 1e-9 for f in frames)
+    assert sum(f.speaking for f in before) == 5
+    assert not any(f.speaking or f.audio.any() for f in after)
+    assert not finished  # the segment was cut short

@@ -146,7 +146,7 @@ def test_jpeg_stream_turns_positions_and_interrupt(server, speech_pcm):
     second = [f for f in frames if f.segment == 2]
     assert finals[2]["frame"] == second[-1].index
     assert abs(finals[2]["segment_audio_s"] - len(second) / FPS) < 1e-6
-    # Interrupt: at most one more speaking frame (the one being made), then idle and silent.
+    # Interrupt: at most one more speaking frame (the one being sent), then idle and silent.
     after = frames[interrupted_at:]
     assert sum(f.segment == 2 for f in after) <= 1
     assert sum(f.segment == 2 for f in frames) < 60  # three seconds were cut short

@@ -98,6 +98,8 @@ class Session:
         self._segments: deque[_Segment] = deque()
         self._dropped: list[_Segment] = []  # interrupted, their lip-sync not yet freed
         self._segment_count = 0
+        self._interrupt_count = 0
+        self._cut_through = 0  # segments numbered up to this one existed when an interrupt came
         self._resamplers: dict[int, soxr.ResampleStream] = {}
         self._frame_index = 0
         self._closed = False
@@ -109,8 +111,15 @@ class Session:
 
     # -- input -------------------------------------------------------------------------------
 
-    def push_audio(self, pcm: np.ndarray, sample_rate: int) -> None:
-        """Queue speech (int16 or float, mono, any rate); it joins the open segment."""
+    def push_audio(
+        self, pcm: np.ndarray, sample_rate: int, *, interrupts_seen: int | None = None
+    ) -> None:
+        """Queue speech (int16 or float, mono, any rate); it joins the open segment.
+
+        Speech being pushed when an interrupt comes is dropped with the rest. A caller that
+        queues its input passes ``interrupts_seen`` (``interrupt_count`` when it took the
+        input): the push is dropped if an interrupt came since.
+        """
         samples = np.asarray(pcm)
         floats = (
             samples.astype(np.float32) / 32768.0
@@ -122,15 +131,26 @@ class Session:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("push_audio on a closed session")
+                interrupts = self._interrupt_count if interrupts_seen is None else interrupts_seen
+                if interrupts != self._interrupt_count:
+                    return
                 open_ = self._segments and not self._segments[-1].ended
                 segment = self._segments[-1] if open_ else None
+                if segment is None:
+                    self._segment_count += 1
+                    number = self._segment_count
             if segment is None:
-                segment = self._new_segment()  # its lip-sync set-up is kept off the frame lock too
+                segment = self._new_segment(number)  # its lip-sync set-up is off the frame lock
                 with self._lock:
+                    if interrupts != self._interrupt_count:
+                        self._dropped.append(segment)
+                        return
                     self._segments.append(segment)
             # Lip-sync analysis runs outside the frame lock: frames keep flowing meanwhile.
             motions = segment.lipsync.push_audio(floats, sample_rate)
             with self._lock:
+                if interrupts != self._interrupt_count:
+                    return  # the segment went with the interrupt
                 segment.motions.extend(m for _, m in motions)
                 out = self._to_output(floats, sample_rate)
                 segment.audio.append(np.clip(np.rint(out * 32767), -32768, 32767).astype(np.int16))
@@ -181,7 +201,21 @@ class Session:
             self._segments.clear()
             self._resamplers.clear()
             self._interrupted = True
+            self._interrupt_count += 1
+            self._cut_through = self._segment_count
         self._wake_pacing()
+
+    @property
+    def interrupt_count(self) -> int:
+        """Interrupts so far."""
+        with self._lock:
+            return self._interrupt_count
+
+    def was_cut(self, segment: int) -> bool:
+        """Whether an interrupt came while ``segment`` existed: its frames not yet shown are
+        stale speech."""
+        with self._lock:
+            return segment <= self._cut_through
 
     def close(self) -> None:
         """No more input; iteration ends once queued speech has been shown."""
@@ -223,10 +257,12 @@ class Session:
                 yield item
                 continue
             motion, audio, segment = item
+            image = await asyncio.to_thread(self._renderer.render, motion)
+            if segment is not None and self.was_cut(segment):
+                continue  # interrupted while it rendered: this index shows the idle face instead
             index = self._frame_index
             self._frame_index += 1
             self._showing_speech = segment is not None
-            image = await asyncio.to_thread(self._renderer.render, motion)
             yield VideoFrame(index, index / self.fps, image, audio, segment is not None, segment)
 
     async def _pace(self, due: float) -> bool:
@@ -314,10 +350,10 @@ class Session:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _new_segment(self) -> _Segment:
-        self._segment_count += 1
-        seed = self._seed + self._segment_count
-        return _Segment(self._segment_count, self.fps, self._lookahead_ms, seed, self._head_motion)
+    def _new_segment(self, number: int) -> _Segment:
+        return _Segment(
+            number, self.fps, self._lookahead_ms, self._seed + number, self._head_motion
+        )
 
     def _close_dropped(self) -> None:
         """Free the lip-sync of interrupted segments (under the input lock: none is in use)."""

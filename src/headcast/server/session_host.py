@@ -27,6 +27,7 @@ from headcast.server.session_wire import (
     Ended,
     FrameReady,
     Interrupt,
+    Interrupted,
     Opened,
     OpenSession,
     Release,
@@ -48,6 +49,11 @@ class _Hosted:
     open: OpenSession
     inputs: queue.Queue = field(default_factory=queue.Queue)  # (generation, message) or None
     generation: int = 0  # raised by each interrupt: older queued input is dropped speech
+    # Held while an interrupt is applied and acknowledged, and while a frame is checked and
+    # sent, so that every frame sent after the acknowledgement is checked against it.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    cut: set[int] = field(default_factory=set)  # segments whose stale frames were not sent
+    sent: int = 0  # frames sent: the ring's slots are used in turn
     session: Session | None = None
     ring: SharedMemory | None = None
     frames: np.ndarray | None = None
@@ -109,7 +115,9 @@ class SessionHost:
         if isinstance(message, SessionInput):
             hosted.inputs.put((hosted.generation, message))
         elif isinstance(message, Interrupt):
-            _drop_queued_speech(hosted)
+            with hosted.lock:
+                _drop_queued_speech(hosted)
+                self._send(Interrupted(message.session_id))
         elif isinstance(message, Credit):
             if hosted.credits is not None:
                 self._loop.call_soon_threadsafe(hosted.credits.release)
@@ -134,11 +142,13 @@ class SessionHost:
                 generation, message = item
                 if isinstance(message, OpenSession):
                     self._open(hosted)
-                elif generation == hosted.generation and hosted.session is not None:
-                    self._apply(hosted, message)
-                    if generation != hosted.generation:
-                        # An interrupt came while this input was being analysed.
-                        hosted.session.interrupt()
+                elif hosted.session is not None:
+                    with hosted.lock:
+                        current = generation == hosted.generation
+                        interrupts_seen = hosted.session.interrupt_count
+                    if current:
+                        # An interrupt from now on drops this input too, even mid-analysis.
+                        self._apply(hosted, message, interrupts_seen)
         finally:
             self._free(hosted)
 
@@ -161,12 +171,14 @@ class SessionHost:
         hosted.credits = asyncio.Semaphore(FRAME_SLOTS)
         hosted.pump = asyncio.create_task(self._pump(hosted))
 
-    def _apply(self, hosted: _Hosted, message: SessionInput) -> None:
+    def _apply(self, hosted: _Hosted, message: SessionInput, interrupts_seen: int) -> None:
         session = hosted.session
         assert session is not None
         try:
             if message.action == "push_audio":
-                session.push_audio(message.pcm, message.sample_rate)
+                session.push_audio(
+                    message.pcm, message.sample_rate, interrupts_seen=interrupts_seen
+                )
             elif message.action == "finalize_frames":
                 session.finalize_frames(message.frame_count)
             elif message.action == "end_segment":
@@ -184,16 +196,22 @@ class SessionHost:
             async for item in session.frames():
                 if isinstance(item, VideoFrame):
                     await credits.acquire()
-                    slot = item.index % FRAME_SLOTS
-                    frames[slot] = item.image
-                    self._send(
-                        FrameReady(
-                            session_id, item.index, item.pts_s, slot, item.audio,
-                            item.speaking, item.segment,
+                    with hosted.lock:
+                        if item.segment is not None and session.was_cut(item.segment):
+                            # Made before an interrupt, then held up by a slow consumer.
+                            hosted.cut.add(item.segment)
+                            credits.release()
+                            continue
+                        slot = hosted.sent % FRAME_SLOTS
+                        hosted.sent += 1
+                        frames[slot] = item.image
+                        self._send(
+                            FrameReady(session_id, slot, item.audio, item.speaking, item.segment)
                         )
-                    )  # fmt: skip
                 else:
-                    self._send(SegmentDone(session_id, item.segment, item.pts_s))
+                    with hosted.lock:
+                        if item.segment not in hosted.cut:
+                            self._send(SegmentDone(session_id, item.segment))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

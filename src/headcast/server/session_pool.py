@@ -28,6 +28,7 @@ from headcast.server.session_wire import (
     Ended,
     FrameReady,
     Interrupt,
+    Interrupted,
     Opened,
     OpenSession,
     Release,
@@ -125,6 +126,9 @@ class RemoteSession:
         self._frames: np.ndarray | None = None
         self._closed = False
         self._released = False
+        self._frame_count = 0  # frames passed on: the next one's index
+        self._unacknowledged = 0  # interrupts sent that the session process has not applied yet
+        self._cut: set[int] = set()  # segments whose stale frames were dropped here
         process.sessions[session_id] = self
 
     async def _start(self) -> None:
@@ -163,10 +167,11 @@ class RemoteSession:
         self._input("end_segment")
 
     def interrupt(self) -> None:
-        """Drop all queued speech at once; the next frame is idle."""
+        """Drop all queued speech at once; the next frame passed on is idle."""
         if not self._released:
             with contextlib.suppress(SessionFailed):
                 self._process.send(Interrupt(self.session_id))
+                self._unacknowledged += 1
 
     def close(self) -> None:
         """No more input; iteration ends once queued speech has been shown."""
@@ -183,20 +188,35 @@ class RemoteSession:
     # -- output ------------------------------------------------------------------------------
 
     async def frames(self) -> AsyncIterator[VideoFrame | SegmentFinished]:
-        """Frames in order and segment-finished events, as ``Session.frames`` yields them."""
+        """Frames in order and segment-finished events, as ``Session.frames`` yields them.
+
+        Speaking frames still on their way when ``interrupt`` is called are dropped (frames
+        wait here while a transport sends slowly), and the frames passed on are numbered
+        without a gap.
+        """
         while not self._released:
             message = await self._inbox.get()
             if isinstance(message, FrameReady):
                 assert self._frames is not None
-                image = self._frames[message.slot].copy()
+                stale = message.speaking and self._unacknowledged > 0
+                image = None if stale else self._frames[message.slot].copy()
                 with contextlib.suppress(SessionFailed):
                     self._process.send(Credit(self.session_id))
+                if image is None:
+                    assert message.segment is not None
+                    self._cut.add(message.segment)
+                    continue
+                index = self._frame_count
+                self._frame_count += 1
                 yield VideoFrame(
-                    message.index, message.pts_s, image, message.audio,
+                    index, index / self.fps, image, message.audio,
                     message.speaking, message.segment,
                 )  # fmt: skip
+            elif isinstance(message, Interrupted):
+                self._unacknowledged -= 1
             elif isinstance(message, SegmentDone):
-                yield SegmentFinished(message.segment, message.pts_s)
+                if message.segment not in self._cut:
+                    yield SegmentFinished(message.segment, self._frame_count / self.fps)
             elif isinstance(message, Ended):
                 if message.error:
                     raise SessionFailed(message.error)

@@ -75,9 +75,10 @@ class Opened:
 
 @dataclass(frozen=True)
 class FrameReady:
+    """The next frame is in ``slot``. The server numbers the frames it passes on, as it
+    drops speaking frames that an interrupt made stale on their way."""
+
     session_id: str
-    index: int
-    pts_s: float
     slot: int
     audio: np.ndarray
     speaking: bool
@@ -88,7 +89,14 @@ class FrameReady:
 class SegmentDone:
     session_id: str
     segment: int
-    pts_s: float
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The interrupt has been applied: a speaking frame sent after this one shows speech pushed
+    after the interrupt, and one sent before it is stale."""
+
+    session_id: str
 
 
 @dataclass(frozen=True)
