@@ -453,6 +453,23 @@ def test_long_speech_is_decoded_in_pieces_cut_in_its_pauses(with_text: bool) -> 
         assert np.mean(same) > 0.95, np.mean(same)
 
 
+def test_speech_the_transcript_leaves_out_is_recognized(caplog: pytest.LogCaptureFixture) -> None:
+    """A piece of speech with no words in the transcript (its last sentence missing) still
+    moves the mouth: its phones are recognized, with a warning, instead of left silent."""
+    from headcast.phones import phones_in_pieces
+    from tests.conftest import CLIPS
+
+    audio, _ = _joined()
+    partial = " ".join(transcript(c) for c in CLIPS[:-1])
+    with caplog.at_level(logging.WARNING, logger="headcast.phones"):
+        pieces = list(phones_in_pieces(audio, partial))
+    assert [p.source for p in pieces[:-1]] == ["alignment"] * (len(pieces) - 1)
+    last = pieces[-1]
+    assert last.source == "recognition"
+    assert sum(not p.is_silence for p in last.phones) >= 10
+    assert f"speech at {last.start_s:.1f}-{last.end_s:.1f} s has no words" in caplog.text
+
+
 def test_each_guessed_word_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
     """In pieces or whole, a word missing from the dictionary is reported once; speech too short
     to cut is aligned whole, as written."""

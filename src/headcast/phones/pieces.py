@@ -8,6 +8,7 @@ pass over the whole clip places the words; each piece is then aligned with its o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -28,6 +29,11 @@ MIN_CUT_PAUSE_MS = 250.0  # only pauses this long are cut
 FIRST_PIECE_MIN_S = 3.0
 PIECE_MIN_S = 5.0
 LAST_PIECE_MIN_S = 1.0
+# A piece the transcript has no words for is recognized when it holds this much loud sound
+# (a sentence missing from the transcript), and silent otherwise.
+UNTRANSCRIBED_SPEECH_MIN_S = 0.3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,10 +123,18 @@ def phones_in_pieces(
             track = recognize_phones(piece, fast=fast)
         else:
             said = [word for word, a, b, _ in words if start_s <= 0.5 * (a + b) < end_s]
-            if not said:
+            if said:
+                track = align_phones(piece, " ".join(said), fast=fast)
+            elif _speech_s(piece) >= UNTRANSCRIBED_SPEECH_MIN_S:
+                log.warning(
+                    "speech at %.1f-%.1f s has no words in the transcript: recognizing its phones",
+                    start_s,
+                    end_s,
+                )
+                track = recognize_phones(piece, fast=fast)
+            else:
                 yield PhonePiece(start_s, end_s, (Phone(SILENCE, start_s, end_s),), "alignment")
                 continue
-            track = align_phones(piece, " ".join(said), fast=fast)
         # The piece's track covers it whole: its last phone ends exactly where the piece does.
         ends = [p.end_s + start_s for p in track.phones[:-1]] + [end_s]
         moved = tuple(
@@ -128,6 +142,12 @@ def phones_in_pieces(
             for p, end in zip(track.phones, ends, strict=True)
         )
         yield PhonePiece(start_s, end_s, moved, track.source)
+
+
+def _speech_s(audio: Audio) -> float:
+    """Seconds of ``audio`` loud enough to be speech."""
+    loud = speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
+    return float(np.count_nonzero(loud)) * VAD_FRAME_MS / 1000
 
 
 def join_pieces(pieces: list[PhonePiece], duration_s: float) -> PhoneTrack:
