@@ -355,6 +355,25 @@ def test_worker_finds_the_same_phones_and_replays_its_warnings(
     assert tracks[1].source == "recognition"
 
 
+def test_a_worker_started_ahead_serves_the_first_request() -> None:
+    """``start_worker`` (the CLI calls it before loading the rest) leaves a worker up that the
+    first request then uses, rather than starting another."""
+    from headcast.phones import worker
+
+    with worker._worker_lock:
+        if worker._worker is not None:
+            worker._worker.close()
+            worker._worker = None
+    worker.start_worker()
+    assert worker.worker_running()
+    started = worker._worker.process.pid
+    worker.start_worker()  # one is up already: nothing more starts
+    assert worker._worker.process.pid == started
+    track = worker.find_phones_in_worker(clip("0870"), transcript("0870")).result()
+    assert worker._worker.process.pid == started
+    assert track == align_phones(clip("0870"), transcript("0870"))
+
+
 def test_phones_left_unread_stop_their_worker() -> None:
     """A caller that stops taking the pieces (it failed, or gave up) stops the worker's decode;
     the next request gets a worker of its own."""

@@ -21,6 +21,10 @@ class _OneLineFormatter(logging.Formatter):
 
 
 def _cmd_animate(args: argparse.Namespace) -> int:
+    from headcast.phones.worker import start_worker
+
+    # The speech's phones are decoded in the worker: it starts while the rest loads.
+    start_worker()
     from headcast.animate import animate, check_output_path
     from headcast.render_command import frame_progress, print_summary
 

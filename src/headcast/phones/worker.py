@@ -15,6 +15,7 @@ not tried again here) and is replaced for the next one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -252,6 +253,13 @@ def worker_running() -> bool:
     """Whether a worker is up already, so that a request to it costs no start-up."""
     with _worker_lock:
         return _worker is not None and _worker.process.poll() is None
+
+
+def start_worker() -> None:
+    """Start the worker now if none is up, so that its start-up (about 0.4 s) overlaps the
+    caller's own; a worker that cannot start is left for the first request to report."""
+    with contextlib.suppress(WorkerGone):
+        _current_worker()
 
 
 def find_phones_in_worker(
