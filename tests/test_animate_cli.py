@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 
 import numpy as np
@@ -103,6 +104,23 @@ def test_mouth_opens_on_vowels(astronaut_measures):
 def test_av_sync(astronaut_video, astronaut_measures):
     apertures = lipsync.apertures_of(astronaut_measures)
     assert abs(lipsync.av_offset_frames(apertures, astronaut_video.audio, FPS)) <= 1
+
+
+def test_quiet_means_silent_on_a_new_photo(tmp_path):
+    """-q prints nothing on success, even where the photo is analysed for the first time
+    (MediaPipe's native code logs to the process's stderr past Python)."""
+    import cv2
+
+    # A photo no run has seen: mirrored, with a corner pixel of its own.
+    image = cv2.flip(cv2.imread(str(MEDIA / "biden.jpg")), 1)
+    image[0, 0] = np.frombuffer(os.urandom(3), np.uint8)
+    photo = tmp_path / "mirrored.png"
+    cv2.imwrite(str(photo), image)
+    out = tmp_path / "mirrored.mp4"
+    result = run_cli("animate", str(photo), str(clip_wav("0880")), "-o", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+    assert out.stat().st_size > 0
 
 
 def test_webm_without_transcript(tmp_path, judge):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from headcast.face.native_log import quiet_native_stderr
+
 MAX_FACES = 5
 CROP_TO_BOX_RATIO = 2.0  # mesh crop side over the detector's face box
 MESH_CROP_MIN_PX = 256  # small faces are upscaled to this before meshing
 MIN_DETECTION_CONFIDENCE = 0.5
-
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @dataclass(frozen=True)
@@ -77,27 +73,8 @@ class _Models:
         return cls._detector
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """MediaPipe's C++ core logs warnings straight to file descriptor 2; keep them off the console."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
 def _mesh_points(image_rgb: np.ndarray) -> np.ndarray | None:
-    with _quiet_native_stderr():
+    with quiet_native_stderr():
         result = _Models.mesh().process(np.ascontiguousarray(image_rgb))
     if not result.multi_face_landmarks:
         return None
@@ -107,7 +84,7 @@ def _mesh_points(image_rgb: np.ndarray) -> np.ndarray | None:
 
 
 def _face_boxes(image_rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
-    with _quiet_native_stderr():
+    with quiet_native_stderr():
         result = _Models.detector().process(np.ascontiguousarray(image_rgb))
     h, w = image_rgb.shape[:2]
     boxes = []

@@ -11,6 +11,8 @@ import threading
 import cv2
 import numpy as np
 
+from headcast.face.native_log import quiet_native_stderr
+
 _lock = threading.Lock()
 _segmenter = None
 
@@ -20,7 +22,7 @@ def person_mask(image_rgb: np.ndarray) -> np.ndarray:
     global _segmenter
     import mediapipe as mp
 
-    with _lock:
+    with _lock, quiet_native_stderr():
         if _segmenter is None:
             # The general model (square input) suits portraits better than the landscape one.
             _segmenter = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
