@@ -49,6 +49,22 @@ class ServerConfig:
     turn_credential: str | None = None
     default_size_px: int = 512
     default_fps: float = 25.0
+    # -- hostile clients: HTTP ------------------------------------------------------------
+    # Failed authentications per minute per client address before 429 + Retry-After; 0 = off.
+    auth_failures_per_min: int = 20
+    # Longest wait for the next piece of a request body; a stalled upload is dropped after it.
+    body_read_timeout_s: float = 30.0
+    # A connection must have sent its whole request head within this.
+    header_timeout_s: float = 10.0
+    # -- hostile clients: live sessions and WebSockets -------------------------------------
+    # Speech queued ahead of playback per live session, in seconds of audio.
+    max_live_backlog_s: float = 300.0
+    # Live sessions one key may hold; 0 = all of max_live_sessions with one key configured,
+    # half of them (at least one) with several.
+    max_live_sessions_per_key: int = 0
+    # Per WebSocket connection; a client over either gets an error and a 1008 close.
+    ws_messages_per_s: float = 200.0
+    ws_bytes_per_s: float = 8 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServerConfig:
@@ -78,6 +94,13 @@ class ServerConfig:
             raise InputError(
                 f"session_processes must be 0 (one per session) or more, got {self.session_processes}"
             )
+        for name in ("body_read_timeout_s", "header_timeout_s", "max_live_backlog_s",
+                     "ws_messages_per_s", "ws_bytes_per_s"):  # fmt: skip
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("auth_failures_per_min", "max_live_sessions_per_key"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.workers < 1:
             raise InputError(f"workers must be at least 1, got {self.workers}")
         if not self.api_keys and not self.allow_anonymous:
@@ -85,6 +108,15 @@ class ServerConfig:
                 "no API keys: set $HEADCAST_API_KEYS (comma-separated) or, to serve without "
                 "keys, $HEADCAST_ALLOW_ANONYMOUS=1 / --allow-anonymous"
             )
+
+    @property
+    def live_sessions_per_key(self) -> int:
+        """The live sessions one key may hold at once."""
+        if self.max_live_sessions_per_key > 0:
+            return min(self.max_live_sessions_per_key, self.max_live_sessions)
+        if len(self.api_keys) <= 1:
+            return self.max_live_sessions
+        return max(1, self.max_live_sessions // 2)
 
     @property
     def max_request_bytes(self) -> int:
