@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from headcast.server import ServerConfig, create_app
+from headcast.server.uvicorn_config import uvicorn_config
 
 
 def free_port() -> int:
@@ -45,9 +46,7 @@ def running_server(config: ServerConfig, timeout_s: float = 30.0) -> Iterator[Ru
     port = free_port()
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
-        )
+        uvicorn_config(app, config, host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -38,8 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.main import STARTUP_FAILURE
 
     from headcast.server import ServerConfig, create_app
+    from headcast.server.uvicorn_config import uvicorn_config
 
     config = ServerConfig.from_env(
         host=args.host,
@@ -50,13 +52,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         allow_anonymous=args.allow_anonymous,
         redis_url=args.redis_url,
     )
-    uvicorn.run(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        log_level="info",
-        # Live streams send JPEG / H.264 that deflate cannot shrink: compressing every frame
-        # message would only cost CPU.
-        ws_per_message_deflate=False,
-    )
-    return 0
+    server = uvicorn.Server(uvicorn_config(create_app(config), config))
+    server.run()
+    # The app failed to start, e.g. on a data directory another server holds.
+    return 0 if server.started else STARTUP_FAILURE

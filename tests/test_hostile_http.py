@@ -1,0 +1,249 @@
+"""Hostile HTTP clients against real servers on loopback: keys no header can crash, keys kept
+out of logs, anonymous bodies never read, stalled uploads dropped, slow heads cut off, wrong
+keys throttled, 500s with the usual headers, the API docs local, one server per data dir."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets.sync.client
+
+from headcast.server import ServerConfig
+from tests.server_helpers import config_with_shared_dir, free_port, running_server
+
+KEY = "sesame-7f3a9c"
+AUTH = {"X-API-Key": KEY}
+POLICY_VIOLATION = 1008
+MB = 1024 * 1024
+
+
+def _config(root: Path, **settings) -> ServerConfig:
+    return config_with_shared_dir(root, api_keys=(KEY,), **settings)
+
+
+def _raw_exchange(port: int, request: bytes, timeout_s: float = 10.0) -> tuple[int, dict, dict]:
+    """Send ``request`` as is; (status, lower-cased headers, JSON body) of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+        sock.sendall(request)
+        data = _read_answer(sock)
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split(" ", 2)[1]), headers, json.loads(body)
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """One whole answer (head and ``Content-Length`` bytes of body) from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.split(b"\r\n\r\n", 1)[1]) < _length(data):
+        more = sock.recv(65536)
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _length(data: bytes) -> int:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def _port(server) -> int:
+    return int(server.base_url.rsplit(":", 1)[1])
+
+
+def _ws_refusal(url: str) -> tuple[dict, int]:
+    """The error message and the close code of a refused WebSocket."""
+    with websockets.sync.client.connect(url, open_timeout=10) as ws:
+        message = json.loads(ws.recv(timeout=10))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    return message, closed.value.rcvd.code
+
+
+# -- keys as bytes ---------------------------------------------------------------------------
+
+
+# -- keys in URLs ----------------------------------------------------------------------------
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def _captured(*names: str) -> Iterator[_Records]:
+    records = _Records()
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+        logger.addHandler(records)
+    try:
+        yield records
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(records)
+            logger.setLevel(level)
+
+
+# -- bodies of requests without a key ----------------------------------------------------------
+
+
+def _process_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def _temp_bytes(pid: int, temp_dir: Path) -> int:
+    """Bytes in ``temp_dir``: its files, and those the process holds open there (a spool file
+    is unlinked, or never named, as soon as it is made)."""
+    sizes: dict[int, int] = {}
+    for entry in temp_dir.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):
+            info = entry.stat()
+            sizes[info.st_ino] = info.st_size
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if os.readlink(fd).startswith(str(temp_dir)):
+                info = fd.stat()
+                sizes[info.st_ino] = info.st_size
+    return sum(sizes.values())
+
+
+class _ServerProcess:
+    def __init__(self, process: subprocess.Popen, port: int, temp_dir: Path) -> None:
+        self.process, self.port, self.temp_dir = process, port, temp_dir
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def rss_bytes(self) -> int:
+        return _process_rss_bytes(self.process.pid)
+
+    def temp_bytes(self) -> int:
+        return _temp_bytes(self.process.pid, self.temp_dir)
+
+
+@pytest.fixture(scope="module")
+def server_process(tmp_path_factory) -> Iterator[_ServerProcess]:
+    """``headcast serve`` in a process of its own, so its memory and temp files are its own."""
+    root = tmp_path_factory.mktemp("served")
+    temp_dir = root / "tmp"
+    temp_dir.mkdir()
+    port = free_port()
+    env = {
+        **os.environ,
+        "TMPDIR": str(temp_dir),
+        "HEADCAST_API_KEYS": KEY,
+        "HEADCAST_PORT": str(port),
+        "HEADCAST_DATA_DIR": str(root / "data"),
+        "HEADCAST_MAX_UPLOAD_BYTES": str(16 * MB),
+        "HEADCAST_BODY_READ_TIMEOUT_S": "1",
+        "HEADCAST_SHARED_DIR": str(temp_dir),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headcast.cli", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    served = _ServerProcess(process, port, temp_dir)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(served.base_url + "/readyz", timeout=1).status_code == 200:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield served
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _multipart_head(path: str, length: int, headers: str = "") -> tuple[bytes, bytes]:
+    """A multipart upload's request head and the start of its one file part."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\n{headers}"
+        f"Content-Type: multipart/form-data; boundary=bnd\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+    part = b'--bnd\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n\r\n'
+    return head, part
+
+
+def _send_most(sock: socket.socket, chunks: list[bytes]) -> None:
+    """Send what the server reads; a server that hangs up early ends the sending."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        for chunk in chunks:
+            sock.sendall(chunk)
+
+
+# -- slow request heads ------------------------------------------------------------------------
+
+
+def test_half_sent_heads_are_closed_after_the_header_timeout(tmp_path):
+    with running_server(_config(tmp_path, header_timeout_s=1.0)) as server:
+        port = _port(server)
+        half_sent = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
+        for sock in half_sent:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        trickle = socket.create_connection(("127.0.0.1", port))
+        try:
+            started = time.monotonic()
+            for byte in b"GET /healthz HTTP/1.1\r\nX-Slow: 12345":
+                if time.monotonic() - started > 2.5:
+                    break
+                with contextlib.suppress(OSError):
+                    trickle.send(bytes([byte]))
+                time.sleep(0.1)
+            time.sleep(max(0.0, 2.5 - (time.monotonic() - started)))
+            for sock in [*half_sent, *silent, trickle]:
+                sock.settimeout(0.5)
+                try:
+                    assert sock.recv(1024) == b"", "a slow head got an answer"
+                except ConnectionResetError:
+                    pass
+                except TimeoutError:
+                    pytest.fail("a connection with a half-sent head is still open")
+            assert httpx.get(server.base_url + "/healthz").status_code == 200
+            huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (80 * 1024) + b"\r\n\r\n"
+            status, _, body = _raw_exchange(port, huge)
+            assert (status, body["error"]["code"]) == (431, "too_large")
+        finally:
+            for sock in [*half_sent, *silent, trickle]:
+                sock.close()
+
+
+# -- wrong keys --------------------------------------------------------------------------------
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+# -- API docs ----------------------------------------------------------------------------------
+
+
+# -- the data directory ------------------------------------------------------------------------
