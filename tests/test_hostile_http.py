@@ -4,6 +4,7 @@ keys throttled, 500s with the usual headers, the API docs local, one server per 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -18,8 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets.sync.client
+from fastapi import FastAPI
 
-from headcast.server import ServerConfig
+from headcast.errors import InputError
+from headcast.server import ServerConfig, create_app
 from tests.server_helpers import config_with_shared_dir, free_port, running_server
 
 KEY = "sesame-7f3a9c"
@@ -247,3 +250,20 @@ def test_half_sent_heads_are_closed_after_the_header_timeout(tmp_path):
 
 
 # -- the data directory ------------------------------------------------------------------------
+
+
+async def _start_and_stop(app: FastAPI) -> None:
+    async with app.router.lifespan_context(app):
+        pass
+
+
+def test_a_second_server_on_a_data_dir_refuses_before_touching_it(tmp_path):
+    config = _config(tmp_path)
+    with running_server(config):
+        stale = config.data_dir / "animate" / "never-collected.webm"
+        stale.write_bytes(b"video")
+        two_hours_ago = time.time() - 7200
+        os.utime(stale, (two_hours_ago, two_hours_ago))
+        with pytest.raises(InputError, match="another headcast server"):
+            asyncio.run(_start_and_stop(create_app(config)))
+        assert stale.exists(), "the second server cleaned a directory it does not own"

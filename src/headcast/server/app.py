@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from headcast import __version__
 from headcast.server.body_limit import RequestBodyLimit
 from headcast.server.config import ServerConfig
+from headcast.server.data_dir_lock import lock_data_dir
 from headcast.server.errors import install_error_handlers
 from headcast.server.live_sessions import LiveSessions
 from headcast.server.metrics import install_request_metrics
@@ -37,6 +38,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before any module reads or cleans the directory: a second server stops here.
+        app.state.data_dir_lock = None if config.redis_url else lock_data_dir(config.data_dir)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         started = []
         try:
@@ -52,6 +55,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             for module in reversed(started):
                 if hasattr(module, "shutdown"):
                     await module.shutdown(app)
+            if app.state.data_dir_lock is not None:
+                app.state.data_dir_lock.close()
 
     app = FastAPI(
         title="headcast",

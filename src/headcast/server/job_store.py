@@ -10,16 +10,14 @@ or taken over after its worker was presumed dead, is never written over by a lat
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import IO, Protocol
 
-from headcast.errors import InputError
 from headcast.server.config import ServerConfig
+from headcast.server.data_dir_lock import lock_data_dir
 from headcast.server.job_record import MAX_ATTEMPTS, JobRecord, JobState
 
 INTERRUPTED_MESSAGE = (
@@ -68,12 +66,13 @@ class JobStore(Protocol):
     def close(self, worker: str) -> None: ...
 
 
-def open_job_store(config: ServerConfig) -> JobStore:
+def open_job_store(config: ServerConfig, folder_lock: IO[str] | None = None) -> JobStore:
+    """The configured store; ``folder_lock``, the data directory's lock already held."""
     if config.redis_url:
         from headcast.server.job_store_redis import RedisJobStore
 
         return RedisJobStore(config.redis_url)
-    return SqliteJobStore(config.database_path)
+    return SqliteJobStore(config.database_path, folder_lock)
 
 
 _COLUMNS = (
@@ -101,13 +100,14 @@ _NAMES = tuple(c.split()[0] for c in _COLUMNS)
 class SqliteJobStore:
     """Jobs in ``<data_dir>/headcast.sqlite3``, for one server process per data directory.
 
-    The process holds an exclusive lock on ``<db>.lock`` while it runs, so jobs marked running
-    in the table at start belong to a process that is gone: ``recover`` requeues them.
+    The process holds an exclusive lock on the folder's ``headcast.lock`` while it runs (the
+    server takes it before anything else and passes it in as ``folder_lock``), so jobs marked
+    running in the table at start belong to a process that is gone: ``recover`` requeues them.
     """
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _lock_folder(path.with_suffix(".lock"))
+    def __init__(self, path: Path, folder_lock: IO[str] | None = None) -> None:
+        self._owns_lock = folder_lock is None
+        self._lock_file = lock_data_dir(path.parent) if folder_lock is None else folder_lock
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -242,21 +242,5 @@ class SqliteJobStore:
     def close(self, worker: str) -> None:
         with self._lock:
             self._db.close()
-        self._lock_file.close()
-
-
-def _lock_folder(path: Path) -> IO[str]:
-    """Hold ``path`` locked for the life of the process; another holder means misuse."""
-    handle = open(path, "a")  # noqa: SIM115 - held open until close()
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise InputError(
-            f"{path.parent}: another headcast server uses this data directory; give each "
-            "server its own --data-dir, or share jobs between servers with --redis-url"
-        ) from None
-    handle.truncate(0)
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return handle
+        if self._owns_lock:
+            self._lock_file.close()

@@ -43,7 +43,8 @@ async def startup(app: FastAPI) -> None:
     worker_log = logging.getLogger(job_worker.__name__)
     if worker_log.level == logging.NOTSET:  # job starts and requeues are the audit trail
         worker_log.setLevel(logging.INFO)
-    store = await asyncio.to_thread(open_job_store, config)
+    folder_lock = getattr(app.state, "data_dir_lock", None)  # taken by the app at start
+    store = await asyncio.to_thread(open_job_store, config, folder_lock)
     files = JobFiles.under(config.data_dir)
     workers = JobWorkers(config, store, avatar_store(app), files)
     await asyncio.to_thread(workers.start)
