@@ -249,6 +249,21 @@ def test_half_sent_heads_are_closed_after_the_header_timeout(tmp_path):
 # -- API docs ----------------------------------------------------------------------------------
 
 
+def test_api_docs_are_local_under_a_content_security_policy(tmp_path):
+    with running_server(_config(tmp_path)) as server:
+        page = httpx.get(server.base_url + "/docs")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+        assert "//" not in page.text, "nothing from another origin"
+        for asset in ("/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/start.js"):
+            loaded = httpx.get(server.base_url + asset)
+            assert loaded.status_code == 200 and len(loaded.content) > 100, asset
+            assert loaded.headers["content-security-policy"] == policy
+        assert httpx.get(server.base_url + "/docs/index.j2").status_code == 404
+        assert httpx.get(server.base_url + "/redoc").status_code == 404
+
+
 # -- the data directory ------------------------------------------------------------------------
 
 

@@ -28,9 +28,8 @@ from tests.server_helpers import config_with_shared_dir, running_server
 KEY = "good-key"
 AUTH = {"X-API-Key": KEY}
 MAX_UPLOAD_BYTES = 1024 * 1024
-PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/", "/live", "/openapi.json", "/docs",
-                "/docs/oauth2-redirect", "/redoc"}  # fmt: skip
-PUBLIC_PREFIXES = ("/static/", "/live/")
+PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/", "/live", "/openapi.json", "/docs"}
+PUBLIC_PREFIXES = ("/static/", "/live/", "/docs/")
 POLICY_VIOLATION = 1008
 
 

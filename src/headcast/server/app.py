@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from headcast import __version__
+from headcast.server import api_docs
 from headcast.server.body_limit import RequestBodyLimit
 from headcast.server.config import ServerConfig
 from headcast.server.data_dir_lock import lock_data_dir
@@ -63,6 +64,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         version=__version__,
         description="A portrait photo plus speech becomes a lip-synced talking-head video.",
         lifespan=lifespan,
+        docs_url=None,  # api_docs serves Swagger UI from the package, not from a CDN
+        redoc_url=None,
     )
     app.state.config = config
     app.state.ready = False
@@ -82,4 +85,6 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     install_request_metrics(app)
     for module in modules:
         app.include_router(module.router)
+    if config.api_docs:
+        app.include_router(api_docs.router)
     return app

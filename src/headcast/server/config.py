@@ -56,6 +56,8 @@ class ServerConfig:
     body_read_timeout_s: float = 30.0
     # A connection must have sent its whole request head within this.
     header_timeout_s: float = 10.0
+    # Swagger UI at /docs (shipped with the service, under a strict CSP); /openapi.json always.
+    api_docs: bool = True
     # -- hostile clients: live sessions and WebSockets -------------------------------------
     # Speech queued ahead of playback per live session, in seconds of audio.
     max_live_backlog_s: float = 300.0
