@@ -203,6 +203,30 @@ def _send_most(sock: socket.socket, chunks: list[bytes]) -> None:
             sock.sendall(chunk)
 
 
+def test_stalled_and_abandoned_uploads_leave_nothing(server_process):
+    head, part = _multipart_head("/v1/avatars", 8 * MB, f"X-API-Key: {KEY}\r\n")
+    temp_before = server_process.temp_bytes()
+    with socket.create_connection(("127.0.0.1", server_process.port), timeout=10) as sock:
+        _send_most(sock, [head, part, b"\xff" * (4 * MB)])
+        deadline = time.monotonic() + 10
+        while server_process.temp_bytes() - temp_before < 3 * MB:  # spooled while it streams
+            assert time.monotonic() < deadline, "the upload never reached a temp file"
+            time.sleep(0.05)
+        sock.settimeout(5)  # body_read_timeout_s is 1
+        answer = _read_answer(sock)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+        assert b'"body_timeout"' in answer and b"connection: close" in answer.lower()
+    assert server_process.temp_bytes() - temp_before < MB
+
+    with socket.create_connection(("127.0.0.1", server_process.port), timeout=10) as sock:
+        _send_most(sock, [head, part, b"\xff" * (4 * MB)])
+        time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while server_process.temp_bytes() - temp_before >= MB:
+        assert time.monotonic() < deadline, "an abandoned upload left its temp file"
+        time.sleep(0.05)
+
+
 # -- slow request heads ------------------------------------------------------------------------
 
 

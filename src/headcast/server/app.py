@@ -71,7 +71,11 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.ready = False
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_min)
     app.state.live_sessions = LiveSessions(config)
-    app.add_middleware(RequestBodyLimit, max_bytes=config.max_request_bytes)
+    app.add_middleware(
+        RequestBodyLimit,
+        max_bytes=config.max_request_bytes,
+        read_timeout_s=config.body_read_timeout_s,
+    )
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
