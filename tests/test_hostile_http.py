@@ -20,9 +20,11 @@ import httpx
 import pytest
 import websockets.sync.client
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from headcast.errors import InputError
 from headcast.server import ServerConfig, create_app
+from headcast.server.admission import route_rules
 from tests.server_helpers import config_with_shared_dir, free_port, running_server
 
 KEY = "sesame-7f3a9c"
@@ -80,6 +82,41 @@ def _ws_refusal(url: str) -> tuple[dict, int]:
 
 
 # -- keys as bytes ---------------------------------------------------------------------------
+
+
+def test_non_ascii_keys_are_refused_not_crashed(tmp_path):
+    with running_server(_config(tmp_path)) as server:
+        port = _port(server)
+        for header in (
+            b"X-API-Key: \xc3\xa9",
+            b"X-API-Key: \xe9",
+            b"Authorization: Bearer \xc3\xa9",
+        ):
+            status, _, body = _raw_exchange(
+                port, b"GET /v1/avatars HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n"
+            )
+            assert (status, body["error"]["code"]) == (401, "unauthorized"), header
+        status, _, body = _raw_exchange(
+            port, b"GET /v1/avatars?api_key=%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        assert (status, body["error"]["code"]) == (401, "unauthorized")
+        message, code = _ws_refusal(server.ws_url + "/v1/stream?api_key=%C3%A9")
+        assert message["type"] == "error" and message["code"] == "unauthorized"
+        assert code == POLICY_VIOLATION
+
+
+def test_a_non_ascii_key_works_as_utf8(tmp_path):
+    key = "clé-✓"
+    config = config_with_shared_dir(tmp_path, api_keys=(key,))
+    with running_server(config) as server:
+        ok = httpx.get(server.base_url + "/v1/avatars", headers={"X-API-Key": key.encode()})
+        assert ok.status_code == 200, ok.text
+        quoted = "cl%C3%A9-%E2%9C%93"
+        with websockets.sync.client.connect(
+            f"{server.ws_url}/v1/stream?api_key={quoted}", open_timeout=10
+        ) as ws:
+            ws.send(json.dumps({"type": "ping"}))
+            assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
 
 
 # -- keys in URLs ----------------------------------------------------------------------------
@@ -203,6 +240,37 @@ def _send_most(sock: socket.socket, chunks: list[bytes]) -> None:
             sock.sendall(chunk)
 
 
+def test_anonymous_bodies_held_open_cost_nothing(server_process):
+    """Ten anonymous uploads of 12 MB (under the 16 MB limit), all but their last bytes sent
+    and held: five multipart (spooled to temp files when read) and five JSON (read to memory);
+    and one more to a path no route serves."""
+    declared, sent = 12 * MB, 11 * MB
+    rss_before, temp_before = server_process.rss_bytes(), server_process.temp_bytes()
+    held = []
+    try:
+        for i in range(11):
+            sock = socket.create_connection(("127.0.0.1", server_process.port), timeout=10)
+            held.append(sock)
+            if i % 2 == 0:  # the last one to a path no route serves
+                head, part = _multipart_head("/v1/avatars" if i < 10 else "/v1/nowhere", declared)
+                body = [part] + [b"\xff" * MB] * (sent // MB)
+            else:
+                head = (
+                    "POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {declared}\r\n\r\n"
+                ).encode()
+                body = [b'{"image": "'] + [b"A" * MB] * (sent // MB)
+            _send_most(sock, [head, *body])
+        time.sleep(1.0)  # a server that reads them has them by now
+        rss_growth = server_process.rss_bytes() - rss_before
+        temp_growth = server_process.temp_bytes() - temp_before
+    finally:
+        for sock in held:
+            sock.close()
+    assert rss_growth < 20 * MB, f"server grew {rss_growth / MB:.0f} MB"
+    assert temp_growth < 20 * MB, f"temp files grew {temp_growth / MB:.0f} MB"
+
+
 def test_stalled_and_abandoned_uploads_leave_nothing(server_process):
     head, part = _multipart_head("/v1/avatars", 8 * MB, f"X-API-Key: {KEY}\r\n")
     temp_before = server_process.temp_bytes()
@@ -225,6 +293,21 @@ def test_stalled_and_abandoned_uploads_leave_nothing(server_process):
     while server_process.temp_bytes() - temp_before >= MB:
         assert time.monotonic() < deadline, "an abandoned upload left its temp file"
         time.sleep(0.05)
+
+
+class _Text(BaseModel):
+    text: str
+
+
+def test_a_route_reading_a_body_without_a_key_is_refused_at_build_time():
+    app = FastAPI()
+
+    @app.post("/open")
+    async def open_route(body: _Text) -> dict:
+        return {}
+
+    with pytest.raises(ValueError, match="/open reads a request body"):
+        route_rules(app.routes)
 
 
 # -- slow request heads ------------------------------------------------------------------------
@@ -265,6 +348,21 @@ def test_half_sent_heads_are_closed_after_the_header_timeout(tmp_path):
 
 
 # -- wrong keys --------------------------------------------------------------------------------
+
+
+def test_wrong_keys_are_throttled_per_address(tmp_path):
+    with running_server(_config(tmp_path, auth_failures_per_min=5)) as server:
+        url = server.base_url + "/v1/avatars"
+        for _ in range(5):
+            assert httpx.get(url, headers={"X-API-Key": "guess"}).status_code == 401
+        for headers in ({"X-API-Key": "guess"}, AUTH):  # refused before any key is compared
+            throttled = httpx.get(url, headers=headers)
+            assert throttled.status_code == 429
+            assert throttled.json()["error"]["code"] == "too_many_auth_failures"
+            assert 1 <= int(throttled.headers["retry-after"]) <= 61
+        message, code = _ws_refusal(server.ws_url + "/v1/stream?api_key=guess")
+        assert message["code"] == "too_many_auth_failures" and code == POLICY_VIOLATION
+        assert httpx.get(server.base_url + "/healthz").status_code == 200
 
 
 # -- errors ------------------------------------------------------------------------------------

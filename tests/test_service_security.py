@@ -43,6 +43,7 @@ def server(tmp_path_factory):
         max_image_pixels=4_000_000,
         max_text_chars=200,
         rate_limit_per_min=0,
+        auth_failures_per_min=0,  # wrong keys on every route, on purpose; throttling: own test
     )
     with running_server(config) as running:
         yield running

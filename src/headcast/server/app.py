@@ -16,13 +16,14 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from headcast import __version__
 from headcast.server import api_docs
+from headcast.server.admission import Admission, route_rules
 from headcast.server.body_limit import RequestBodyLimit
 from headcast.server.config import ServerConfig
 from headcast.server.data_dir_lock import lock_data_dir
 from headcast.server.errors import install_error_handlers
 from headcast.server.live_sessions import LiveSessions
 from headcast.server.metrics import install_request_metrics
-from headcast.server.security import NoSniff, RateLimiter
+from headcast.server.security import AuthFailureThrottle, NoSniff, RateLimiter
 
 # Order matters only for the OpenAPI listing. One line, so that adding a module is a one-line edit.
 ROUTE_MODULES: tuple[str, ...] = ("health", "metrics", "lipsync_route", "pick_reference_route", "generate_route", "index_page", "animate_route", "avatars", "jobs", "webrtc", "live_routes", "pages", "stream_ws", "omnirt_ws")  # fmt: skip
@@ -70,12 +71,16 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.config = config
     app.state.ready = False
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_min)
+    app.state.auth_failures = AuthFailureThrottle(config.auth_failures_per_min)
     app.state.live_sessions = LiveSessions(config)
+    # Innermost first. A request meets: metrics, NoSniff, CORS, Admission (key and rate,
+    # nothing read yet), then the body limits, then the routes.
     app.add_middleware(
         RequestBodyLimit,
         max_bytes=config.max_request_bytes,
         read_timeout_s=config.body_read_timeout_s,
     )
+    app.add_middleware(Admission)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -91,4 +96,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         app.include_router(module.router)
     if config.api_docs:
         app.include_router(api_docs.router)
+    route_rules(app.routes)  # a route reading a body without a key stops the app here
     return app
