@@ -147,6 +147,27 @@ def _captured(*names: str) -> Iterator[_Records]:
             logger.setLevel(level)
 
 
+def test_query_keys_only_on_websockets_and_never_logged(tmp_path):
+    with running_server(_config(tmp_path)) as server:
+        with _captured("uvicorn.access", "uvicorn.error") as logged:
+            in_url = httpx.get(f"{server.base_url}/v1/avatars?api_key={KEY}")
+            assert in_url.status_code == 401
+            assert "X-API-Key" in in_url.json()["error"]["message"]
+            assert httpx.get(server.base_url + "/v1/avatars", headers=AUTH).status_code == 200
+            with websockets.sync.client.connect(
+                f"{server.ws_url}/v1/stream?api_key={KEY}&x=1", open_timeout=10
+            ) as ws:
+                ws.send(json.dumps({"type": "ping"}))
+                assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and len(logged.lines) < 3:
+                time.sleep(0.05)
+        lines = "\n".join(logged.lines)
+        assert "/v1/avatars?api_key=[redacted]" in lines, lines
+        assert "/v1/stream?api_key=[redacted]&x=1" in lines, lines
+        assert KEY not in lines, lines
+
+
 # -- bodies of requests without a key ----------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from headcast.server.config import ServerConfig
 from headcast.server.data_dir_lock import lock_data_dir
 from headcast.server.errors import install_error_handlers
 from headcast.server.live_sessions import LiveSessions
+from headcast.server.log_redaction import install_log_redaction
 from headcast.server.metrics import install_request_metrics
 from headcast.server.security import AuthFailureThrottle, NoSniff, RateLimiter
 
@@ -40,6 +41,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()  # after the server has set up its loggers
         # Before any module reads or cleans the directory: a second server stops here.
         app.state.data_dir_lock = None if config.redis_url else lock_data_dir(config.data_dir)
         config.data_dir.mkdir(parents=True, exist_ok=True)
