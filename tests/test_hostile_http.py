@@ -20,6 +20,7 @@ import httpx
 import pytest
 import websockets.sync.client
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from headcast.errors import InputError
@@ -387,6 +388,34 @@ def test_wrong_keys_are_throttled_per_address(tmp_path):
 
 
 # -- errors ------------------------------------------------------------------------------------
+
+
+def test_unexpected_errors_carry_cors_and_security_headers(tmp_path):
+    origin = "https://app.example"
+    with running_server(_config(tmp_path, cors_origins=(origin,))) as server:
+
+        async def broken() -> JSONResponse:
+            raise RuntimeError("a bug")
+
+        server.app.add_api_route("/test-only/broken", broken)
+        response = httpx.get(server.base_url + "/test-only/broken", headers={"Origin": origin})
+        assert response.status_code == 500
+        assert response.json() == {"error": {"code": "internal", "message": "internal error"}}
+        assert response.headers["access-control-allow-origin"] == origin
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_an_over_long_form_field_is_too_long(tmp_path):
+    with running_server(_config(tmp_path)) as server:
+        response = httpx.post(
+            server.base_url + "/v1/jobs",
+            headers=AUTH,
+            data={"avatar_id": "0" * 32, "text": "a" * (MB + 10)},
+            files={"audio": ("a.wav", b"RIFF")},  # multipart, like the web page's form
+            timeout=30,
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "too_long"
 
 
 # -- API docs ----------------------------------------------------------------------------------

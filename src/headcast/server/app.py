@@ -20,7 +20,7 @@ from headcast.server.admission import Admission, route_rules
 from headcast.server.body_limit import RequestBodyLimit
 from headcast.server.config import ServerConfig
 from headcast.server.data_dir_lock import lock_data_dir
-from headcast.server.errors import install_error_handlers
+from headcast.server.errors import UnexpectedErrors, install_error_handlers
 from headcast.server.live_sessions import LiveSessions
 from headcast.server.log_redaction import install_log_redaction
 from headcast.server.metrics import install_request_metrics
@@ -75,14 +75,16 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(config.rate_limit_per_min)
     app.state.auth_failures = AuthFailureThrottle(config.auth_failures_per_min)
     app.state.live_sessions = LiveSessions(config)
-    # Innermost first. A request meets: metrics, NoSniff, CORS, Admission (key and rate,
-    # nothing read yet), then the body limits, then the routes.
+    # Innermost first. A request meets: metrics, NoSniff, CORS, UnexpectedErrors, Admission
+    # (key and rate, nothing read yet), then the body limits, then the routes.
     app.add_middleware(
         RequestBodyLimit,
         max_bytes=config.max_request_bytes,
         read_timeout_s=config.body_read_timeout_s,
     )
     app.add_middleware(Admission)
+    # Inside CORS and NoSniff, so a 500 carries their headers like every other answer.
+    app.add_middleware(UnexpectedErrors)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

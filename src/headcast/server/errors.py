@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headcast.errors import HeadcastError, InputError
 
@@ -54,15 +56,61 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {
-            404: "not_found",
-            405: "method_not_allowed",
-            408: "body_timeout",
-            413: "too_large",
-        }.get(exc.status_code, "http_error")
+        if _is_over_long_form_field(exc):
+            message = "a form field is longer than 1 MB (send large data as a file)"
+            return JSONResponse(error_body("too_long", message), 422)
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
+    # Reached only from outside the middlewares (``UnexpectedErrors`` answers everything inside).
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return JSONResponse(error_body("internal", "internal error"), 500)
+
+
+HTTP_ERROR_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "body_timeout",
+    413: "too_large",
+}
+
+
+def _is_over_long_form_field(exc: StarletteHTTPException) -> bool:
+    """Starlette turns its multipart parser's per-field limit into a bare 400."""
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, MultiPartException) and cause.message.startswith(
+        "Part exceeded maximum size"
+    )
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an unexpected exception becomes a JSON 500 here, inside the CORS and
+    security-header middlewares, so the answer carries their headers like any other.
+
+    (Starlette's own catch-all runs outside every middleware.)
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception:
+            log.exception("unhandled error")
+            if started:
+                raise  # half an answer is out: only dropping the connection tells the client
+            response = JSONResponse(error_body("internal", "internal error"), 500)
+            await response(scope, receive, send)
