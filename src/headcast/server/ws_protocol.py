@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,12 +88,28 @@ def check_size(incoming: Incoming, limit_bytes: int) -> None:
 
 
 def parse_json(text: str) -> dict[str, Any]:
+    """A control message; NaN, Infinity and numbers out of a float's range are refused."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"not valid JSON: {exc.msg} at {exc.pos}") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise ProtocolError("bad_request", f"not a usable number: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("bad_json", "the JSON is nested too deeply") from None
     if not isinstance(value, dict):
         raise ProtocolError("bad_json", "a control message must be a JSON object")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    raise ProtocolError("bad_request", f"{name} is not a number a message may carry")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ProtocolError("bad_request", f"the number {text} is out of range")
     return value
 
 
@@ -118,6 +135,8 @@ def number(
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError("bad_request", f"{name} must be a number, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProtocolError("bad_request", f"{name} must be a finite number, got {value}")
     if integer and value != int(value):
         raise ProtocolError("bad_request", f"{name} must be a whole number, got {value}")
     if not lo <= value <= hi:
