@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from headcast.audio.decode import load_audio
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
+from headcast.server.live_backlog import BacklogFull
 from headcast.server.live_sessions import LiveSession
 from headcast.server.live_speech import live_speech
 from headcast.server.security import require_api_key
@@ -78,9 +79,12 @@ async def say(
     speech = live_speech(request.app, live)
     if body.interrupt:
         speech.interrupt()
-    queued_s = await speech.say(
-        body.text, body.voice, rate_wpm=body.rate_wpm, max_chars=config.max_text_chars
-    )
+    try:
+        queued_s = await speech.say(
+            body.text, body.voice, rate_wpm=body.rate_wpm, max_chars=config.max_text_chars
+        )
+    except BacklogFull as exc:
+        raise backlog_full_error(exc) from None
     return Queued(session_id=live.id, queued_s=round(queued_s, 3))
 
 
@@ -130,8 +134,20 @@ async def push_audio(
             max_duration_s=config.max_audio_s,
         )
         samples, rate = audio.samples, audio.sample_rate
-    pushed = await live_speech(request.app, live).push(samples, rate, end=end)
+    try:
+        pushed = await live_speech(request.app, live).push(
+            samples, rate, end=end, refuse_when_full=True
+        )
+    except BacklogFull as exc:
+        raise backlog_full_error(exc) from None
     return Queued(session_id=live.id, queued_s=round(len(samples) / rate if pushed else 0.0, 3))
+
+
+def backlog_full_error(exc: BacklogFull) -> ApiError:
+    """429 with the wait until the push fits; 422 for audio longer than the whole limit."""
+    if not exc.ever_fits:
+        return ApiError(422, "backlog_full", str(exc))
+    return ApiError(429, "backlog_full", str(exc), headers={"Retry-After": str(exc.retry_after_s)})
 
 
 @router.post("/{session_id}/end", status_code=204, summary="The current turn is complete")

@@ -74,6 +74,7 @@ class LiveSessions:
             session = await self._pool.open(
                 avatar,
                 session_id,
+                max_backlog_s=self.config.max_live_backlog_s,
                 fps=fps or self.config.default_fps,
                 output_rate=output_rate,
                 realtime=realtime,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from headcast.server.live_backlog import BacklogFull
 from headcast.server.live_sessions import LiveSession, LiveSessions
 from headcast.server.session_pool import RemoteSession
 from headcast.server.ws_protocol import (
@@ -137,9 +138,9 @@ class RealtimeAvatar:
     async def render_chunk(self, pcm: np.ndarray) -> tuple[bytes, dict[str, Any]]:
         """This chunk's frames: its duration × fps, the fraction carried to the next chunk."""
         started = time.perf_counter()
-        self._samples_in += len(pcm)
-        due = self._samples_in * self.spec.fps // self.spec.sample_rate
+        due = (self._samples_in + len(pcm)) * self.spec.fps // self.spec.sample_rate
         self._analyse(pcm, due)
+        self._samples_in += len(pcm)
         images = []
         while self._frames_out < due:
             item = await anext(self._frames)
@@ -165,7 +166,10 @@ class RealtimeAvatar:
 
     def _analyse(self, pcm: np.ndarray, due: int) -> None:
         """Lip-sync for the chunk (queued for the session's process)."""
-        self.session.push_audio(pcm, self.spec.sample_rate)
+        try:
+            self.session.push_audio(pcm, self.spec.sample_rate)
+        except BacklogFull as exc:
+            raise ProtocolError("backlog_full", str(exc)) from None
         # No answer may wait for the next chunk: the last frames use the look-ahead there is.
         self.session.finalize_frames(due)
 

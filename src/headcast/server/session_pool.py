@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import multiprocessing
 import queue
 import threading
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from headcast.face.avatar import Avatar
+from headcast.server.live_backlog import AudioBacklog, BacklogFull
 from headcast.server.session_host import host_main
 from headcast.server.session_wire import (
     Credit,
@@ -112,11 +114,18 @@ class RemoteSession:
     """A live session made by a session process (the ``Session`` interface of the transports)."""
 
     def __init__(
-        self, process: SessionProcess, session_id: str, avatar: Avatar, options: dict[str, Any]
+        self,
+        process: SessionProcess,
+        session_id: str,
+        avatar: Avatar,
+        options: dict[str, Any],
+        max_backlog_s: float = math.inf,
     ) -> None:
         self.session_id = session_id
         self.fps = float(options["fps"])
         self.output_rate = int(options["output_rate"])
+        # Counted here, before the pipe: refused audio never reaches the session process.
+        self.backlog = AudioBacklog(max_backlog_s, 1 / self.fps)
         self._request = OpenSession(session_id, avatar, options)
         self._process = process
         self._size = avatar.size_px
@@ -153,22 +162,34 @@ class RemoteSession:
     # -- input -------------------------------------------------------------------------------
 
     def push_audio(self, pcm: np.ndarray, sample_rate: int) -> None:
-        """Queue speech (int16 or float, mono, any rate); it joins the open segment."""
+        """Queue speech (int16 or float, mono, any rate); it joins the open segment.
+
+        Raises ``BacklogFull`` (nothing queued) when the session's backlog has no room for it.
+        """
         if self._closed:
             raise RuntimeError("push_audio on a closed session")
+        self.backlog.admit(len(pcm) / sample_rate)
         samples = np.ascontiguousarray(pcm)
         self._process.send(SessionInput(self.session_id, "push_audio", samples, int(sample_rate)))
+
+    def check_room(self, duration_s: float) -> None:
+        """Raise ``BacklogFull`` unless ``duration_s`` more speech would fit now."""
+        queued = self.backlog.queued_s
+        if queued + duration_s > self.backlog.limit_s + 1e-9:
+            raise BacklogFull(queued, duration_s, self.backlog.limit_s)
 
     def finalize_frames(self, frame_count: int) -> None:
         """Make the open segment's first ``frame_count`` frames final now."""
         self._input("finalize_frames", frame_count=int(frame_count))
 
     def end_segment(self) -> None:
+        self.backlog.end_turn()
         self._input("end_segment")
 
     def interrupt(self) -> None:
         """Drop all queued speech at once; the next frame passed on is idle."""
         if not self._released:
+            self.backlog.clear()
             with contextlib.suppress(SessionFailed):
                 self._process.send(Interrupt(self.session_id))
                 self._unacknowledged += 1
@@ -176,6 +197,7 @@ class RemoteSession:
     def close(self) -> None:
         """No more input; iteration ends once queued speech has been shown."""
         if not self._closed:
+            self.backlog.end_turn()
             self._input("close")
             self._closed = True
 
@@ -206,6 +228,8 @@ class RemoteSession:
                     assert message.segment is not None
                     self._cut.add(message.segment)
                     continue
+                if message.speaking:
+                    self.backlog.played(len(message.audio) / self.output_rate)
                 index = self._frame_count
                 self._frame_count += 1
                 yield VideoFrame(
@@ -215,6 +239,8 @@ class RemoteSession:
             elif isinstance(message, Interrupted):
                 self._unacknowledged -= 1
             elif isinstance(message, SegmentDone):
+                if self._unacknowledged == 0:  # else its speech went with the interrupt
+                    self.backlog.turn_done()
                 if message.segment not in self._cut:
                     yield SegmentFinished(message.segment, self._frame_count / self.fps)
             elif isinstance(message, Ended):
@@ -249,11 +275,14 @@ class SessionPool:
         self._started = 0
         self._context: multiprocessing.context.BaseContext | None = None
 
-    async def open(self, avatar: Avatar, session_id: str, **options: Any) -> RemoteSession:
-        """A new session on the least busy process (starting one if all are busy)."""
+    async def open(
+        self, avatar: Avatar, session_id: str, max_backlog_s: float = math.inf, **options: Any
+    ) -> RemoteSession:
+        """A new session on the least busy process (starting one if all are busy), holding at
+        most ``max_backlog_s`` of speech ahead of playback."""
         async with self._lock:
             process = await self._least_busy()
-            session = RemoteSession(process, session_id, avatar, options)
+            session = RemoteSession(process, session_id, avatar, options, max_backlog_s)
         try:
             await session._start()
         except BaseException:

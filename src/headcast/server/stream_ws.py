@@ -22,6 +22,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from headcast.errors import HeadcastError
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
+from headcast.server.live_backlog import BacklogFull
 from headcast.server.live_sessions import LiveSession, LiveSessions
 from headcast.server.ws_protocol import (
     MAX_FPS,
@@ -338,6 +339,8 @@ async def _push(feed: _Feed, pcm: np.ndarray) -> None:
     try:
         # Only queued here: the session's process analyses it.
         feed.live.session.push_audio(pcm, feed.sample_rate)
+    except BacklogFull as exc:
+        raise ProtocolError("backlog_full", str(exc)) from None
     except RuntimeError:
         # Only an attached feed can outlive its session (its owner closed it).
         raise ProtocolError("no_such_session", "the session has ended") from None
