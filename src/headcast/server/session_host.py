@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import queue
 import threading
 from collections import deque
@@ -232,6 +235,8 @@ class SessionHost:
             hosted.ring.close()
             with contextlib.suppress(FileNotFoundError):
                 hosted.ring.unlink()
+        hosted.session = None
+        return_freed_memory()
 
 
 def _drop_queued_speech(hosted: _Hosted) -> None:
@@ -271,6 +276,28 @@ def _joined_pushes(item: tuple[int, object], inputs: queue.Queue, taken: deque) 
     if len(parts) == 1:
         return item
     return generation, replace(message, pcm=np.concatenate(parts))
+
+
+def return_freed_memory() -> None:
+    """Hand the heap a released session freed back to the system.
+
+    glibc keeps freed heap memory for reuse, so a pooled process would otherwise stay as large
+    as its busiest session ever made it.
+    """
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    libc = ctypes.CDLL(name)
+    return libc if hasattr(libc, "malloc_trim") else None  # glibc only
+
+
+_LIBC = _load_libc()
 
 
 async def _cancel(task: asyncio.Task) -> None:
