@@ -30,6 +30,7 @@ from headcast.server.ws_protocol import (
     ProtocolError,
     accept,
     check_size,
+    connection_rate,
     input_sample_rate,
     max_message_bytes,
     number,
@@ -215,9 +216,10 @@ async def realtime_avatar(websocket: WebSocket) -> None:
         return
     sessions: LiveSessions = websocket.app.state.live_sessions
     limit = max_message_bytes(websocket.app.state.config)
+    rate = connection_rate(websocket)
     avatar: RealtimeAvatar | None = None
     try:
-        while (incoming := await receive(websocket)) is not None:
+        while (incoming := await receive(websocket, rate)) is not None:
             try:
                 check_size(incoming, limit)
                 if incoming.text is not None:

@@ -33,6 +33,7 @@ from headcast.server.ws_protocol import (
     accept,
     as_protocol_error,
     check_size,
+    connection_rate,
     input_sample_rate,
     max_message_bytes,
     number,
@@ -286,10 +287,11 @@ async def stream(websocket: WebSocket) -> None:
         return
     sessions: LiveSessions = websocket.app.state.live_sessions
     limit = max_message_bytes(websocket.app.state.config)
+    rate = connection_rate(websocket)
     outbox = Outbox(websocket)
     feed: _Feed | None = None
     try:
-        while (incoming := await receive(websocket)) is not None:
+        while (incoming := await receive(websocket, rate)) is not None:
             try:
                 check_size(incoming, limit)
                 if incoming.data is not None:

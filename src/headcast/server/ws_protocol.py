@@ -2,11 +2,13 @@
 limits on what a client may ask of a live session, and opening one from a base64 portrait.
 
 Errors on a WebSocket are text messages ``{"type": "error", "code", "message"}``; a protocol
-error drops the offending message and the connection (and its session) carries on.
+error drops the offending message and the connection (and its session) carries on. A client
+over its message or byte rate gets a ``rate_limited`` error and the connection is closed (1008).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -23,6 +25,7 @@ from headcast.server.errors import ApiError
 from headcast.server.live_sessions import LiveSession
 from headcast.server.media_limits import check_image
 from headcast.server.security import authenticate
+from headcast.server.ws_rate import ConnectionRate
 
 # Room for JSON fields around a base64 portrait of ``max_upload_bytes``.
 JSON_OVERHEAD_BYTES = 64 * 1024
@@ -69,14 +72,29 @@ async def accept(websocket: WebSocket) -> str | None:
     return caller
 
 
-async def receive(websocket: WebSocket) -> Incoming | None:
-    """The next message, or None once the client has gone."""
+def connection_rate(websocket: WebSocket) -> ConnectionRate:
+    """A new connection's message and byte budget."""
+    config: ServerConfig = websocket.app.state.config
+    return ConnectionRate.for_config(config, max_message_bytes(config))
+
+
+async def receive(websocket: WebSocket, rate: ConnectionRate) -> Incoming | None:
+    """The next message, or None once the client has gone or was cut off for its rate."""
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         return None
     if message.get("text") is not None:
-        return Incoming(text=message["text"])
-    return Incoming(data=message.get("bytes") or b"")
+        incoming = Incoming(text=message["text"])
+    else:
+        incoming = Incoming(data=message.get("bytes") or b"")
+    size = len(incoming.data) if incoming.data is not None else len(incoming.text or "")
+    if (reason := rate.over_limit(size)) is not None:
+        await send_error(websocket, "rate_limited", f"this connection sent {reason}")
+        await websocket.close(POLICY_VIOLATION_CLOSE)
+        return None
+    # Messages already read are handed out without waiting: let other connections run first.
+    await asyncio.sleep(0)
+    return incoming
 
 
 def check_size(incoming: Incoming, limit_bytes: int) -> None:
