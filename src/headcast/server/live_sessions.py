@@ -1,7 +1,8 @@
 """Live sessions shared by every transport: one id, one avatar, one ``Session``.
 
 A WebRTC peer and a WebSocket audio feed can address the same session by id. Sessions are
-counted against ``max_live_sessions`` and freed when their transport disconnects or closes.
+counted against ``max_live_sessions`` and, per owner, against ``live_sessions_per_key`` (one
+key cannot take every slot), and freed when their transport disconnects or closes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class LiveSessions:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self._sessions: dict[str, LiveSession] = {}
+        # Every session's owner, from the moment its slot is reserved.
+        self._owners: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._pool = SessionPool(config.session_processes or config.max_live_sessions)
 
@@ -60,9 +63,17 @@ class LiveSessions:
                     f"all {self.config.max_live_sessions} live sessions are in use",
                     headers={"Retry-After": "5"},
                 )  # fmt: skip
+            per_key = self.config.live_sessions_per_key
+            if self.count_owned(owner) >= per_key:
+                raise ApiError(
+                    429, "too_many_sessions",
+                    f"this key already holds its limit of {per_key} live sessions",
+                    headers={"Retry-After": "5"},
+                )  # fmt: skip
             session_id = secrets.token_urlsafe(12)
             # Reserve the slot while the avatar is prepared.
             self._sessions[session_id] = None  # type: ignore[assignment]
+            self._owners[session_id] = owner
         try:
             avatar = (
                 image
@@ -82,12 +93,12 @@ class LiveSessions:
                 seed=seed,
             )
         except SessionFailed as exc:
-            self._sessions.pop(session_id, None)
+            self._forget(session_id)
             raise ApiError(
                 503, "session_failed", f"the live session could not start: {exc}"
             ) from None
         except BaseException:
-            self._sessions.pop(session_id, None)
+            self._forget(session_id)
             raise
         live = LiveSession(session_id, session, avatar, owner)
         self._sessions[session_id] = live
@@ -101,11 +112,19 @@ class LiveSessions:
             raise ApiError(403, "forbidden", "the session belongs to another caller")
         return live
 
+    def count_owned(self, owner: str) -> int:
+        """Sessions ``owner`` holds, those still starting included."""
+        return sum(1 for holder in self._owners.values() if holder == owner)
+
     def close(self, session_id: str) -> None:
         """Free the session; safe to call more than once."""
-        live = self._sessions.pop(session_id, None)
+        live = self._forget(session_id)
         if live is not None:
             live.session.release()
+
+    def _forget(self, session_id: str) -> LiveSession | None:
+        self._owners.pop(session_id, None)
+        return self._sessions.pop(session_id, None)
 
     @property
     def pool(self) -> SessionPool:
