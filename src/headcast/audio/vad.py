@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from headcast.audio.frames import ANALYSIS_BLOCK_FRAMES, mean_square_per_window
+
 VAD_FRAME_MS = 10.0
 SPEECH_ABOVE_NOISE_DB = 12.0  # speech stands this far above the noise floor
 SPEECH_MIN_DBFS = -50.0  # nothing quieter than this is speech
@@ -13,14 +15,15 @@ HANGOVER_MS = 120.0  # keep "speech" this long after the level drops, for weak w
 MIN_SPEECH_MS = 60.0  # bursts shorter than this (clicks, pops) are not speech
 
 
-def frame_levels_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """RMS level of each 10 ms frame in dBFS."""
+def frame_levels_db(
+    samples: np.ndarray, sample_rate: int, *, block_frames: int = ANALYSIS_BLOCK_FRAMES
+) -> np.ndarray:
+    """RMS level of each 10 ms frame in dBFS, measured ``block_frames`` at a time."""
     hop = int(sample_rate * VAD_FRAME_MS / 1000)
-    n = len(samples) // hop
-    if n == 0:
+    if len(samples) // hop == 0:
         return np.zeros(0, np.float32)
-    frames = samples[: n * hop].reshape(n, hop).astype(np.float64)
-    return (10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)).astype(np.float32)
+    mean_square = mean_square_per_window(samples, hop, block_frames)
+    return (10 * np.log10(mean_square + 1e-12)).astype(np.float32)
 
 
 def speech_mask(levels_db: np.ndarray, noise_floor_db: float | None = None) -> np.ndarray:

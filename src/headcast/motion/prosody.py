@@ -7,23 +7,29 @@ from dataclasses import dataclass
 import numpy as np
 
 from headcast.audio.clip import Audio
+from headcast.audio.frames import (
+    ANALYSIS_BLOCK_FRAMES,
+    block_bounds,
+    centered_frame_count,
+    centered_frames,
+)
 from headcast.audio.pitch import pitch_hz
 from headcast.motion import tunables as T
 
 
-def _frames(audio: Audio, window_ms: float) -> np.ndarray:
+def loudness_envelope(audio: Audio, *, block_frames: int = ANALYSIS_BLOCK_FRAMES) -> np.ndarray:
+    """RMS loudness in [0, 1] at ``T.CURVE_RATE_HZ``, normalised to the clip's loud parts.
+
+    Frames are measured ``block_frames`` at a time: the result is the same for any block size.
+    """
     hop = max(int(round(audio.sample_rate / T.CURVE_RATE_HZ)), 1)
-    win = max(int(round(audio.sample_rate * window_ms / 1000)), hop)
-    x = audio.samples.astype(np.float32)
-    n = int(np.ceil(len(x) / hop)) + 1
-    padded = np.pad(x, (win // 2, win + n * hop - len(x)))
-    return np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n]
-
-
-def loudness_envelope(audio: Audio) -> np.ndarray:
-    """RMS loudness in [0, 1] at ``T.CURVE_RATE_HZ``, normalised to the clip's loud parts."""
-    frames = _frames(audio, T.ENERGY_WINDOW_MS)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    win = max(int(round(audio.sample_rate * T.ENERGY_WINDOW_MS / 1000)), hop)
+    n = centered_frame_count(len(audio.samples), hop)
+    rms = np.empty(n, np.float64)
+    for first, stop in block_bounds(n, block_frames):
+        # float32 first: the frames are the clip's samples as float32, squared in float64
+        frames = centered_frames(audio.samples, hop, win, first, stop, np.float32)
+        rms[first:stop] = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
     db = 20 * np.log10(rms + 1e-9)
     loud = np.percentile(db, 95) if len(db) else 0.0
     # 30 dB below the loud parts counts as silent.
