@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from headcast.audio import Audio, conform_audio, is_silent, load_audio, resample
+from headcast.audio import Audio
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
+from headcast.audio.source import SpeechSource, read_for_analysis, speech_source
 from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
 from headcast.face.avatar import is_prepared, read_photo_file
@@ -127,18 +128,15 @@ def animate(
     stages: dict[str, float] = {}
 
     t0 = time.perf_counter()
-    if isinstance(audio, Audio):
-        speech = conform_audio(audio, OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
-    else:
-        speech = load_audio(audio, sample_rate=OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
-    if not allow_silence and is_silent(speech):
+    # The speech at the video's rate is read twice, a chunk at a time, rather than held: here
+    # for its analysis-rate copy, and again beside the frames, to be encoded.
+    speech = speech_source(audio, OUTPUT_AUDIO_RATE_HZ, max_duration_s=max_audio_s)
+    read = read_for_analysis(speech, ANALYSIS_SAMPLE_RATE_HZ)
+    if not allow_silence and read.silent:
         raise InputError(
             f"{_name(audio, 'audio')}: the audio is silent; there is no speech to animate"
         )
-    analysis = Audio(
-        resample(speech.samples, OUTPUT_AUDIO_RATE_HZ, ANALYSIS_SAMPLE_RATE_HZ),
-        ANALYSIS_SAMPLE_RATE_HZ,
-    )
+    analysis = read.analysis
     stages["audio"] = time.perf_counter() - t0
 
     renderer = get_engine(engine)
@@ -219,7 +217,7 @@ def animate(
         output=out_path,
         n_frames=motion.n_frames,
         fps=fps,
-        audio_duration_s=speech.duration_s,
+        audio_duration_s=read.duration_s,
         faces_found=avatar.faces_found,
         stage_seconds=stages,
         wall_seconds=time.perf_counter() - started,
@@ -232,7 +230,7 @@ def _write_video(
     out_path: Path,
     size: int,
     fps: float,
-    speech: Audio,
+    speech: SpeechSource,
     progress: ProgressCallback | None,
 ) -> tuple[float, float]:
     """Render every frame once its motion is settled, encoding beside; the renderer is closed

@@ -9,13 +9,16 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 import soxr
 
-from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ, Audio
+from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ, Audio, join_chunks
+from headcast.audio.frames import mean_square_per_window
 from headcast.errors import InputError
 
 _HEAD_BYTES = 64 * 1024
@@ -45,6 +48,25 @@ def load_audio(
     Every failure is an `InputError` whose message names the file and the problem, because
     the caller shows it to a user who picked the wrong file.
     """
+    samples = join_chunks(
+        stream_audio(source, sample_rate=sample_rate, max_duration_s=max_duration_s),
+        reserve_samples=_limit_samples(max_duration_s, sample_rate),
+    )
+    return Audio(samples=samples, sample_rate=sample_rate)
+
+
+def stream_audio(
+    source: str | Path | bytes,
+    *,
+    sample_rate: int = ANALYSIS_SAMPLE_RATE_HZ,
+    max_duration_s: float = 600.0,
+) -> Iterator[np.ndarray]:
+    """``load_audio`` a chunk at a time: consecutive mono float32 chunks at ``sample_rate``.
+
+    The same checks, as ``InputError``: those of the file before the first chunk, a file
+    longer than ``max_duration_s`` as soon as decoding passes the limit, a truncated or
+    damaged file after the last chunk. The chunks join to exactly what ``load_audio`` returns.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         name = f"the audio data ({len(data)} bytes)"
@@ -66,6 +88,17 @@ def load_audio(
                 f"{name} is a damaged or truncated {kind} file ({_reason(exc)})"
             ) from None
         raise InputError(f"{name} is not an audio file (format not recognised)") from None
+    return _checked_chunks(container, name, head, size, sample_rate, max_duration_s)
+
+
+def _checked_chunks(
+    container: av.container.InputContainer,
+    name: str,
+    head: bytes,
+    size: int,
+    sample_rate: int,
+    max_duration_s: float,
+) -> Iterator[np.ndarray]:
     with container:
         stream = _audio_stream(container, name)
         declared_s = _declared_duration_s(container, stream, head, size)
@@ -73,13 +106,21 @@ def load_audio(
             raise InputError(
                 f"{name} is {_fmt_s(declared_s)} long; the limit is {_fmt_s(max_duration_s)}"
             )
-        samples, decoded_s, bad_packets = _decode_mono(
-            container, stream, name, sample_rate, max_duration_s
-        )
-    _check_complete(name, declared_s, decoded_s, bad_packets)
-    if samples.size == 0:
+        tally = _Tally()
+        for chunk in _decode_mono(container, stream, name, sample_rate, max_duration_s, tally):
+            if chunk.size:
+                tally.samples += chunk.size
+                yield chunk
+    _check_complete(name, declared_s, tally.decoded_s, tally.bad_packets)
+    if tally.samples == 0:
         raise InputError(f"{name} contains no audio samples")
-    return Audio(samples=samples, sample_rate=sample_rate)
+
+
+def _limit_samples(max_duration_s: float, sample_rate: int) -> int:
+    """The most samples a clip within the limit decodes to (0 where there is no finite limit)."""
+    if not np.isfinite(max_duration_s) or max_duration_s <= 0:
+        return 0
+    return int(np.ceil((max_duration_s + 0.05) * sample_rate)) + _CHUNK_SAMPLES
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -95,6 +136,14 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 def conform_audio(audio: Audio, sample_rate: int, *, max_duration_s: float = 600.0) -> Audio:
     """Decoded audio checked like ``load_audio`` checks a file (non-empty, mono, within the
     duration limit) and brought to ``sample_rate``."""
+    check_decoded(audio, max_duration_s=max_duration_s)
+    if audio.sample_rate == sample_rate:
+        return audio
+    return Audio(resample(audio.samples, audio.sample_rate, sample_rate), sample_rate)
+
+
+def check_decoded(audio: Audio, *, max_duration_s: float = 600.0) -> None:
+    """Raise InputError unless ``audio`` is non-empty mono audio within the duration limit."""
     if audio.samples.size == 0:
         raise InputError("the audio is empty")
     if audio.samples.ndim != 1:
@@ -103,9 +152,6 @@ def conform_audio(audio: Audio, sample_rate: int, *, max_duration_s: float = 600
         raise InputError(
             f"the audio is {_fmt_s(audio.duration_s)} long; the limit is {_fmt_s(max_duration_s)}"
         )
-    if audio.sample_rate == sample_rate:
-        return audio
-    return Audio(resample(audio.samples, audio.sample_rate, sample_rate), sample_rate)
 
 
 def is_silent(audio: Audio, threshold_dbfs: float = -50.0) -> bool:
@@ -114,15 +160,36 @@ def is_silent(audio: Audio, threshold_dbfs: float = -50.0) -> bool:
     Counting loud 10 ms windows, rather than the RMS of the whole clip, keeps long speech with
     long pauses "not silent" and a lone click "silent".
     """
-    x = np.asarray(audio.samples, dtype=np.float32)
-    win = max(1, audio.sample_rate // 100)
-    n = x.size // win
-    if n == 0:
-        return True
-    frames = x[: n * win].reshape(n, win).astype(np.float64)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
-    loud = np.count_nonzero(rms > 10.0 ** (threshold_dbfs / 20.0))
-    return loud < min(10, max(1, n // 2))
+    meter = SilenceMeter(audio.sample_rate, threshold_dbfs)
+    meter.add(audio.samples)
+    return meter.silent
+
+
+class SilenceMeter:
+    """``is_silent`` of audio that arrives a chunk at a time."""
+
+    def __init__(self, sample_rate: int, threshold_dbfs: float = -50.0) -> None:
+        self._window = max(1, sample_rate // 100)
+        self._threshold = 10.0 ** (threshold_dbfs / 20.0)
+        self._rest = np.zeros(0, np.float32)  # the start of a window not yet complete
+        self._windows = 0
+        self._loud = 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        x = np.asarray(chunk, dtype=np.float32)
+        if self._rest.size:
+            x = np.concatenate([self._rest, x])
+        whole = x.size // self._window * self._window
+        rms = np.sqrt(mean_square_per_window(x[:whole], self._window))
+        self._loud += int(np.count_nonzero(rms > self._threshold))
+        self._windows += len(rms)
+        self._rest = x[whole:].copy()
+
+    @property
+    def silent(self) -> bool:
+        if self._windows == 0:
+            return True
+        return self._loud < min(10, max(1, self._windows // 2))
 
 
 def _read_head(path: Path, name: str) -> tuple[bytes, int]:
@@ -219,15 +286,24 @@ def _wav_header_duration_s(head: bytes) -> float | None:
     return None
 
 
+@dataclass
+class _Tally:
+    """What decoding found, complete once the last chunk is out."""
+
+    decoded_s: float = 0.0
+    bad_packets: int = 0
+    samples: int = 0
+
+
 def _decode_mono(
     container: av.container.InputContainer,
     stream: av.AudioStream,
     name: str,
     out_rate: int,
     max_duration_s: float,
-) -> tuple[np.ndarray, float, int]:
-    """Decode, downmix and resample in chunks → (samples, decoded seconds, bad packets)."""
-    out: list[np.ndarray] = []
+    tally: _Tally,
+) -> Iterator[np.ndarray]:
+    """Decode, downmix and resample → chunks clipped to [-1, 1]; ``tally`` counts as it goes."""
     pending: list[np.ndarray] = []
     pending_n = 0
     in_rate = 0
@@ -235,14 +311,15 @@ def _decode_mono(
     resampler: soxr.ResampleStream | None = None
     packets = bad_packets = 0
 
-    def flush(last: bool) -> None:
+    def flush(last: bool) -> np.ndarray:
         nonlocal pending, pending_n
         x = np.concatenate(pending) if pending else np.zeros(0, np.float32)
         pending, pending_n = [], 0
-        if resampler is None:
-            out.append(x)
-        elif x.size or last:
-            out.append(resampler.resample_chunk(x, last=last))
+        if resampler is not None and (x.size or last):
+            x = resampler.resample_chunk(x, last=last)
+        x = x.astype(np.float32, copy=False)
+        np.clip(x, -1.0, 1.0, out=x)
+        return x
 
     try:
         for packet in container.demux(stream):
@@ -255,7 +332,7 @@ def _decode_mono(
             for frame in frames:
                 if frame.sample_rate != in_rate:  # first frame, or a mid-stream rate change
                     if in_rate:
-                        flush(last=True)
+                        yield flush(last=True)
                     in_rate = frame.sample_rate
                     resampler = (
                         None
@@ -266,10 +343,11 @@ def _decode_mono(
                 pending.append(mono)
                 pending_n += mono.size
                 decoded_s += mono.size / in_rate
+                tally.decoded_s = decoded_s
                 if decoded_s > max_duration_s + 0.05:
                     raise InputError(f"{name} is longer than the {_fmt_s(max_duration_s)} limit")
                 if pending_n >= _CHUNK_SAMPLES:
-                    flush(last=False)
+                    yield flush(last=False)
     except av.error.FFmpegError as exc:
         raise InputError(
             f"{name} is damaged or truncated: reading stopped at {_fmt_s(decoded_s)} "
@@ -279,11 +357,9 @@ def _decode_mono(
         raise InputError(
             f"{name} is damaged: {bad_packets} of {packets} audio packets could not be decoded"
         )
+    tally.bad_packets = bad_packets
     if in_rate:
-        flush(last=True)
-    samples = np.concatenate(out) if out else np.zeros(0, np.float32)
-    np.clip(samples, -1.0, 1.0, out=samples)
-    return samples.astype(np.float32, copy=False), decoded_s, bad_packets
+        yield flush(last=True)
 
 
 def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:

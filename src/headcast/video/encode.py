@@ -20,6 +20,7 @@ import numpy as np
 import soxr
 
 from headcast.audio.clip import Audio
+from headcast.audio.source import SpeechSource
 from headcast.errors import HeadcastError, InputError
 
 # FFmpeg's AAC encoder with its fast coder instead of the default two-loop search: on 26 s of
@@ -104,7 +105,7 @@ class VideoWriter:
         width: int,
         height: int,
         fps: float | Fraction,
-        audio: Audio | None,
+        audio: Audio | SpeechSource | None,
         *,
         audio_rate: int | None = None,
     ) -> None:
@@ -143,7 +144,9 @@ class VideoWriter:
         self._closed = False
         try:
             self._video = self._add_video(spec)
-            has_audio = audio is not None and audio.samples.size > 0
+            has_audio = audio is not None and (
+                isinstance(audio, SpeechSource) or audio.samples.size > 0
+            )
             self._audio = (
                 _AudioTrack(self._container, spec, audio, audio_rate) if has_audio else None
             )
@@ -235,7 +238,7 @@ class _AudioTrack:
         self,
         container: av.container.OutputContainer,
         spec: _Format,
-        audio: Audio,
+        audio: Audio | SpeechSource,
         audio_rate: int | None,
     ) -> None:
         self.rate = audio_rate or spec.audio_rates[0]
@@ -246,9 +249,15 @@ class _AudioTrack:
         ctx.bit_rate = spec.audio_bit_rate
         ctx.options = dict(spec.audio_options)
         self.container = container
-        self.source = np.asarray(audio.samples, dtype=np.float32)
+        # Read as the frames need it: only what is not yet encoded is held.
+        self.source = (
+            audio.chunks()
+            if isinstance(audio, SpeechSource)
+            else iter([np.asarray(audio.samples, dtype=np.float32)])
+        )
         self.source_rate = audio.sample_rate
-        self.source_pos = 0
+        self.source_pos = 0  # source samples pushed to the codec's rate so far
+        self.unread = np.zeros(0, np.float32)  # source samples read but not yet pushed
         self.resampler = (
             None
             if self.source_rate == self.rate
@@ -261,17 +270,27 @@ class _AudioTrack:
 
     def encode_until(self, t: float | Fraction) -> None:
         """Encode the speech up to time `t` (as far as whole codec frames allow)."""
-        end = min(self.source.size, int(np.ceil(float(t) * self.source_rate)))
-        if end > self.source_pos:
-            self._push(self.source[self.source_pos : end], last=False)
-            self.source_pos = end
+        x = self._read(int(np.ceil(float(t) * self.source_rate)) - self.source_pos)
+        if x.size:
+            self._push(x, last=False)
         self._encode_frames(final=False)
 
     def finish(self) -> None:
-        self._push(self.source[self.source_pos :], last=True)
-        self.source_pos = self.source.size
+        self._push(self._read(None), last=True)
         self._encode_frames(final=True)
         self.container.mux(self.stream.encode(None))
+
+    def _read(self, n: int | None) -> np.ndarray:
+        """The next ``n`` source samples (fewer at the end; all that are left for None)."""
+        while n is None or self.unread.size < n:
+            chunk = next(self.source, None)
+            if chunk is None:
+                break
+            self.unread = np.concatenate([self.unread, chunk]) if self.unread.size else chunk
+        k = self.unread.size if n is None else max(min(n, self.unread.size), 0)
+        x, self.unread = self.unread[:k], self.unread[k:]
+        self.source_pos += k
+        return x
 
     def _push(self, x: np.ndarray, *, last: bool) -> None:
         y = x if self.resampler is None else self.resampler.resample_chunk(x, last=last)
