@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _LOGGER_NAME = "headcast"
 _LENGTH = struct.Struct("<Q")
 MAX_MESSAGE_BYTES = 1 << 30  # a longer header is not one of ours: the pipe is out of step
+MAX_BUFFERS = 64  # out-of-band buffers of one message (an Audio has one)
 # A decode runs at a few percent of real time; this allows for a machine a hundred times busier.
 TIMEOUT_BASE_S = 60.0
 TIMEOUT_PER_AUDIO_S = 2.0
@@ -302,30 +303,49 @@ def _current_worker() -> tuple[_Worker, bool]:
 
 
 def _send(pipe: IO[bytes] | None, message: Any) -> None:
-    _write_frame(pipe, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+    # Arrays go out of band, straight from their memory: the speech is never copied into the
+    # pickle, nor the pickle into a frame.
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    _write_frame(pipe, data, [buffer.raw() for buffer in buffers])
 
 
-def _write_frame(pipe: IO[bytes] | None, data: bytes) -> None:
-    """One message: its length, then its bytes."""
+def _write_frame(pipe: IO[bytes] | None, data: bytes, buffers: Sequence[memoryview] = ()) -> None:
+    """One message: the lengths of its pickle and of its out-of-band buffers, then their bytes."""
     if pipe is None:
         raise OSError("no pipe")
-    pipe.write(_LENGTH.pack(len(data)) + data)
+    sizes = [len(data), *(buffer.nbytes for buffer in buffers)]
+    pipe.write(_LENGTH.pack(len(buffers)) + b"".join(_LENGTH.pack(size) for size in sizes))
+    pipe.write(data)
+    for buffer in buffers:
+        pipe.write(buffer)
     pipe.flush()
 
 
 def _receive(pipe: IO[bytes] | None) -> Any:
     if pipe is None:
         raise OSError("no pipe")
-    header = pipe.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
-        raise EOFError("the pipe closed")
-    (size,) = _LENGTH.unpack(header)
-    if size > MAX_MESSAGE_BYTES:
+    (count,) = _LENGTH.unpack(_read_exactly(pipe, _LENGTH.size))
+    if count > MAX_BUFFERS:
         raise ValueError("the pipe is out of step")
-    data = pipe.read(size)
-    if len(data) < size:
-        raise EOFError("the pipe closed")
-    return pickle.loads(data)
+    sizes = struct.unpack(f"<{count + 1}Q", _read_exactly(pipe, _LENGTH.size * (count + 1)))
+    if any(size > MAX_MESSAGE_BYTES for size in sizes):
+        raise ValueError("the pipe is out of step")
+    data = _read_exactly(pipe, sizes[0])
+    return pickle.loads(data, buffers=[_read_exactly(pipe, size) for size in sizes[1:]])
+
+
+def _read_exactly(pipe: IO[bytes], size: int) -> bytearray:
+    """``size`` bytes read straight into their own buffer (EOFError if the pipe closes first)."""
+    out = bytearray(size)
+    view = memoryview(out)
+    filled = 0
+    while filled < size:
+        n = pipe.readinto(view[filled:])  # type: ignore[attr-defined]
+        if not n:
+            raise EOFError("the pipe closed")
+        filled += n
+    return out
 
 
 class _Collect(logging.Handler):
