@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ _QUIET = {"loglevel": "FATAL"}  # nothing to stderr; errors surface as return va
 _DITHER_SEED = 0
 _DITHER_SAMPLES = 32  # 2 ms of one unchanging value: not a recording's background
 _CUT_SAMPLES = 320  # 20 ms of exact zeros: digital silence, cut out before decoding
+UTTERANCE_BLOCK_SAMPLES = 1 << 18  # samples converted to PCM and searched for runs at once
 Span = tuple[str, float, float, float]  # label, start s, end s, confidence
 
 _cache_lock = threading.Lock()
@@ -93,32 +95,65 @@ class Utterance:
         return moved
 
 
-def utterance(audio: Audio) -> Utterance:
-    """The PCM that pocketsphinx decodes for ``audio`` (validated first)."""
+def utterance(audio: Audio, *, block_samples: int = UTTERANCE_BLOCK_SAMPLES) -> Utterance:
+    """The PCM that pocketsphinx decodes for ``audio`` (validated first).
+
+    Converted and searched for runs ``block_samples`` at a time: beside the PCM, memory holds
+    two flags a sample and one block's work, and the result is the same for any block size.
+    """
     validate(audio)
-    samples = np.nan_to_num(np.asarray(audio.samples, dtype=np.float32))
-    pcm = np.rint(np.clip(samples, -1.0, 1.0).astype(np.float64) * 32768.0).astype(np.int32)
-    pcm = np.clip(pcm, -32768, 32767)
-    silent = _runs(pcm, _CUT_SAMPLES, zeros_only=True)
-    flat = _runs(pcm, _DITHER_SAMPLES, zeros_only=False) & ~silent
-    if flat.any():  # shorter flat stretches: ±1 LSB of reproducible noise
-        rng = np.random.default_rng(_DITHER_SEED)
-        pcm[flat] += rng.integers(-1, 2, size=int(flat.sum()), dtype=np.int32)
-    edges = np.flatnonzero(np.diff(np.concatenate(([1], silent.view(np.int8), [1]))))
-    kept = tuple((int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True))
-    return Utterance(np.clip(pcm[~silent], -32768, 32767).astype("<i2").tobytes(), kept)
+    samples = np.asarray(audio.samples)
+    n = len(samples)
+    pcm = np.empty(n, np.int16)
+    for first in range(0, n, block_samples):
+        x = np.nan_to_num(np.asarray(samples[first : first + block_samples], dtype=np.float32))
+        scaled = np.rint(np.clip(x, -1.0, 1.0).astype(np.float64) * 32768.0)
+        pcm[first : first + block_samples] = np.clip(scaled, -32768, 32767)
+    silent = _runs_in_blocks(pcm, _CUT_SAMPLES, block_samples, zeros_only=True)
+    flat = _runs_in_blocks(pcm, _DITHER_SAMPLES, block_samples, zeros_only=False)
+    flat &= ~silent
+    n_flat = int(np.count_nonzero(flat))
+    if n_flat:  # shorter flat stretches: ±1 LSB of reproducible noise
+        noise = np.random.default_rng(_DITHER_SEED).integers(-1, 2, size=n_flat, dtype=np.int32)
+        used = 0
+        for first in range(0, n, block_samples):
+            block, where = pcm[first : first + block_samples], flat[first : first + block_samples]
+            count = int(np.count_nonzero(where))
+            if count:
+                dithered = block[where].astype(np.int32) + noise[used : used + count]
+                block[where] = np.clip(dithered, -32768, 32767)
+                used += count
+    del flat
+    changes = np.flatnonzero(silent[1:] != silent[:-1]) + 1
+    bounds = [0, *changes.tolist(), n]
+    kept = tuple((a, b) for a, b in pairwise(bounds) if not silent[a])
+    del silent
+    return Utterance(b"".join(memoryview(pcm[a:b]) for a, b in kept), kept)
+
+
+def _runs_in_blocks(
+    pcm: np.ndarray, min_length: int, block_samples: int, *, zeros_only: bool
+) -> np.ndarray:
+    """``_runs`` a block at a time. Each block is searched with ``min_length`` samples more on
+    either side: a long run across its edges is seen there whole or at least that long."""
+    out = np.empty(len(pcm), bool)
+    for first in range(0, len(pcm), block_samples):
+        stop = min(first + block_samples, len(pcm))
+        lo, hi = max(first - min_length, 0), min(stop + min_length, len(pcm))
+        runs = _runs(pcm[lo:hi], min_length, zeros_only=zeros_only)
+        out[first:stop] = runs[first - lo : stop - lo]
+    return out
 
 
 def _runs(pcm: np.ndarray, min_length: int, *, zeros_only: bool) -> np.ndarray:
     """A mask of the samples in runs of at least ``min_length`` equal values (or zeros)."""
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(pcm)) + 1))
+    starts = np.concatenate(([0], np.flatnonzero(pcm[1:] != pcm[:-1]) + 1))
     ends = np.concatenate((starts[1:], [len(pcm)]))
     long = (ends - starts) >= min_length
     if zeros_only:
         long &= pcm[starts] == 0
-    edges = np.zeros(len(pcm) + 1, dtype=np.int32)
-    np.add.at(edges, starts[long], 1)
-    np.add.at(edges, ends[long], -1)
+    edges = np.bincount(starts[long], minlength=len(pcm) + 1)
+    edges -= np.bincount(ends[long], minlength=len(pcm) + 1)
     return np.cumsum(edges[:-1]) > 0
 
 
