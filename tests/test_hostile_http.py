@@ -29,6 +29,7 @@ from headcast.server.admission import route_rules
 from tests.server_helpers import config_with_shared_dir, free_port, running_server
 
 KEY = "sesame-7f3a9c"
+CHROMIUM = "/usr/bin/chromium"
 AUTH = {"X-API-Key": KEY}
 POLICY_VIOLATION = 1008
 MB = 1024 * 1024
@@ -434,6 +435,27 @@ def test_api_docs_are_local_under_a_content_security_policy(tmp_path):
             assert loaded.headers["content-security-policy"] == policy
         assert httpx.get(server.base_url + "/docs/index.j2").status_code == 404
         assert httpx.get(server.base_url + "/redoc").status_code == 404
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs {CHROMIUM}")
+def test_api_docs_render_in_a_browser_under_their_policy(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with running_server(_config(tmp_path)) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            complaints: list[str] = []
+            page.on("pageerror", lambda exc: complaints.append(str(exc)))
+            page.on("console", lambda m: complaints.append(m.text) if m.type == "error" else None)
+            page.goto(server.base_url + "/docs")
+            page.locator(".opblock-summary-path", has_text="/v1/jobs").first.wait_for(
+                timeout=20_000
+            )
+            assert page.locator(".btn.authorize").count() == 1  # the key schemes are declared
+            assert complaints == []  # a script or style the policy blocked shows up here
+        finally:
+            browser.close()
 
 
 # -- the data directory ------------------------------------------------------------------------
