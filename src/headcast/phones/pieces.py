@@ -29,6 +29,11 @@ MIN_CUT_PAUSE_MS = 250.0  # only pauses this long are cut
 FIRST_PIECE_MIN_S = 3.0
 PIECE_MIN_S = 5.0
 LAST_PIECE_MIN_S = 1.0
+# The decoders' memory grows with the piece (pocketsphinx keeps its search history: ~1 MB a
+# second of speech), so speech without pauses long enough to cut is cut anyway, at its
+# quietest moment outside words, to keep every piece under this.
+MAX_PIECE_S = 30.0
+QUIET_SMOOTHING_MS = 50.0  # levels are averaged this long to find the quietest moment
 # A piece the transcript has no words for is recognized when it holds this much loud sound
 # (a sentence missing from the transcript), and silent otherwise.
 UNTRANSCRIBED_SPEECH_MIN_S = 0.3
@@ -49,15 +54,18 @@ class PhonePiece:
 def cut_times(audio: Audio, words: list[sphinx.Span] | None = None) -> list[float]:
     """Where to cut ``audio``: the middle of pauses, spaced by the minimum piece lengths.
 
-    ``words`` (label, start, end, _) are never cut.
+    ``words`` (label, start, end, _) are never cut. No piece is longer than ``MAX_PIECE_S``.
     """
-    return _spaced_cuts(_pause_middles(audio), audio.duration_s, words)
+    levels = frame_levels_db(audio.samples, audio.sample_rate)
+    cuts = _spaced_cuts(_pause_middles(levels), audio.duration_s, words)
+    return _bounded_cuts(cuts, levels, audio.duration_s, words)
 
 
-def _pause_middles(audio: Audio) -> list[float]:
-    """The middle of every pause long enough to cut, inside the clip, in seconds."""
+def _pause_middles(levels: np.ndarray) -> list[float]:
+    """The middle of every pause long enough to cut, inside the clip, in seconds, from the
+    levels of its 10 ms frames."""
     # Quiet by loudness alone: music is no place to cut either.
-    quiet = ~speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
+    quiet = ~speech_mask(levels)
     if len(quiet) == 0:
         return []
     edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.view(np.int8), [0]))))
@@ -85,6 +93,40 @@ def _spaced_cuts(
     return cuts
 
 
+def _bounded_cuts(
+    cuts: list[float], levels: np.ndarray, duration_s: float, words: list[sphinx.Span] | None
+) -> list[float]:
+    """``cuts`` with more wherever a piece would outlast ``MAX_PIECE_S``: at the quietest
+    moment (outside words where there are any) that leaves both sides their minimum length."""
+    if not len(levels):
+        return cuts
+    width = max(int(QUIET_SMOOTHING_MS / VAD_FRAME_MS), 1)
+    smooth = np.convolve(levels.astype(np.float64), np.ones(width) / width, mode="same")
+    frame_s = VAD_FRAME_MS / 1000
+    out: list[float] = []
+    for start, end in pairwise([0.0, *cuts, duration_s]):
+        while end - start > MAX_PIECE_S:
+            lo = start + (PIECE_MIN_S if out else FIRST_PIECE_MIN_S)
+            hi = min(
+                start + MAX_PIECE_S, end - (LAST_PIECE_MIN_S if end >= duration_s else PIECE_MIN_S)
+            )
+            first, stop = int(np.ceil(lo / frame_s)), min(int(hi / frame_s) + 1, len(smooth))
+            if stop <= first:
+                break
+            candidates = smooth[first:stop].copy()
+            for _, a, b, _ in words or ():
+                candidates[
+                    max(int(a / frame_s) - first, 0) : max(int(b / frame_s) + 1 - first, 0)
+                ] = np.inf
+            if np.isinf(candidates).all():
+                candidates = smooth[first:stop]  # one word longer than a piece: cut it all the same
+            start = (first + int(np.argmin(candidates))) * frame_s
+            out.append(start)
+        if end < duration_s:
+            out.append(end)
+    return out
+
+
 def phones_in_pieces(
     audio: Audio, transcript: str | None = None, *, fast: bool = False
 ) -> Iterator[PhonePiece]:
@@ -96,14 +138,19 @@ def phones_in_pieces(
     """
     sphinx.validate(audio)
     text = transcript if transcript is not None and transcript.strip() else None
-    middles = _pause_middles(audio)
-    cuts_s = _spaced_cuts(middles, audio.duration_s, None)
+    levels = frame_levels_db(audio.samples, audio.sample_rate)
+    middles = _pause_middles(levels)
+    cuts_s = _bounded_cuts(
+        _spaced_cuts(middles, audio.duration_s, None), levels, audio.duration_s, None
+    )
     words = None
     if text is not None and cuts_s:
         # Only speech that will be cut needs its words placed first.
         words = word_spans(audio, text)  # None: logged, and recognized instead
         if words is not None:
-            cuts_s = _spaced_cuts(middles, audio.duration_s, words)
+            cuts_s = _bounded_cuts(
+                _spaced_cuts(middles, audio.duration_s, words), levels, audio.duration_s, words
+            )
     if not cuts_s:
         # One piece, decoded whole.
         whole = (
