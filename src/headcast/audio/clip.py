@@ -9,7 +9,7 @@ import numpy as np
 
 ANALYSIS_SAMPLE_RATE_HZ = 16_000
 _JOIN_MIN_SAMPLES = 1 << 16
-MAX_RESERVE_SAMPLES = 1 << 30  # 4 GiB of address space, at most, reserved for one clip
+MAX_RESERVE_SAMPLES = 1 << 27  # 512 MiB of address space, at most, reserved for one clip
 
 
 @dataclass(frozen=True)
