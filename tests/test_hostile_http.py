@@ -388,6 +388,30 @@ def test_wrong_keys_are_throttled_per_address(tmp_path):
         assert httpx.get(server.base_url + "/healthz").status_code == 200
 
 
+def test_behind_a_trusted_proxy_the_client_address_is_throttled(tmp_path):
+    # Every client of an ingress arrives from its address: one guesser must not lock out the rest.
+    config = _config(tmp_path, auth_failures_per_min=3, trusted_proxies=("127.0.0.1",))
+    with running_server(config) as server:
+        url = server.base_url + "/v1/avatars"
+        guesser = {"X-API-Key": "guess", "X-Forwarded-For": "203.0.113.7"}
+        for _ in range(3):
+            assert httpx.get(url, headers=guesser).status_code == 401
+        assert httpx.get(url, headers=guesser).status_code == 429
+        other_client = {**AUTH, "X-Forwarded-For": "198.51.100.4"}
+        assert httpx.get(url, headers=other_client).status_code == 200
+
+
+def test_an_untrusted_peer_cannot_choose_its_address(tmp_path):
+    config = _config(tmp_path, auth_failures_per_min=3, trusted_proxies=("192.0.2.1",))
+    with running_server(config) as server:
+        url = server.base_url + "/v1/avatars"
+        for n in range(3):
+            spoofed = {"X-API-Key": "guess", "X-Forwarded-For": f"203.0.113.{n}"}
+            assert httpx.get(url, headers=spoofed).status_code == 401
+        fresh = {"X-API-Key": "guess", "X-Forwarded-For": "203.0.113.99"}
+        assert httpx.get(url, headers=fresh).status_code == 429
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 

@@ -56,6 +56,9 @@ class ServerConfig:
     body_read_timeout_s: float = 30.0
     # A connection must have sent its whole request head within this.
     header_timeout_s: float = 10.0
+    # Proxies whose X-Forwarded-For names the client (addresses, networks or "*"): rate limits
+    # and failed-key throttling count the client's address, not the proxy's.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     # Swagger UI at /docs (shipped with the service, under a strict CSP); /openapi.json always.
     api_docs: bool = True
     # -- hostile clients: live sessions and WebSockets -------------------------------------

@@ -36,5 +36,7 @@ def uvicorn_config(
         ws_ping_interval=WS_PING_INTERVAL_S,
         ws_ping_timeout=WS_PING_INTERVAL_S,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
+        proxy_headers=True,
+        forwarded_allow_ips=list(config.trusted_proxies),
         server_header=False,
     )
