@@ -126,15 +126,19 @@ def oculus_viseme_weights(track: PhoneTrack, fps: float, n_frames: int) -> dict[
     total = pull.sum(axis=0)
     empty = total <= 1e-12
     pull[_INDEX["sil"], empty] = 1.0  # nothing near (no phones at all): rest
-    weights = pull / np.maximum(pull.sum(axis=0), 1e-12)
+    # In place from here on: the weights, then their running sums, reuse the pulls' memory (a
+    # long clip's fine-grained arrays are the largest this module holds).
+    weights = pull
+    weights /= np.maximum(pull.sum(axis=0), 1e-12)
 
     # Average over each frame's interval [t - 1/(2 fps), t + 1/(2 fps)], clipped to the clip.
-    cumulative = np.concatenate((np.zeros((len(OCULUS_VISEMES), 1)), np.cumsum(weights, axis=1)), 1)
+    cumulative = np.cumsum(weights, axis=1, out=weights)  # sample k: the sum of 0..k
     centres = np.arange(n_frames) / fps
     half = 0.5 * max(1.0 / fps, FRAME_WINDOW_S)
     lo = np.clip(np.floor((centres - half) * rate).astype(int), 0, n_fine - 1)
     hi = np.clip(np.ceil((centres + half) * rate).astype(int), lo + 1, n_fine)
-    framed = (cumulative[:, hi] - cumulative[:, lo]) / (hi - lo)
+    before = np.where(lo > 0, cumulative[:, np.maximum(lo - 1, 0)], 0.0)
+    framed = (cumulative[:, hi - 1] - before) / (hi - lo)
     framed /= framed.sum(axis=0, keepdims=True)
     return {name: framed[i].astype(np.float32) for i, name in enumerate(OCULUS_VISEMES)}
 
