@@ -136,7 +136,8 @@ def animate(
         raise InputError(
             f"{_name(audio, 'audio')}: the audio is silent; there is no speech to animate"
         )
-    analysis = read.analysis
+    analysis, audio_duration_s = read.analysis, read.duration_s
+    del read
     stages["audio"] = time.perf_counter() - t0
 
     renderer = get_engine(engine)
@@ -195,6 +196,9 @@ def animate(
                     head_motion=head_motion,
                     arrived=pending.arrived if pending is not None else None,
                 )
+                # Measured, and sent to the worker or held by the local decoder: this copy of
+                # the speech is not needed any more (10 minutes: 38 MB).
+                del analysis
                 motion.frame(0)
             except BaseException:
                 face_job.add_done_callback(_close_session)
@@ -217,7 +221,7 @@ def animate(
         output=out_path,
         n_frames=motion.n_frames,
         fps=fps,
-        audio_duration_s=read.duration_s,
+        audio_duration_s=audio_duration_s,
         faces_found=avatar.faces_found,
         stage_seconds=stages,
         wall_seconds=time.perf_counter() - started,

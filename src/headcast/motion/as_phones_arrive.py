@@ -36,7 +36,8 @@ class MotionAsPhonesArrive:
         """``arrived`` tells whether the next piece (or the end) can be taken without waiting:
         all those are taken at once, so that the motion is rebuilt once for them."""
         self._pieces = pieces
-        self._audio = audio
+        # Only its length: the speech itself is the largest thing a long clip's render holds.
+        self._duration_s = audio.duration_s
         self._fps = fps
         self._prosody = prosody
         self._seed = seed
@@ -60,7 +61,7 @@ class MotionAsPhonesArrive:
         """All the phones (waits for the rest)."""
         if not self._complete:
             self._take_pieces(self.n_frames)
-        return join_pieces(self._known, self._audio.duration_s)
+        return join_pieces(self._known, self._duration_s)
 
     def motion(self) -> MotionTrack:
         """The motion of every frame (waits for the rest of the phones)."""
@@ -87,8 +88,8 @@ class MotionAsPhonesArrive:
         if new or self._motion is None:
             started = time.perf_counter()
             self._motion = build_motion(
-                join_pieces(self._known, self._audio.duration_s),
-                self._audio,
+                join_pieces(self._known, self._duration_s),
+                None,
                 self._fps,
                 seed=self._seed,
                 head_motion=self._head_motion,

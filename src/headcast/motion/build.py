@@ -32,7 +32,7 @@ def settled_frames(known_until_s: float, fps: float) -> int:
 
 def build_motion(
     track: PhoneTrack,
-    audio: Audio,
+    audio: Audio | None,
     fps: float,
     *,
     seed: int = 0,
@@ -41,7 +41,8 @@ def build_motion(
 ) -> MotionTrack:
     """FaceMotion for every frame of ``audio``; the same inputs and seed give the same motion.
 
-    ``prosody`` is ``prosody_of(audio)`` where the caller measured it already. A phone changes
+    ``prosody`` is ``prosody_of(audio)`` where the caller measured it already (``audio`` is
+    then not needed, and may be None). A phone changes
     no frame more than ``T.PHONE_REACH_BACK_S`` before it, so the frames ``settled_frames``
     counts from a track whose phones are known only up to some time are already final.
     """
@@ -52,6 +53,8 @@ def build_motion(
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
     )
     if prosody is None:
+        if audio is None:
+            raise ValueError("build_motion needs the audio or its prosody")
         prosody = prosody_of(audio)
     loudness, semitones = prosody.loudness, prosody.semitones
     controls: dict[str, np.ndarray] = dict(mouth_curves(track, loudness, fps, n_frames))

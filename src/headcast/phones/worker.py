@@ -89,6 +89,16 @@ class _Ticket:
     worker: _Worker | None = None
 
 
+@dataclass
+class _Request:
+    """What a worker is asked: the speech is let go once a worker has it (a long clip's
+    speech is the largest thing the caller would otherwise keep while the phones come)."""
+
+    audio: Audio | None
+    transcript: str | None
+    fast: bool
+
+
 class _Worker:
     """One worker process; one request at a time."""
 
@@ -104,9 +114,7 @@ class _Worker:
         self.lock = threading.Lock()
         self.called_off = False  # stopped by a request called off, not by a fault of its own
 
-    def ask(
-        self, audio: Audio, transcript: str | None, fast: bool, ticket: _Ticket
-    ) -> Iterator[_Outcome]:
+    def ask(self, request: _Request, ticket: _Ticket) -> Iterator[_Outcome]:
         """The replies to one request, up to and including the last."""
         with self.lock:
             with ticket.lock:
@@ -115,12 +123,13 @@ class _Worker:
                 ticket.worker = self  # from here on a call-off stops it, even mid-send
             try:
                 try:
-                    _send(self.process.stdin, (audio, transcript, fast))
+                    _send(self.process.stdin, (request.audio, request.transcript, request.fast))
                 except (OSError, ValueError) as exc:  # ValueError: its pipe was closed here
                     # It had stopped before it could read the request.
                     self.close()
                     raise WorkerGone(f"it had stopped ({exc})", started=False) from None
                 ticket.sent.set()
+                request.audio = None  # sent: from here on no other worker, nor the caller, needs it
                 while True:
                     try:
                         outcome = _receive(self.process.stdout)
@@ -160,7 +169,8 @@ class PendingPhones:
     """Phones being found; ``pieces()`` hands them over as they come, ``result()`` whole."""
 
     def __init__(self, audio: Audio, transcript: str | None, fast: bool) -> None:
-        self._audio = audio
+        self._request = _Request(audio, transcript, fast)
+        self._duration_s = audio.duration_s
         self._transcript = transcript
         self._fast = fast
         self._timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio.duration_s
@@ -173,7 +183,7 @@ class PendingPhones:
 
     def _ask(self) -> None:
         try:
-            for outcome in _ask_worker(self._audio, self._transcript, self._fast, self._ticket):
+            for outcome in _ask_worker(self._request, self._ticket):
                 self._replies.put(outcome)
         except BaseException as exc:
             self._replies.put(exc)
@@ -219,7 +229,10 @@ class PendingPhones:
                         f"could not find the phones: the phones worker stopped: {reply}"
                     ) from None
                 log.debug("no phones worker (%s): finding phones in this process", reply)
-                yield from phones_in_pieces(self._audio, self._transcript, fast=self._fast)
+                audio = self._request.audio  # never sent, so still here
+                if audio is None:
+                    raise HeadcastError("could not find the phones: the speech was let go")
+                yield from phones_in_pieces(audio, self._transcript, fast=self._fast)
                 return
             if isinstance(reply, BaseException):
                 raise reply
@@ -238,7 +251,7 @@ class PendingPhones:
 
     def result(self) -> PhoneTrack:
         """The whole PhoneTrack, or the error finding it raised (InputError for bad audio)."""
-        return join_pieces(list(self.pieces()), self._audio.duration_s)
+        return join_pieces(list(self.pieces()), self._duration_s)
 
     def cancel(self) -> None:
         """Call the request off: not sent, it never will be; under way, its worker is stopped
@@ -270,14 +283,12 @@ def find_phones_in_worker(
     return PendingPhones(audio, transcript, fast)
 
 
-def _ask_worker(
-    audio: Audio, transcript: str | None, fast: bool, ticket: _Ticket
-) -> Iterator[_Outcome]:
+def _ask_worker(request: _Request, ticket: _Ticket) -> Iterator[_Outcome]:
     global _worker
     for attempt in range(MAX_ATTEMPTS):
         worker, fresh = _current_worker()
         try:
-            yield from worker.ask(audio, transcript, fast, ticket)
+            yield from worker.ask(request, ticket)
             return
         except WorkerGone as exc:
             with _worker_lock:
