@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,3 +68,11 @@ def running_server(config: ServerConfig, timeout_s: float = 30.0) -> Iterator[Ru
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    """Wait (asynchronously) for ``condition``; an assertion error after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

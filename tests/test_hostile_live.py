@@ -7,7 +7,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from headcast.server import ServerConfig
 from tests.conftest import portrait_b64
-from tests.server_helpers import running_server
+from tests.server_helpers import running_server, until
 
 SIZE = 128
 RATE_HZ = 16_000
@@ -76,18 +75,11 @@ class Inbox:
             pass
 
 
-async def _until(condition, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def _ping(ws, inbox: Inbox, timeout_s: float = 10.0) -> None:
     """A pong for a ping sent now: everything sent before it has been handled."""
     pongs = len(inbox.of("pong"))
     await ws.send(json.dumps({"type": "ping"}))
-    await _until(lambda: len(inbox.of("pong")) > pongs, timeout_s)
+    await until(lambda: len(inbox.of("pong")) > pongs, timeout_s)
 
 
 # -- finding 4: the audio backlog ---------------------------------------------------------
@@ -122,7 +114,7 @@ def test_stream_backlog_refuses_audio_beyond_the_limit(backlog_server):
             # One turn first: the recognizer loads on first speech, not per push.
             await ws.send(pcm[:RATE_HZ].tobytes())
             await ws.send(json.dumps({"type": "end_segment"}))
-            await _until(lambda: inbox.of("segment_finished"))
+            await until(lambda: inbox.of("segment_finished"))
             (pid,) = server.app.state.live_sessions.pool.process_ids()
             rss_before = _rss_mb(pid)
             for start in range(0, len(pcm), CHUNK_SAMPLES):
@@ -195,11 +187,11 @@ def test_omnirt_chunk_beyond_the_backlog_is_refused_and_the_connection_kept(back
                       "config": {"width": SIZE, "height": SIZE, "chunk_samples": chunk}}  # fmt: skip
             await ws.send(json.dumps(create))
             reader = asyncio.create_task(inbox.collect(ws))
-            await _until(lambda: inbox.of("session.created") or inbox.of("error"))
+            await until(lambda: inbox.of("session.created") or inbox.of("error"))
             await ws.send(b"AUDI" + _tone(3.0).tobytes())
             await _ping(ws, inbox)
             await ws.send(json.dumps({"type": "session.close"}))
-            await _until(lambda: inbox.of("session.closed"))
+            await until(lambda: inbox.of("session.closed"))
             await ws.close()
             await reader
         return inbox
@@ -238,14 +230,14 @@ def test_a_flooding_connection_is_cut_off_and_another_key_keeps_streaming(two_ke
             await ws.send(_start())
             json.loads(await ws.recv())
             reader = asyncio.create_task(inbox.collect(ws))
-            await _until(lambda: inbox.frames >= 5)
+            await until(lambda: inbox.frames >= 5)
             flooder = await asyncio.create_subprocess_exec(
                 sys.executable, str(FLOODER), server.ws_url + "/v1/stream", "flood-key",
                 str(flood_s), stdout=subprocess.PIPE,
             )  # fmt: skip
             out, _ = await asyncio.wait_for(flooder.communicate(), flood_s + 20)
             frames_at_flood_end = inbox.frames
-            await _until(lambda: inbox.frames >= frames_at_flood_end + 10)
+            await until(lambda: inbox.frames >= frames_at_flood_end + 10)
             await _ping(ws, inbox)
             await ws.send(json.dumps({"type": "close"}))
             await asyncio.wait_for(reader, 10)

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from headcast.audio import load_audio
 from headcast.server import ServerConfig
 from tests.conftest import clip_wav, portrait_b64
-from tests.server_helpers import running_server
+from tests.server_helpers import running_server, until
 
 SIZE = 256
 FPS = 25
@@ -84,13 +84,6 @@ async def _collect(ws, received: Received, jpeg: bool = True) -> None:
         pass
 
 
-async def _until(condition, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def _push(ws, pcm: np.ndarray) -> None:
     for start in range(0, len(pcm), CHUNK_SAMPLES):
         await ws.send(pcm[start : start + CHUNK_SAMPLES].tobytes())
@@ -105,18 +98,18 @@ def test_jpeg_stream_turns_positions_and_interrupt(server, speech_pcm):
             await ws.send(_start())
             started = json.loads(await ws.recv())
             reader = asyncio.create_task(_collect(ws, got))
-            await _until(lambda: len(got.frames) >= 5)  # idle frames before anyone speaks
+            await until(lambda: len(got.frames) >= 5)  # idle frames before anyone speaks
             await _push(ws, turn)
             await ws.send(json.dumps({"type": "end_segment"}))
-            await _until(lambda: got.of("segment_finished"))
+            await until(lambda: got.of("segment_finished"))
             await _push(ws, speech_pcm[32000:80000])  # three seconds more...
-            await _until(lambda: sum(f.segment == 2 for f in got.frames) >= 10)
+            await until(lambda: sum(f.segment == 2 for f in got.frames) >= 10)
             await ws.send(json.dumps({"type": "interrupt"}))  # ...cut short
             # Messages are handled in order: the pong means the interrupt has been applied.
             await ws.send(json.dumps({"type": "ping"}))
-            await _until(lambda: got.of("pong"))
+            await until(lambda: got.of("pong"))
             interrupted_at = got.frames_at_pong
-            await _until(lambda: len(got.frames) >= interrupted_at + 8)
+            await until(lambda: len(got.frames) >= interrupted_at + 8)
             live_during = len(server.app.state.live_sessions)
             await ws.send(json.dumps({"type": "close"}))
             await asyncio.wait_for(reader, 10)
@@ -167,9 +160,9 @@ def test_fmp4_stream_decodes_to_video_and_audio(server, speech_pcm):
             reader = asyncio.create_task(_collect(ws, got, jpeg=False))
             await _push(ws, speech_pcm[16000:40000])
             await ws.send(json.dumps({"type": "end_segment"}))
-            await _until(lambda: got.of("segment_finished"))
+            await until(lambda: got.of("segment_finished"))
             last = got.of("position")[-1]["frame"]
-            await _until(lambda: got.of("position")[-1]["frame"] >= last + 10)
+            await until(lambda: got.of("position")[-1]["frame"] >= last + 10)
             await ws.send(json.dumps({"type": "close"}))
             await asyncio.wait_for(reader, 10)
         return started, got
@@ -228,7 +221,7 @@ def test_audio_feed_attaches_to_a_session_by_id(server, speech_pcm):
                 audio = load_audio(clip_wav("0870"), sample_rate=24000).samples[24000:48000]
                 await feed.send((np.clip(audio * 32767, -32768, 32767)).astype("<i2").tobytes())
                 await feed.send(json.dumps({"type": "end_segment"}))
-                await _until(lambda: shown.of("segment_finished"))
+                await until(lambda: shown.of("segment_finished"))
                 async with connect(server.ws_url + "/v1/stream") as second_feed:
                     await second_feed.send(json.dumps({"type": "start", "session_id": session_id}))  # fmt: skip
                     await second_feed.recv()
