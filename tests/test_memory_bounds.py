@@ -241,3 +241,30 @@ def test_speech_without_pauses_is_decoded_in_bounded_pieces() -> None:
     assert pieces[0].start_s == 0.0 and pieces[-1].end_s == noisy.duration_s
     for before, after in pairwise(pieces):
         assert before.end_s == after.start_s
+
+
+def test_utterance_holds_one_pcm_of_the_clip(speech: Audio) -> None:
+    """The PCM for pocketsphinx is built, dithered and cut in its own memory: beside it, a
+    block's work, not whole-clip masks of the runs nor a second, joined copy of the PCM."""
+    import tracemalloc
+
+    from headcast.phones.sphinx import utterance
+
+    x = np.tile(speech.samples, 8)  # 200 s
+    step = len(speech.samples)
+    for first in range(0, len(x), step):
+        x[first + 1000 : first + 9000] = 0.0  # digital silence: cut
+        x[first + 20000 : first + 20200] = 0.25  # flat: dithered
+    audio = Audio(x, speech.sample_rate)
+    pcm_bytes = 2 * len(x)
+    tracemalloc.start()
+    try:
+        kept = utterance(audio, block_samples=1 << 14)
+        peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(kept.kept) >= 8
+    assert len(kept.pcm) < pcm_bytes
+    assert peak_bytes < 1.5 * pcm_bytes, (
+        f"{peak_bytes / 2**20:.1f} MB for {pcm_bytes / 2**20:.1f} MB of PCM"
+    )

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -67,7 +66,7 @@ class Utterance:
     the cut gives alignments identical to those of the unpadded clips).
     """
 
-    pcm: bytes
+    pcm: memoryview  # bytes of 16-bit samples, in their own array
     kept: tuple[tuple[int, int], ...]  # (start, end) sample of each piece kept, in order
 
     def original_spans(self, spans: Iterable[Span]) -> list[Span]:
@@ -98,8 +97,10 @@ class Utterance:
 def utterance(audio: Audio, *, block_samples: int = UTTERANCE_BLOCK_SAMPLES) -> Utterance:
     """The PCM that pocketsphinx decodes for ``audio`` (validated first).
 
-    Converted and searched for runs ``block_samples`` at a time: beside the PCM, memory holds
-    two flags a sample and one block's work, and the result is the same for any block size.
+    Converted, searched for runs and compacted ``block_samples`` at a time, in the PCM's own
+    memory: beside the PCM, memory holds one block's work and the runs found (one pair of
+    ints per run of at least ``_DITHER_SAMPLES`` samples), and the result is the same for any
+    block size.
     """
     validate(audio)
     samples = np.asarray(audio.samples)
@@ -109,40 +110,83 @@ def utterance(audio: Audio, *, block_samples: int = UTTERANCE_BLOCK_SAMPLES) -> 
         x = np.nan_to_num(np.asarray(samples[first : first + block_samples], dtype=np.float32))
         scaled = np.rint(np.clip(x, -1.0, 1.0).astype(np.float64) * 32768.0)
         pcm[first : first + block_samples] = np.clip(scaled, -32768, 32767)
-    silent = _runs_in_blocks(pcm, _CUT_SAMPLES, block_samples, zeros_only=True)
-    flat = _runs_in_blocks(pcm, _DITHER_SAMPLES, block_samples, zeros_only=False)
-    flat &= ~silent
-    n_flat = int(np.count_nonzero(flat))
+    silent, flat = _silent_and_flat(pcm, block_samples)
+    n_flat = int(np.sum(flat[:, 1] - flat[:, 0]))
     if n_flat:  # shorter flat stretches: ±1 LSB of reproducible noise
         noise = np.random.default_rng(_DITHER_SEED).integers(-1, 2, size=n_flat, dtype=np.int32)
         used = 0
         for first in range(0, n, block_samples):
-            block, where = pcm[first : first + block_samples], flat[first : first + block_samples]
+            stop = min(first + block_samples, n)
+            # The stretches that reach into this block, cut to it.
+            first_row = int(np.searchsorted(flat[:, 1], first, "right"))
+            rows = flat[first_row : int(np.searchsorted(flat[:, 0], stop, "left"))]
+            if not len(rows):
+                continue
+            block, where = pcm[first:stop], _mask(np.clip(rows, first, stop) - first, stop - first)
             count = int(np.count_nonzero(where))
-            if count:
-                dithered = block[where].astype(np.int32) + noise[used : used + count]
-                block[where] = np.clip(dithered, -32768, 32767)
-                used += count
-    del flat
-    changes = np.flatnonzero(silent[1:] != silent[:-1]) + 1
-    bounds = [0, *changes.tolist(), n]
-    kept = tuple((a, b) for a, b in pairwise(bounds) if not silent[a])
-    del silent
-    return Utterance(b"".join(memoryview(pcm[a:b]) for a, b in kept), kept)
+            dithered = block[where].astype(np.int32) + noise[used : used + count]
+            block[where] = np.clip(dithered, -32768, 32767)
+            used += count
+        del noise
+    bounds = [0, *silent.ravel().tolist(), n]
+    kept = tuple((a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=True) if a < b)
+    # The kept pieces moved forward over the cuts, a block at a time (never a whole-length copy).
+    filled = 0
+    for a, b in kept:
+        if filled != a:
+            for first in range(a, b, block_samples):
+                stop = min(first + block_samples, b)
+                pcm[filled + first - a : filled + stop - a] = pcm[first:stop]
+        filled += b - a
+    if filled < n:
+        pcm.resize(filled, refcheck=False)  # nothing else refers to it yet
+    return Utterance(memoryview(pcm).cast("B"), kept)
 
 
-def _runs_in_blocks(
-    pcm: np.ndarray, min_length: int, block_samples: int, *, zeros_only: bool
-) -> np.ndarray:
-    """``_runs`` a block at a time. Each block is searched with ``min_length`` samples more on
-    either side: a long run across its edges is seen there whole or at least that long."""
-    out = np.empty(len(pcm), bool)
+def _silent_and_flat(pcm: np.ndarray, block_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of digital silence (``_CUT_SAMPLES`` zeros or more) and the flat stretches
+    outside them (``_DITHER_SAMPLES`` equal values or more), as ``(start, end)`` rows in order.
+
+    Found a block at a time. Each block is searched with the longer run length more on either
+    side: a long run across its edges is seen there whole or at least that long.
+    """
+    margin = max(_CUT_SAMPLES, _DITHER_SAMPLES)
+    silent: list[np.ndarray] = []
+    flat: list[np.ndarray] = []
     for first in range(0, len(pcm), block_samples):
         stop = min(first + block_samples, len(pcm))
-        lo, hi = max(first - min_length, 0), min(stop + min_length, len(pcm))
-        runs = _runs(pcm[lo:hi], min_length, zeros_only=zeros_only)
-        out[first:stop] = runs[first - lo : stop - lo]
-    return out
+        lo, hi = max(first - margin, 0), min(stop + margin, len(pcm))
+        window = pcm[lo:hi]
+        block_silent = _runs(window, _CUT_SAMPLES, zeros_only=True)[first - lo : stop - lo]
+        block_flat = _runs(window, _DITHER_SAMPLES, zeros_only=False)[first - lo : stop - lo]
+        block_flat &= ~block_silent
+        silent.append(_intervals(block_silent) + first)
+        flat.append(_intervals(block_flat) + first)
+    return _joined_intervals(silent), _joined_intervals(flat)
+
+
+def _intervals(mask: np.ndarray) -> np.ndarray:
+    """The ``(start, end)`` of each run of True in ``mask``, as rows."""
+    edges = np.flatnonzero(np.diff(mask.view(np.int8), prepend=0, append=0))
+    return edges.reshape(-1, 2)
+
+
+def _mask(rows: np.ndarray, length: int) -> np.ndarray:
+    """A mask of ``length`` samples, True inside the disjoint ``(start, end)`` ``rows``."""
+    edges = np.bincount(rows[:, 0], minlength=length + 1)
+    edges -= np.bincount(rows[:, 1], minlength=length + 1)
+    return np.cumsum(edges[:-1]) > 0
+
+
+def _joined_intervals(parts: list[np.ndarray]) -> np.ndarray:
+    """Blocks' intervals in order as one array, those meeting at a block edge joined."""
+    rows = np.concatenate(parts) if parts else np.zeros((0, 2), np.intp)
+    if len(rows) < 2:
+        return rows
+    meets = rows[1:, 0] == rows[:-1, 1]
+    starts = rows[np.concatenate(([True], ~meets)), 0]
+    ends = rows[np.concatenate((~meets, [True])), 1]
+    return np.stack((starts, ends), axis=1)
 
 
 def _runs(pcm: np.ndarray, min_length: int, *, zeros_only: bool) -> np.ndarray:
@@ -169,7 +213,9 @@ def validate(audio: Audio) -> None:
         raise InputError("the audio is empty: there is no speech to analyse")
 
 
-def decode(ps_decoder: pocketsphinx.Decoder, pcm: bytes, *, fresh: bool = True) -> None:
+def decode(
+    ps_decoder: pocketsphinx.Decoder, pcm: bytes | memoryview, *, fresh: bool = True
+) -> None:
     """Run one whole utterance (batch CMN, as the bundled model expects) through ``ps_decoder``.
 
     ``fresh`` rebuilds the feature extractor first (~0.1 ms): its noise estimate otherwise
