@@ -8,10 +8,13 @@ over a gigabyte. They now work a block of frames at a time.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tracemalloc
+import wave
 from itertools import pairwise
 from pathlib import Path
 
@@ -24,8 +27,11 @@ from conftest import ROOT, joined_clips
 from headcast.audio import Audio, is_silent, load_audio, resample
 from headcast.audio.pitch import PITCH_HOP_MS, pitch_hz
 from headcast.audio.vad import frame_levels_db, voice_mask
+from headcast.errors import InputError
 from headcast.motion.prosody import loudness_envelope
 from headcast.phones.pieces import phones_in_pieces
+from headcast.server import ServerConfig
+from headcast.server.audio_upload import check_audio
 from headcast.video import VideoWriter
 
 SHORT_REPEATS = 1  # the recordings once: 25 s
@@ -268,3 +274,36 @@ def test_utterance_holds_one_pcm_of_the_clip(speech: Audio) -> None:
     assert peak_bytes < 1.5 * pcm_bytes, (
         f"{peak_bytes / 2**20:.1f} MB for {pcm_bytes / 2**20:.1f} MB of PCM"
     )
+
+
+def _wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    pcm = np.clip(np.rint(samples * 32767), -32768, 32767).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm.tobytes())
+    return out.getvalue()
+
+
+def test_an_upload_is_checked_without_holding_it_decoded() -> None:
+    long, _ = joined_clips(repeats=LONG_REPEATS)
+    data = _wav_bytes(long.samples, long.sample_rate)
+    config = ServerConfig.from_env({}, allow_anonymous=True, max_audio_s=600.0)
+    tracemalloc.start()
+    try:
+        duration_s = check_audio(data, "audio", config)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert abs(duration_s - long.duration_s) < 0.01
+    # Decoded whole at the video's 48 kHz, these minutes were 46 MB of float32 and more.
+    assert peak_bytes < 8 * 1024 * 1024, peak_bytes / 1e6
+
+
+def test_a_silent_upload_is_refused_by_name() -> None:
+    config = ServerConfig.from_env({}, allow_anonymous=True)
+    quiet = np.full(16_000 * 3, 1e-4, np.float32)
+    with pytest.raises(InputError, match=r"^audio: the audio is silent"):
+        check_audio(_wav_bytes(quiet, 16_000), "audio", config)

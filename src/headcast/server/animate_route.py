@@ -87,10 +87,10 @@ def _render(
     config: ServerConfig,
 ) -> None:
     """Decode (inside the slot: decoding is work too), then render to ``output``."""
-    audio = check_audio(speech, "audio", config)
+    check_audio(speech, "audio", config)
     animate(
         photo,
-        audio,
+        speech,
         output,
         text=transcript,
         fps=options.fps,
