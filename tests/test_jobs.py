@@ -257,3 +257,42 @@ def test_a_graceful_stop_hands_the_running_job_back(tmp_path):
     ):
         done = wait_for_job(client, job["id"])
         assert (done["state"], done["attempts"]) == ("succeeded", 1)
+
+
+def test_one_key_cannot_fill_the_queue_for_the_others(tmp_path):
+    config = ServerConfig.from_env(
+        {},
+        api_keys=("tenant-a", "tenant-b"),
+        rate_limit_per_min=0,
+        data_dir=tmp_path,
+        workers=1,
+        max_queued_jobs=4,  # two keys: each may have two waiting
+    )
+    assert config.queued_jobs_per_key == 2
+    photo = (MEDIA / "obama2.jpg").read_bytes()
+    with running_server(config) as server:
+        clients = {
+            key: httpx.Client(base_url=server.base_url, timeout=60, headers={"X-API-Key": key})
+            for key in ("tenant-a", "tenant-b")
+        }
+        try:
+            avatars = {
+                key: client.post(
+                    "/v1/avatars", files={"image": ("p.jpg", photo, "image/jpeg")}
+                ).json()["id"]
+                for key, client in clients.items()
+            }
+            flood = [_submit(clients["tenant-a"], avatars["tenant-a"], LONG) for _ in range(6)]
+            codes = [a.status_code for a in flood]
+            refused = [a for a in flood if a.status_code == 429]
+            assert refused and codes.count(202) <= 3, codes  # two waiting, one maybe running
+            assert refused[0].json()["error"]["code"] == "queue_full"
+            assert "this key" in refused[0].json()["error"]["message"]
+            other = [_submit(clients["tenant-b"], avatars["tenant-b"], LONG) for _ in range(2)]
+            assert [a.status_code for a in other] == [202, 202]
+            for client in clients.values():
+                for job in client.get("/v1/jobs").json()["jobs"]:
+                    client.delete(f"/v1/jobs/{job['id']}")
+        finally:
+            for client in clients.values():
+                client.close()

@@ -33,6 +33,9 @@ class ServerConfig:
     max_image_pixels: int = 40_000_000
     max_text_chars: int = 5000
     max_queued_jobs: int = 32
+    # Queued jobs one key may have waiting; 0 = all of max_queued_jobs with one key configured,
+    # half of them (at least one) with several, so that no key can fill the queue for the rest.
+    max_queued_jobs_per_key: int = 0
     max_live_sessions: int = 8
     # Processes the live sessions share; 0 = one per session, up to max_live_sessions.
     session_processes: int = 0
@@ -103,7 +106,7 @@ class ServerConfig:
                      "ws_messages_per_s", "ws_bytes_per_s"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("auth_failures_per_min", "max_live_sessions_per_key"):
+        for name in ("auth_failures_per_min", "max_live_sessions_per_key", "max_queued_jobs_per_key"):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.workers < 1:
@@ -117,11 +120,19 @@ class ServerConfig:
     @property
     def live_sessions_per_key(self) -> int:
         """The live sessions one key may hold at once."""
-        if self.max_live_sessions_per_key > 0:
-            return min(self.max_live_sessions_per_key, self.max_live_sessions)
+        return self._per_key_share(self.max_live_sessions_per_key, self.max_live_sessions)
+
+    @property
+    def queued_jobs_per_key(self) -> int:
+        """The jobs one key may have waiting at once."""
+        return self._per_key_share(self.max_queued_jobs_per_key, self.max_queued_jobs)
+
+    def _per_key_share(self, per_key: int, total: int) -> int:
+        if per_key > 0:
+            return min(per_key, total)
         if len(self.api_keys) <= 1:
-            return self.max_live_sessions
-        return max(1, self.max_live_sessions // 2)
+            return total
+        return max(1, total // 2)
 
     @property
     def max_request_bytes(self) -> int:

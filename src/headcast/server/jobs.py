@@ -72,6 +72,13 @@ def _queue_full(config: ServerConfig) -> ApiError:
     )
 
 
+def _queued_for(store: JobStore, owner: str, config: ServerConfig) -> int:
+    """The owner's jobs waiting now. Its waiting jobs are its newest (the oldest queued job
+    runs first), so its newest few records hold them all."""
+    newest = store.list(owner, config.max_queued_jobs + config.workers)
+    return sum(job.state == JobState.QUEUED for job in newest)
+
+
 async def _owned_job(request: Request, job_id: str, caller: str) -> JobRecord:
     job = None
     if JOB_ID_PATTERN.match(job_id):
@@ -114,8 +121,15 @@ async def post_job(
     store = _store(request)
     if await asyncio.to_thread(store.queued_count) >= config.max_queued_jobs:
         raise _queue_full(config)
+    owner = owner_id(caller)
+    if await asyncio.to_thread(_queued_for, store, owner, config) >= config.queued_jobs_per_key:
+        raise ApiError(
+            429, "queue_full",
+            f"this key already has {config.queued_jobs_per_key} jobs waiting; try again shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )  # fmt: skip
     job = JobRecord.new(
-        owner_id(caller),
+        owner,
         avatar_id=avatar.id,
         format=options.format,
         fps=options.fps,
