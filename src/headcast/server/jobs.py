@@ -63,11 +63,11 @@ def _store(request: Request) -> JobStore:
     return request.app.state.job_store
 
 
-def _queue_full(config: ServerConfig) -> ApiError:
+def _queue_full(waiting: str) -> ApiError:
     return ApiError(
         429,
         "queue_full",
-        f"{config.max_queued_jobs} jobs are already waiting; try again shortly",
+        f"{waiting}; try again shortly",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
@@ -120,14 +120,10 @@ async def post_job(
 
     store = _store(request)
     if await asyncio.to_thread(store.queued_count) >= config.max_queued_jobs:
-        raise _queue_full(config)
+        raise _queue_full(f"{config.max_queued_jobs} jobs are already waiting")
     owner = owner_id(caller)
     if await asyncio.to_thread(_queued_for, store, owner, config) >= config.queued_jobs_per_key:
-        raise ApiError(
-            429, "queue_full",
-            f"this key already has {config.queued_jobs_per_key} jobs waiting; try again shortly",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )  # fmt: skip
+        raise _queue_full(f"this key already has {config.queued_jobs_per_key} jobs waiting")
     job = JobRecord.new(
         owner,
         avatar_id=avatar.id,
@@ -143,7 +139,7 @@ async def post_job(
         await asyncio.to_thread(_write_new_file, files.audio(job.id), data)
     if not await asyncio.to_thread(store.submit, job, config.max_queued_jobs):
         remove_job_files(files, job.id)
-        raise _queue_full(config)
+        raise _queue_full(f"{config.max_queued_jobs} jobs are already waiting")
     return JSONResponse(job.to_api(), 202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 

@@ -73,6 +73,11 @@ class AudioBacklog:
         turn.pushed_s = pushed
         self._queued_s += after - before
 
+    def check_room(self, duration_s: float) -> None:
+        """Raise ``BacklogFull`` unless ``duration_s`` more speech would fit now."""
+        if self.queued_s + duration_s > self.limit_s + 1e-9:
+            raise BacklogFull(self.queued_s, duration_s, self.limit_s)
+
     def end_turn(self) -> None:
         if self._turns and self._turns[-1].open:
             self._turns[-1].open = False

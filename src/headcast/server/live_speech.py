@@ -123,7 +123,7 @@ class LiveSpeech:
         ``BacklogFull`` before any of it is queued when it does not fit."""
         if generation != self._generation:
             return False
-        self.session.check_room(len(samples) / sample_rate)
+        self.session.backlog.check_room(len(samples) / sample_rate)
         step = max(1, int(PUSH_CHUNK_S * sample_rate))
         for start in range(0, len(samples), step):
             try:

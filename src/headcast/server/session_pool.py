@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from headcast.face.avatar import Avatar
-from headcast.server.live_backlog import AudioBacklog, BacklogFull
+from headcast.server.live_backlog import AudioBacklog
 from headcast.server.session_host import host_main
 from headcast.server.session_wire import (
     Credit,
@@ -171,12 +171,6 @@ class RemoteSession:
         self.backlog.admit(len(pcm) / sample_rate)
         samples = np.ascontiguousarray(pcm)
         self._process.send(SessionInput(self.session_id, "push_audio", samples, int(sample_rate)))
-
-    def check_room(self, duration_s: float) -> None:
-        """Raise ``BacklogFull`` unless ``duration_s`` more speech would fit now."""
-        queued = self.backlog.queued_s
-        if queued + duration_s > self.backlog.limit_s + 1e-9:
-            raise BacklogFull(queued, duration_s, self.backlog.limit_s)
 
     def finalize_frames(self, frame_count: int) -> None:
         """Make the open segment's first ``frame_count`` frames final now."""

@@ -53,6 +53,11 @@ class Incoming:
     text: str | None = None
     data: bytes | None = None
 
+    @property
+    def size(self) -> int:
+        """Its length as counted against the limits (characters of a text message)."""
+        return len(self.data) if self.data is not None else len(self.text or "")
+
 
 def max_message_bytes(config: ServerConfig) -> int:
     """The largest message accepted: a portrait of ``max_upload_bytes`` sent as base64 JSON."""
@@ -87,8 +92,7 @@ async def receive(websocket: WebSocket, rate: ConnectionRate) -> Incoming | None
         incoming = Incoming(text=message["text"])
     else:
         incoming = Incoming(data=message.get("bytes") or b"")
-    size = len(incoming.data) if incoming.data is not None else len(incoming.text or "")
-    if (reason := rate.over_limit(size)) is not None:
+    if (reason := rate.over_limit(incoming.size)) is not None:
         await send_error(websocket, "rate_limited", f"this connection sent {reason}")
         await websocket.close(POLICY_VIOLATION_CLOSE)
         return None
@@ -98,10 +102,10 @@ async def receive(websocket: WebSocket, rate: ConnectionRate) -> Incoming | None
 
 
 def check_size(incoming: Incoming, limit_bytes: int) -> None:
-    size = len(incoming.data) if incoming.data is not None else len(incoming.text or "")
-    if size > limit_bytes:
+    if incoming.size > limit_bytes:
         raise ProtocolError(
-            "message_too_large", f"a message of {size} bytes is over the limit of {limit_bytes}"
+            "message_too_large",
+            f"a message of {incoming.size} bytes is over the limit of {limit_bytes}",
         )
 
 
