@@ -57,8 +57,14 @@ def cut_times(audio: Audio, words: list[sphinx.Span] | None = None) -> list[floa
     ``words`` (label, start, end, _) are never cut. No piece is longer than ``MAX_PIECE_S``.
     """
     levels = frame_levels_db(audio.samples, audio.sample_rate)
-    cuts = _spaced_cuts(_pause_middles(levels), audio.duration_s, words)
-    return _bounded_cuts(cuts, levels, audio.duration_s, words)
+    return _cuts(_pause_middles(levels), levels, audio.duration_s, words)
+
+
+def _cuts(
+    middles: list[float], levels: np.ndarray, duration_s: float, words: list[sphinx.Span] | None
+) -> list[float]:
+    """The pauses to cut at, spaced, with more cuts where a piece would be too long."""
+    return _bounded_cuts(_spaced_cuts(middles, duration_s, words), levels, duration_s, words)
 
 
 def _pause_middles(levels: np.ndarray) -> list[float]:
@@ -140,17 +146,13 @@ def phones_in_pieces(
     text = transcript if transcript is not None and transcript.strip() else None
     levels = frame_levels_db(audio.samples, audio.sample_rate)
     middles = _pause_middles(levels)
-    cuts_s = _bounded_cuts(
-        _spaced_cuts(middles, audio.duration_s, None), levels, audio.duration_s, None
-    )
+    cuts_s = _cuts(middles, levels, audio.duration_s, None)
     words = None
     if text is not None and cuts_s:
         # Only speech that will be cut needs its words placed first.
         words = word_spans(audio, text)  # None: logged, and recognized instead
         if words is not None:
-            cuts_s = _bounded_cuts(
-                _spaced_cuts(middles, audio.duration_s, words), levels, audio.duration_s, words
-            )
+            cuts_s = _cuts(middles, levels, audio.duration_s, words)
     if not cuts_s:
         # One piece, decoded whole.
         whole = (

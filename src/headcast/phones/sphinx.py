@@ -196,9 +196,7 @@ def _runs(pcm: np.ndarray, min_length: int, *, zeros_only: bool) -> np.ndarray:
     long = (ends - starts) >= min_length
     if zeros_only:
         long &= pcm[starts] == 0
-    edges = np.bincount(starts[long], minlength=len(pcm) + 1)
-    edges -= np.bincount(ends[long], minlength=len(pcm) + 1)
-    return np.cumsum(edges[:-1]) > 0
+    return _mask(np.stack((starts[long], ends[long]), axis=1), len(pcm))
 
 
 def validate(audio: Audio) -> None:

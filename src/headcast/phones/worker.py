@@ -178,8 +178,6 @@ class PendingPhones:
     def __init__(self, audio: Audio, transcript: str | None, fast: bool) -> None:
         self._request = _Request(audio, transcript, fast)
         self._duration_s = audio.duration_s
-        self._transcript = transcript
-        self._fast = fast
         self._timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio.duration_s
         self._replies: queue.SimpleQueue[_Outcome | BaseException] = queue.SimpleQueue()
         self._ticket = _Ticket()
@@ -239,7 +237,9 @@ class PendingPhones:
                 audio = self._request.audio  # never sent, so still here
                 if audio is None:
                     raise HeadcastError("could not find the phones: the speech was let go")
-                yield from phones_in_pieces(audio, self._transcript, fast=self._fast)
+                yield from phones_in_pieces(
+                    audio, self._request.transcript, fast=self._request.fast
+                )
                 return
             if isinstance(reply, BaseException):
                 raise reply
