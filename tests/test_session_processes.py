@@ -16,8 +16,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from headcast.face import prepare_avatar
+from headcast.live.pool import SessionPool
 from headcast.server import ServerConfig
-from headcast.server.session_pool import SessionPool
 from headcast.session import SegmentFinished
 from tests.conftest import SAMPLES, portrait_b64
 from tests.server_helpers import running_server
@@ -120,8 +120,8 @@ def test_queued_pushes_join_in_order_up_to_a_tenth_of_a_second():
     import queue
     from collections import deque
 
-    from headcast.server.session_host import _joined_pushes
-    from headcast.server.session_wire import SessionInput
+    from headcast.live.host import _joined_pushes
+    from headcast.live.wire import SessionInput
 
     def push(start: int, n: int, generation: int = 0, rate: int = 16_000):
         pcm = np.arange(start, start + n, dtype=np.int16)

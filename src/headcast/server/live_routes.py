@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from headcast.audio.decode import load_audio
+from headcast.live.backlog import BacklogFull
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
-from headcast.server.live_backlog import BacklogFull
 from headcast.server.live_sessions import LiveSession
 from headcast.server.live_speech import live_speech
 from headcast.server.security import require_api_key

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 
 from headcast.face.avatar import Avatar, prepare_avatar
+from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
-from headcast.server.session_pool import RemoteSession, SessionFailed, SessionPool
 
 
 @dataclass

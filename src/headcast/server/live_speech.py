@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import numpy as np
 from fastapi import FastAPI
 
-from headcast.server.live_backlog import BacklogFull
+from headcast.live.backlog import BacklogFull
+from headcast.live.pool import RemoteSession
 from headcast.server.live_sessions import LiveSession
-from headcast.server.session_pool import RemoteSession
 from headcast.speech import Speech, synthesize_stream
 
 # Audio is pushed in pieces this long: the session process analyses one piece at a time and

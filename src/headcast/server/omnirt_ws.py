@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from headcast.server.live_backlog import BacklogFull
+from headcast.live.backlog import BacklogFull
+from headcast.live.pool import RemoteSession
 from headcast.server.live_sessions import LiveSession, LiveSessions
-from headcast.server.session_pool import RemoteSession
 from headcast.server.ws_protocol import (
     MAX_FPS,
     MAX_SIZE_PX,

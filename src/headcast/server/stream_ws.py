@@ -20,9 +20,9 @@ import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from headcast.errors import HeadcastError
+from headcast.live.backlog import BacklogFull
 from headcast.server.config import ServerConfig
 from headcast.server.errors import ApiError
-from headcast.server.live_backlog import BacklogFull
 from headcast.server.live_sessions import LiveSession, LiveSessions
 from headcast.server.ws_protocol import (
     MAX_FPS,

@@ -22,8 +22,8 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from headcast.live.pool import RemoteSession
 from headcast.server.live_speech import LiveSpeech
-from headcast.server.session_pool import RemoteSession
 from headcast.server.voice_turns import TurnDetector
 from headcast.session import VideoFrame
 

@@ -1,7 +1,7 @@
-"""A session process: hosts live ``Session``s for the server, so that they use every core.
+"""A session process: hosts live ``Session``s for the pool, so that they use every core.
 
 One Python process cannot keep several sessions' lip-sync and rendering on more than about one
-core; the server spreads its live sessions over a few of these processes. The pipe's reader
+core; the pool spreads its live sessions over a few of these processes. The pipe's reader
 (this process's main thread) hands each session's input to that session's own thread in order,
 applies interrupts at once, and frames are produced on an event loop and written into the
 session's shared-memory ring.
@@ -24,7 +24,7 @@ from multiprocessing.shared_memory import SharedMemory
 import cv2
 import numpy as np
 
-from headcast.server.session_wire import (
+from headcast.live.wire import (
     FRAME_SLOTS,
     Credit,
     Ended,
@@ -85,7 +85,7 @@ class SessionHost:
                 try:
                     message = self._conn.recv()
                 except (EOFError, OSError):
-                    break  # the server is gone
+                    break  # the pool is gone
                 if isinstance(message, Shutdown):
                     break
                 self._dispatch(message)
@@ -161,7 +161,7 @@ class SessionHost:
             session = Session(request.avatar, **request.options)
             size = request.avatar.size_px
             ring = SharedMemory(create=True, size=ring_bytes(size))
-        except Exception as exc:  # reported to the server, which raises it to the caller
+        except Exception as exc:  # reported to the pool, which raises it to the caller
             self._send(Ended(request.session_id, f"{type(exc).__name__}: {exc}"))
             return
         hosted.ring = ring
@@ -189,7 +189,7 @@ class SessionHost:
             elif message.action == "close":
                 session.close()
         except RuntimeError:
-            pass  # input after close: the server refuses it before it gets here
+            pass  # input after close: the pool refuses it before it gets here
 
     async def _pump(self, hosted: _Hosted) -> None:
         session, frames, credits = hosted.session, hosted.frames, hosted.credits

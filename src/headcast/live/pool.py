@@ -1,7 +1,8 @@
-"""Live sessions run in a few session processes; the server holds a ``RemoteSession`` for each.
+"""Live sessions run in a few session processes; the parent holds a ``RemoteSession`` for each.
 
-A ``RemoteSession`` has the ``Session`` interface the transports use (push audio, end a segment,
-interrupt, close, iterate frames), so a transport does not know where its frames are made.
+A ``RemoteSession`` speaks the session protocol (``headcast.live.protocol.LiveSession``: push
+audio, end a segment, interrupt, close, iterate frames), so a transport does not know where
+its frames are made.
 New sessions go to the process with the fewest; processes start when needed, up to the limit
 (by default each session gets its own: a process runs its Python on one core at a time, so
 sessions sharing one wait on each other), from a fork server that has the renderer and
@@ -23,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from headcast.face.avatar import Avatar
-from headcast.server.live_backlog import AudioBacklog
-from headcast.server.session_host import host_main
-from headcast.server.session_wire import (
+from headcast.live.backlog import AudioBacklog
+from headcast.live.host import host_main
+from headcast.live.wire import (
     Credit,
     Ended,
     FrameReady,
@@ -111,7 +112,7 @@ class SessionProcess:
 
 
 class RemoteSession:
-    """A live session made by a session process (the ``Session`` interface of the transports)."""
+    """A live session made by a session process (a ``LiveSession``)."""
 
     def __init__(
         self,
@@ -297,9 +298,9 @@ class SessionPool:
     def _get_context(self) -> multiprocessing.context.BaseContext:
         if self._context is None:
             # The fork server imports the heavy modules once; each session process is a fork
-            # of it, ready in milliseconds, and never a fork of this threaded server.
+            # of it, ready in milliseconds, and never a fork of this threaded process.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["headcast.server.session_host", *LOADED_ON_USE])
+            context.set_forkserver_preload(["headcast.live.host", *LOADED_ON_USE])
             self._context = context
         return self._context
 

@@ -1,8 +1,8 @@
-"""Messages between the server and its session processes (pickled over one pipe per process).
+"""Messages between the pool and its session processes (pickled over one pipe per process).
 
 Frames travel through a shared-memory ring per session, not the pipe: a message names the
-slot. The server grants the host credits, one per free slot, so a host never overwrites a frame
-the server has not copied out yet and never runs ahead of a slow consumer.
+slot. The pool grants the host credits, one per free slot, so a host never overwrites a frame
+the pool has not copied out yet and never runs ahead of a slow consumer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from headcast.face.avatar import Avatar
 FRAME_SLOTS = 4  # frames a session may have rendered and not yet taken by its transport
 
 
-# -- server → host ---------------------------------------------------------------------------
+# -- pool → host -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Interrupt:
 
 @dataclass(frozen=True)
 class Credit:
-    """The server copied out the oldest frame: its slot is free."""
+    """The pool copied out the oldest frame: its slot is free."""
 
     session_id: str
 
@@ -64,7 +64,7 @@ class Shutdown:
     pass
 
 
-# -- host → server ---------------------------------------------------------------------------
+# -- host → pool -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class Opened:
 
 @dataclass(frozen=True)
 class FrameReady:
-    """The next frame is in ``slot``. The server numbers the frames it passes on, as it
+    """The next frame is in ``slot``. The pool numbers the frames it passes on, as it
     drops speaking frames that an interrupt made stale on their way."""
 
     session_id: str

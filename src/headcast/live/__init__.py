@@ -1,0 +1,5 @@
+"""Live sessions below any transport: the session protocol (``protocol.LiveSession``),
+process-hosted sessions (``pool.SessionPool``) and the speech backlog they bound.
+
+Nothing here knows HTTP; the server's transports depend on the protocol, not on a class.
+"""
