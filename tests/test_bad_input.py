@@ -133,3 +133,19 @@ def test_output_folder_missing(tmp_path):
     out = tmp_path / "missing" / "o.mp4"
     r = run_cli("animate", str(ASTRONAUT), str(clip_wav("0880")), "-o", str(out))
     assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "value", "fragment"),
+    [
+        ("animate", "--fps", "100", "fps must be between 5 and 60"),
+        ("animate", "--size", "64", "size must be between 128 and 1024"),
+        ("say", "--fps", "2", "fps must be between 5 and 60"),
+        ("say", "--size", "2048", "size must be between 128 and 1024"),
+    ],
+)
+def test_frame_rate_and_size_outside_the_shared_ranges(tmp_path, command, option, value, fragment):
+    out = tmp_path / "o.mp4"
+    speech = str(clip_wav("0880")) if command == "animate" else "Hello."
+    r = run_cli(command, str(ASTRONAUT), speech, "-o", str(out), option, value)
+    _assert_refused(r, out, fragment)

@@ -1,8 +1,4 @@
-"""``headcast pick-reference``: rank candidate portraits and say why.
-
-The main CLI registers it with ``add_parser(subparsers)``; the runner returns the exit status
-and raises ``HeadcastError`` for the main CLI to print as one line (exit status 2).
-"""
+"""``headcast pick-reference``: rank candidate portraits and say why."""
 
 from __future__ import annotations
 
@@ -12,13 +8,14 @@ import sys
 from pathlib import Path
 
 from headcast.errors import InputError
+from headcast.limits import MIN_SIZE_PX
 
 MAX_TABLE_REASONS = 2  # flaws shown per photo in the table (--json has all of them)
-MIN_BEST_SIZE_PX, MAX_BEST_SIZE_PX = 128, 2048
+# --best is a photo to render from, which may well be larger than any video rendered from it.
+MAX_BEST_SIZE_PX = 2048
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``pick-reference`` on the main CLI's subparsers."""
+def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "pick-reference",
         help="rank candidate portrait photos and explain why",
@@ -40,16 +37,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument(
         "--size", type=int, default=512, help="side of the --best picture in pixels (default 512)"
     )
-    p.set_defaults(run=run_pick_reference)
-    return p
+    p.set_defaults(run=run)
 
 
-def run_pick_reference(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from headcast.face.reference_score import WEIGHTS, rank_references
     from headcast.face.reference_sheet import draw_contact_sheet, framed_reference, write_png
 
-    if args.best and not MIN_BEST_SIZE_PX <= args.size <= MAX_BEST_SIZE_PX:
-        raise InputError(f"--size must be between {MIN_BEST_SIZE_PX} and {MAX_BEST_SIZE_PX}")
+    if args.best and not MIN_SIZE_PX <= args.size <= MAX_BEST_SIZE_PX:
+        raise InputError(f"--size must be between {MIN_SIZE_PX} and {MAX_BEST_SIZE_PX}")
     for out in (args.sheet, args.best):
         if out and not Path(out).parent.is_dir():
             raise InputError(f"{out}: the folder {Path(out).parent} does not exist")

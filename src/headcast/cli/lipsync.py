@@ -1,8 +1,4 @@
-"""``headcast lipsync``: speech → a lip-sync track for animators, on stdout or in a file.
-
-The main CLI registers it with ``add_parser(subparsers)``; the runner returns the exit status
-and raises ``HeadcastError`` for the main CLI to print as one line (exit status 2).
-"""
+"""``headcast lipsync``: speech → a lip-sync track for animators, on stdout or in a file."""
 
 from __future__ import annotations
 
@@ -12,12 +8,11 @@ import os
 import sys
 from pathlib import Path
 
+from headcast.cli.text_arg import read_text_argument
 from headcast.errors import InputError
-from headcast.text_arg import read_text_argument
+from headcast.limits import DEFAULT_FPS
 
-EXIT_USAGE = 2
 DEFAULT_FORMAT = "rhubarb-tsv"
-DEFAULT_FPS = 25.0
 # Output extensions that name one format; .json is ambiguous and stays Rhubarb's JSON.
 _FORMAT_BY_EXTENSION = {
     ".tsv": "rhubarb-tsv", ".txt": "rhubarb-tsv", ".json": "rhubarb-json",
@@ -25,8 +20,7 @@ _FORMAT_BY_EXTENSION = {
 }  # fmt: skip
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``lipsync`` on the main CLI's subparsers."""
+def register(subparsers: argparse._SubParsersAction) -> None:
     from headcast.motion.export import FORMATS
 
     formats = "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values())
@@ -84,8 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=float(os.environ.get("HEADCAST_MAX_AUDIO_SECONDS", 600)),
         help="refuse longer audio (default 600, or $HEADCAST_MAX_AUDIO_SECONDS)",
     )
-    p.set_defaults(run=run_lipsync)
-    return p
+    p.set_defaults(run=run)
 
 
 def _check_output(value: str) -> Path:
@@ -97,7 +90,7 @@ def _check_output(value: str) -> Path:
     return path
 
 
-def run_lipsync(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from headcast.lipsync import lipsync
     from headcast.motion.export import FORMATS, export
 

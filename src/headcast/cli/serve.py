@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
         "serve",
         help="run the service (REST API, live streams, web page)",
         description=(
@@ -33,15 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="serve without API keys (only on a trusted network)",
     )
     p.add_argument("--redis-url", default=None, help="share the job queue through Redis")
-    p.set_defaults(run=_cmd_serve)
+    p.set_defaults(run=run)
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.main import STARTUP_FAILURE
 
     from headcast.server import ServerConfig, create_app
-    from headcast.server.uvicorn_config import uvicorn_config
+    from headcast.server.http.uvicorn_config import uvicorn_config
 
     config = ServerConfig.from_env(
         host=args.host,

@@ -1,8 +1,7 @@
-"""What the commands that render a video share: their options, progress bar and summary."""
+"""A video's rendering as the terminal shows it: a progress bar, then a one-line summary."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,25 +9,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from headcast.animate import AnimateResult
-
-
-def add_render_options(p: argparse.ArgumentParser) -> None:
-    """--fps, --size, --engine, --no-head-motion, --correct-gaze, --seed and --quiet."""
-    p.add_argument("--fps", type=float, default=25.0, help="frames per second (default 25)")
-    p.add_argument(
-        "--size", type=int, default=512, help="output width and height in pixels (default 512)"
-    )
-    p.add_argument(
-        "--engine", default="warp", help="rendering engine (default: warp, the built-in CPU engine)"
-    )
-    p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
-    p.add_argument(
-        "--correct-gaze",
-        action="store_true",
-        help="re-aim the eyes at the camera when the photo looks away",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
 @contextmanager

@@ -1,0 +1,63 @@
+"""``headcast animate``: a portrait photo speaking an audio file, rendered to a video."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from headcast.cli.render_options import add_render_options, check_render_options
+from headcast.cli.text_arg import read_text_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "animate",
+        help="render a portrait speaking an audio file",
+        description="Render IMAGE speaking AUDIO into OUT (.mp4: H.264+AAC, .webm: VP9+Opus).",
+    )
+    p.add_argument("image", help="portrait photo (JPEG, PNG, WebP, ...)")
+    p.add_argument("audio", help="speech (WAV, MP3, OGG/Opus, FLAC, M4A/AAC, WebM)")
+    p.add_argument("-o", "--output", required=True, help="output video, .mp4 or .webm")
+    p.add_argument(
+        "--text",
+        help="transcript of the speech for exact lip timing; @FILE reads a file, - reads stdin",
+    )
+    add_render_options(p)
+    p.add_argument(
+        "--max-audio-seconds",
+        type=float,
+        default=float(os.environ.get("HEADCAST_MAX_AUDIO_SECONDS", 600)),
+        help="refuse longer audio (default 600, or $HEADCAST_MAX_AUDIO_SECONDS)",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from headcast.phones.worker import start_worker
+
+    check_render_options(args)
+    # The speech's phones are decoded in the worker: it starts while the rest loads.
+    start_worker()
+    from headcast.animate import animate, check_output_path
+    from headcast.cli.progress import frame_progress, print_summary
+
+    check_output_path(args.output)
+    text = read_text_argument(args.text) if args.text is not None else None
+    with frame_progress(args.quiet) as progress:
+        result = animate(
+            args.image,
+            args.audio,
+            args.output,
+            text=text,
+            fps=args.fps,
+            size=args.size,
+            engine=args.engine,
+            head_motion=not args.no_head_motion,
+            correct_gaze=args.correct_gaze,
+            seed=args.seed,
+            max_audio_s=args.max_audio_seconds,
+            progress=progress,
+        )
+    if not args.quiet:
+        print_summary(result)
+    return 0
