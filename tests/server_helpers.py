@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 
 from headcast.server import ServerConfig, create_app
-from headcast.server.uvicorn_config import uvicorn_config
+from headcast.server.http.uvicorn_config import uvicorn_config
 
 
 def free_port() -> int:

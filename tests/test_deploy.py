@@ -29,8 +29,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from headcast.server import ServerConfig, health
+from headcast.server import ServerConfig
 from headcast.server.app import ROUTE_MODULES
+from headcast.server.routes import health
 from tests.server_helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,7 +328,7 @@ def test_probes_ask_the_health_routes_on_the_served_port():
         get = container[probe]["httpGet"]
         assert get["path"] == path, probe
         assert ports[get["port"]] == served_port, probe
-    assert "health" in ROUTE_MODULES
+    assert "routes.health" in ROUTE_MODULES
     app_paths = {route.path for route in health.router.routes}
     assert {"/healthz", "/readyz"} <= app_paths
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from headcast.errors import InputError
 from headcast.server import ServerConfig, create_app
-from headcast.server.admission import route_rules
+from headcast.server.http.admission import route_rules
 from tests.server_helpers import config_with_shared_dir, free_port, running_server
 
 KEY = "sesame-7f3a9c"

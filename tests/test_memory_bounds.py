@@ -31,7 +31,7 @@ from headcast.errors import InputError
 from headcast.motion.prosody import loudness_envelope
 from headcast.phones.pieces import phones_in_pieces
 from headcast.server import ServerConfig
-from headcast.server.audio_upload import check_audio
+from headcast.server.http.audio_upload import check_audio
 from headcast.video import VideoWriter
 
 SHORT_REPEATS = 1  # the recordings once: 25 s

@@ -333,7 +333,7 @@ def test_http_controls_push_audio_files_and_pcm(server):
 
 
 def test_microphone_turns_start_with_speech_and_end_after_a_pause():
-    from headcast.server.voice_turns import PAUSE_MS, PREROLL_MS, TurnDetector
+    from headcast.server.live.voice_turns import PAUSE_MS, PREROLL_MS, TurnDetector
 
     pcm = clip_pcm16("0890", RATE)[: 2 * RATE]
     room = np.random.default_rng(0).normal(0, 30, 3 * RATE).astype(np.int16)  # about -60 dBFS

@@ -15,19 +15,19 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from headcast import __version__
-from headcast.server import api_docs
-from headcast.server.admission import Admission, route_rules
-from headcast.server.body_limit import RequestBodyLimit
 from headcast.server.config import ServerConfig
-from headcast.server.data_dir_lock import lock_data_dir
-from headcast.server.errors import UnexpectedErrors, install_error_handlers
-from headcast.server.live_sessions import LiveSessions
-from headcast.server.log_redaction import install_log_redaction
-from headcast.server.metrics import install_request_metrics
-from headcast.server.security import AuthFailureThrottle, NoSniff, RateLimiter
+from headcast.server.http import api_docs
+from headcast.server.http.admission import Admission, route_rules
+from headcast.server.http.body_limit import RequestBodyLimit
+from headcast.server.http.errors import UnexpectedErrors, install_error_handlers
+from headcast.server.http.log_redaction import install_log_redaction
+from headcast.server.http.metrics import install_request_metrics
+from headcast.server.http.security import AuthFailureThrottle, NoSniff, RateLimiter
+from headcast.server.jobs.data_dir_lock import lock_data_dir
+from headcast.server.live.sessions import LiveSessions
 
 # Order matters only for the OpenAPI listing. One line, so that adding a module is a one-line edit.
-ROUTE_MODULES: tuple[str, ...] = ("health", "metrics", "lipsync_route", "pick_reference_route", "generate_route", "index_page", "animate_route", "avatars", "jobs", "webrtc", "live_routes", "pages", "stream_ws", "omnirt_ws")  # fmt: skip
+ROUTE_MODULES: tuple[str, ...] = ("routes.health", "http.metrics", "routes.lipsync", "routes.pick_reference", "routes.generate", "routes.index_page", "routes.animate", "routes.avatars", "routes.jobs", "live.webrtc", "live.routes", "routes.pages", "live.stream_ws", "live.omnirt_ws")  # fmt: skip
 
 
 def _route_modules() -> list[ModuleType]:

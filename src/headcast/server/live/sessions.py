@@ -1,0 +1,137 @@
+"""Live sessions shared by every transport: one id, one avatar, one ``Session``.
+
+A WebRTC peer and a WebSocket audio feed can address the same session by id. Sessions are
+counted against ``max_live_sessions`` and, per owner, against ``live_sessions_per_key`` (one
+key cannot take every slot), and freed when their transport disconnects or closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from headcast.face.avatar import Avatar, prepare_avatar
+from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
+from headcast.server.config import ServerConfig
+from headcast.server.http.errors import ApiError
+
+
+@dataclass
+class LiveSession:
+    """A registered live session and who may use it."""
+
+    id: str
+    session: RemoteSession
+    avatar: Avatar
+    owner: str
+    created_monotonic: float = field(default_factory=time.monotonic)
+
+
+class LiveSessions:
+    """The registry of live sessions of one server process."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self._sessions: dict[str, LiveSession] = {}
+        # Every session's owner, from the moment its slot is reserved.
+        self._owners: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+        self._pool = SessionPool(config.session_processes or config.max_live_sessions)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    async def open(
+        self,
+        image: bytes | Avatar,
+        owner: str,
+        *,
+        size_px: int | None = None,
+        fps: float | None = None,
+        output_rate: int = 16_000,
+        realtime: bool = True,
+        head_motion: bool = True,
+        seed: int = 0,
+    ) -> LiveSession:
+        """Analyse the portrait (off the event loop) and register a new session."""
+        async with self._lock:
+            if len(self._sessions) >= self.config.max_live_sessions:
+                raise ApiError(
+                    503, "too_many_sessions",
+                    f"all {self.config.max_live_sessions} live sessions are in use",
+                    headers={"Retry-After": "5"},
+                )  # fmt: skip
+            per_key = self.config.live_sessions_per_key
+            if self.count_owned(owner) >= per_key:
+                raise ApiError(
+                    429, "too_many_sessions",
+                    f"this key already holds its limit of {per_key} live sessions",
+                    headers={"Retry-After": "5"},
+                )  # fmt: skip
+            session_id = secrets.token_urlsafe(12)
+            # Reserve the slot while the avatar is prepared.
+            self._sessions[session_id] = None  # type: ignore[assignment]
+            self._owners[session_id] = owner
+        try:
+            avatar = (
+                image
+                if isinstance(image, Avatar)
+                else await asyncio.to_thread(
+                    prepare_avatar, image, size_px or self.config.default_size_px, name="image"
+                )
+            )
+            session = await self._pool.open(
+                avatar,
+                session_id,
+                max_backlog_s=self.config.max_live_backlog_s,
+                fps=fps or self.config.default_fps,
+                output_rate=output_rate,
+                realtime=realtime,
+                head_motion=head_motion,
+                seed=seed,
+            )
+        except SessionFailed as exc:
+            self._forget(session_id)
+            raise ApiError(
+                503, "session_failed", f"the live session could not start: {exc}"
+            ) from None
+        except BaseException:
+            self._forget(session_id)
+            raise
+        live = LiveSession(session_id, session, avatar, owner)
+        self._sessions[session_id] = live
+        return live
+
+    def get(self, session_id: str, caller: str | None = None) -> LiveSession:
+        live = self._sessions.get(session_id)
+        if live is None:
+            raise ApiError(404, "no_such_session", f"no live session '{session_id}'")
+        if caller is not None and live.owner != caller:
+            raise ApiError(403, "forbidden", "the session belongs to another caller")
+        return live
+
+    def count_owned(self, owner: str) -> int:
+        """Sessions ``owner`` holds, those still starting included."""
+        return sum(1 for holder in self._owners.values() if holder == owner)
+
+    def close(self, session_id: str) -> None:
+        """Free the session; safe to call more than once."""
+        live = self._forget(session_id)
+        if live is not None:
+            live.session.release()
+
+    def _forget(self, session_id: str) -> LiveSession | None:
+        self._owners.pop(session_id, None)
+        return self._sessions.pop(session_id, None)
+
+    @property
+    def pool(self) -> SessionPool:
+        return self._pool
+
+    def close_all(self) -> None:
+        """Free every session and stop the session processes."""
+        for session_id in list(self._sessions):
+            self.close(session_id)
+        self._pool.close()

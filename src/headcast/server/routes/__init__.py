@@ -1,0 +1,1 @@
+"""The request/response routes: rendering, lip-sync tracks, portraits, jobs, pages, health."""

@@ -1,0 +1,102 @@
+"""``POST /animate``: a photo and speech in, the talking-head video out, in one call.
+
+The render runs on the bounded work slots (429 with Retry-After when they are all taken and
+the waiting line is full); the video is written to a temporary file in the data directory,
+renamed when complete, sent, then deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from headcast.animate import animate
+from headcast.server.config import ServerConfig
+from headcast.server.http.audio_upload import check_audio
+from headcast.server.http.media_limits import check_image, check_text
+from headcast.server.http.render_meter import RenderMeter
+from headcast.server.http.security import require_api_key
+from headcast.server.http.uploads import read_upload
+from headcast.server.http.video_options import VideoOptions, check_video_options
+from headcast.server.http.work_slots import work_slots
+
+STALE_OUTPUT_S = 3600.0  # outputs older than this were never collected (client went away)
+
+router = APIRouter(tags=["video"])
+
+
+def _output_folder(config: ServerConfig) -> Path:
+    return config.data_dir / "animate"
+
+
+async def startup(app: FastAPI) -> None:
+    folder = _output_folder(app.state.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - STALE_OUTPUT_S
+    for leftover in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+
+
+@router.post(
+    "/animate",
+    summary="A portrait and speech become a talking-head video (one call)",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/webm": {}, "video/mp4": {}}}},
+)
+async def post_animate(
+    request: Request,
+    audio: Annotated[UploadFile, File(description="speech: WAV, MP3, OGG, FLAC, M4A, WebM")],
+    image: Annotated[UploadFile, File(description="a portrait photo: JPEG, PNG, WebP, HEIC")],
+    text: Annotated[str | None, Form(description="transcript, for exact lip timing")] = None,
+    format: Annotated[str | None, Form(description="webm (VP9 + Opus, default) or mp4")] = None,
+    fps: Annotated[float | None, Form(description="frames per second (default 25)")] = None,
+    size: Annotated[int | None, Form(description="width and height in pixels")] = None,
+    _caller: str = Depends(require_api_key),
+) -> FileResponse:
+    config: ServerConfig = request.app.state.config
+    options = check_video_options(format, fps, size, config, default_format="webm")
+    transcript = check_text(text, "text", config)
+    speech = await read_upload(audio, "audio", config.max_upload_bytes)
+    photo = await read_upload(image, "image", config.max_upload_bytes)
+    check_image(photo, "image", config)
+    output = _output_folder(config) / f"{secrets.token_hex(16)}.{options.format}"
+    await work_slots(request.app).run(_render, photo, speech, transcript, options, output, config)
+    return FileResponse(
+        output,
+        media_type=options.media_type,
+        filename=f"headcast.{options.format}",
+        background=BackgroundTask(output.unlink, missing_ok=True),
+    )
+
+
+def _render(
+    photo: bytes,
+    speech: bytes,
+    transcript: str | None,
+    options: VideoOptions,
+    output: Path,
+    config: ServerConfig,
+) -> None:
+    """Decode (inside the slot: decoding is work too), then render to ``output``."""
+    check_audio(speech, "audio", config)
+    animate(
+        photo,
+        speech,
+        output,
+        text=transcript,
+        fps=options.fps,
+        size=options.size_px,
+        max_audio_s=config.max_audio_s,
+        check_reference=False,
+        progress=RenderMeter(),
+        phones_in_worker=True,  # other requests keep running meanwhile
+    )
