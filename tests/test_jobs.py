@@ -10,7 +10,7 @@ import pytest
 from headcast.errors import InputError
 from headcast.server import ServerConfig
 from headcast.server.jobs.record import MAX_ATTEMPTS, JobRecord, JobState
-from headcast.server.jobs.store import SqliteJobStore
+from headcast.server.jobs.sqlite_store import SqliteJobStore
 from tests.conftest import MEDIA, clip_text, clip_wav
 from tests.job_helpers import ServeProcess, cached_avatar_id, probe_video, wait_for_job
 from tests.server_helpers import running_server

@@ -18,6 +18,9 @@ from typing import Any
 
 # A job whose worker died this many times while running it fails instead of running again.
 MAX_ATTEMPTS = 2
+INTERRUPTED_MESSAGE = (
+    f"the server stopped while rendering this job {MAX_ATTEMPTS} times; it was not retried again"
+)
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 

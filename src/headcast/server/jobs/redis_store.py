@@ -22,8 +22,7 @@ from urllib.parse import urlsplit
 import redis
 
 from headcast.errors import HeadcastError
-from headcast.server.jobs.record import MAX_ATTEMPTS, JobRecord, JobState
-from headcast.server.jobs.store import INTERRUPTED_MESSAGE
+from headcast.server.jobs.record import INTERRUPTED_MESSAGE, MAX_ATTEMPTS, JobRecord, JobState
 
 PREFIX = "headcast:"
 QUEUE = PREFIX + "queue"
