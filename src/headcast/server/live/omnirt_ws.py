@@ -20,8 +20,8 @@ import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from headcast.live.backlog import BacklogFull
-from headcast.live.pool import RemoteSession
-from headcast.server.live.sessions import LiveSession, LiveSessions
+from headcast.live.protocol import LiveSession
+from headcast.server.live.sessions import LiveSessions, RegisteredSession
 from headcast.server.live.ws_protocol import (
     MAX_FPS,
     MAX_SIZE_PX,
@@ -97,7 +97,7 @@ def chunk_spec(config: dict[str, Any], default_size_px: int) -> ChunkSpec:
 class RealtimeAvatar:
     """One OmniRT session: a batch-mode ``Session`` fed chunk by chunk."""
 
-    def __init__(self, live: LiveSession, spec: ChunkSpec, model: str) -> None:
+    def __init__(self, live: RegisteredSession, spec: ChunkSpec, model: str) -> None:
         self.live = live
         self.spec = spec
         self.model = model
@@ -109,7 +109,7 @@ class RealtimeAvatar:
         self._side = live.avatar.size_px
 
     @property
-    def session(self) -> RemoteSession:
+    def session(self) -> LiveSession:
         return self.live.session
 
     def created_message(self) -> dict[str, Any]:

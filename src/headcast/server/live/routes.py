@@ -18,8 +18,7 @@ from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_body
-from headcast.server.live.sessions import LiveSession
-from headcast.server.live.speech import live_speech
+from headcast.server.live.sessions import RegisteredSession
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
 
@@ -46,7 +45,7 @@ class LiveStatus(BaseModel):
     audio_rate: int
 
 
-def _live(request: Request, session_id: str, caller: str) -> LiveSession:
+def _live(request: Request, session_id: str, caller: str) -> RegisteredSession:
     return request.app.state.live_sessions.get(session_id, caller)
 
 
@@ -76,7 +75,7 @@ async def say(
             422, "too_long",
             f"text: {len(body.text)} characters, over the limit of {config.max_text_chars}",
         )  # fmt: skip
-    speech = live_speech(request.app, live)
+    speech = request.app.state.live_sessions.speech(live)
     if body.interrupt:
         speech.interrupt()
     try:
@@ -135,7 +134,7 @@ async def push_audio(
         )
         samples, rate = audio.samples, audio.sample_rate
     try:
-        pushed = await live_speech(request.app, live).push(
+        pushed = await request.app.state.live_sessions.speech(live).push(
             samples, rate, end=end, refuse_when_full=True
         )
     except BacklogFull as exc:
@@ -155,7 +154,7 @@ async def end_turn(
     session_id: str, request: Request, caller: str = Depends(require_api_key)
 ) -> Response:
     live = _live(request, session_id, caller)
-    await live_speech(request.app, live).end_segment()
+    await request.app.state.live_sessions.speech(live).end_segment()
     return Response(status_code=204)
 
 
@@ -164,7 +163,7 @@ async def interrupt(
     session_id: str, request: Request, caller: str = Depends(require_api_key)
 ) -> Response:
     live = _live(request, session_id, caller)
-    live_speech(request.app, live).interrupt()
+    request.app.state.live_sessions.speech(live).interrupt()
     return Response(status_code=204)
 
 

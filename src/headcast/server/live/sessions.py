@@ -1,4 +1,4 @@
-"""Live sessions shared by every transport: one id, one avatar, one ``Session``.
+"""Live sessions shared by every transport: one id, one avatar, one session.
 
 A WebRTC peer and a WebSocket audio feed can address the same session by id. Sessions are
 counted against ``max_live_sessions`` and, per owner, against ``live_sessions_per_key`` (one
@@ -10,20 +10,25 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import weakref
 from dataclasses import dataclass, field
 
 from headcast.face.avatar import Avatar, prepare_avatar
+from headcast.live.backlog import AudioBacklog
 from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
+from headcast.live.protocol import LiveSession
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
+from headcast.server.live.speech import LiveSpeech
 
 
 @dataclass
-class LiveSession:
+class RegisteredSession:
     """A registered live session and who may use it."""
 
     id: str
-    session: RemoteSession
+    session: LiveSession
+    backlog: AudioBacklog  # the speech queued ahead of playback, bounded
     avatar: Avatar
     owner: str
     created_monotonic: float = field(default_factory=time.monotonic)
@@ -34,7 +39,11 @@ class LiveSessions:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self._sessions: dict[str, LiveSession] = {}
+        self._sessions: dict[str, RegisteredSession] = {}
+        self._hosted: dict[str, RemoteSession] = {}  # released when their session is closed
+        # Held weakly: once nothing is pushing or speaking there is nothing to serialise or to
+        # interrupt, and a closed session's state goes with it.
+        self._speech: weakref.WeakValueDictionary[str, LiveSpeech] = weakref.WeakValueDictionary()
         # Every session's owner, from the moment its slot is reserved.
         self._owners: dict[str, str] = {}
         self._lock = asyncio.Lock()
@@ -54,7 +63,7 @@ class LiveSessions:
         realtime: bool = True,
         head_motion: bool = True,
         seed: int = 0,
-    ) -> LiveSession:
+    ) -> RegisteredSession:
         """Analyse the portrait (off the event loop) and register a new session."""
         async with self._lock:
             if len(self._sessions) >= self.config.max_live_sessions:
@@ -100,11 +109,12 @@ class LiveSessions:
         except BaseException:
             self._forget(session_id)
             raise
-        live = LiveSession(session_id, session, avatar, owner)
+        live = RegisteredSession(session_id, session, session.backlog, avatar, owner)
+        self._hosted[session_id] = session
         self._sessions[session_id] = live
         return live
 
-    def get(self, session_id: str, caller: str | None = None) -> LiveSession:
+    def get(self, session_id: str, caller: str | None = None) -> RegisteredSession:
         live = self._sessions.get(session_id)
         if live is None:
             raise ApiError(404, "no_such_session", f"no live session '{session_id}'")
@@ -118,13 +128,22 @@ class LiveSessions:
 
     def close(self, session_id: str) -> None:
         """Free the session; safe to call more than once."""
-        live = self._forget(session_id)
-        if live is not None:
-            live.session.release()
+        self._forget(session_id)
+        hosted = self._hosted.pop(session_id, None)
+        if hosted is not None:
+            hosted.release()
 
-    def _forget(self, session_id: str) -> LiveSession | None:
+    def _forget(self, session_id: str) -> RegisteredSession | None:
         self._owners.pop(session_id, None)
         return self._sessions.pop(session_id, None)
+
+    def speech(self, live: RegisteredSession) -> LiveSpeech:
+        """The session's ``LiveSpeech``, shared by every request and microphone feeding it now."""
+        speech = self._speech.get(live.id)
+        if speech is None or speech.session is not live.session:
+            speech = LiveSpeech(live.session, live.backlog)
+            self._speech[live.id] = speech
+        return speech
 
     @property
     def pool(self) -> SessionPool:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Iterator
 
 import numpy as np
-from fastapi import FastAPI
 
-from headcast.live.backlog import BacklogFull
-from headcast.live.pool import RemoteSession
-from headcast.server.live.sessions import LiveSession
+from headcast.live.backlog import AudioBacklog, BacklogFull
+from headcast.live.protocol import LiveSession
 from headcast.speech import Speech, synthesize_stream
 
 # Audio is pushed in pieces this long: the session process analyses one piece at a time and
@@ -31,8 +28,9 @@ BACKLOG_WAIT_MARGIN_S = 5.0
 class LiveSpeech:
     """The speech sources of one live session, serialised, with interrupt."""
 
-    def __init__(self, session: RemoteSession) -> None:
+    def __init__(self, session: LiveSession, backlog: AudioBacklog) -> None:
         self.session = session
+        self.backlog = backlog
         self._lock = asyncio.Lock()
         self._generation = 0  # bumped by every interrupt; pushes of an older one stop
 
@@ -123,7 +121,7 @@ class LiveSpeech:
         ``BacklogFull`` before any of it is queued when it does not fit."""
         if generation != self._generation:
             return False
-        self.session.backlog.check_room(len(samples) / sample_rate)
+        self.backlog.check_room(len(samples) / sample_rate)
         step = max(1, int(PUSH_CHUNK_S * sample_rate))
         for start in range(0, len(samples), step):
             try:
@@ -133,21 +131,3 @@ class LiveSpeech:
         if end:
             self.session.end_segment()
         return True
-
-
-def live_speech(app: FastAPI, live: LiveSession) -> LiveSpeech:
-    """The session's LiveSpeech, shared by every request and microphone feeding it now.
-
-    Held weakly: once nothing is pushing or speaking there is nothing to serialise or to
-    interrupt, and a closed session's state goes with it.
-    """
-    registry: weakref.WeakValueDictionary[str, LiveSpeech] | None = getattr(
-        app.state, "live_speech", None
-    )
-    if registry is None:
-        registry = app.state.live_speech = weakref.WeakValueDictionary()
-    speech = registry.get(live.id)
-    if speech is None or speech.session is not live.session:
-        speech = LiveSpeech(live.session)
-        registry[live.id] = speech
-    return speech

@@ -23,7 +23,7 @@ from headcast.errors import HeadcastError
 from headcast.live.backlog import BacklogFull
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
-from headcast.server.live.sessions import LiveSession, LiveSessions
+from headcast.server.live.sessions import LiveSessions, RegisteredSession
 from headcast.server.live.ws_protocol import (
     MAX_FPS,
     MAX_SIZE_PX,
@@ -130,7 +130,7 @@ class Outbox:
 class FrameSender:
     """Streams one session's frames out, with segment-finished and playback-position events."""
 
-    def __init__(self, live: LiveSession, options: StreamOptions, outbox: Outbox) -> None:
+    def __init__(self, live: RegisteredSession, options: StreamOptions, outbox: Outbox) -> None:
         self.live = live
         self.options = options
         self.outbox = outbox
@@ -211,7 +211,7 @@ class FrameSender:
 class _Feed:
     """This socket's hold on a live session."""
 
-    live: LiveSession
+    live: RegisteredSession
     sample_rate: int
     owned: bool  # opened here (closed with the socket) or attached to one opened elsewhere
     sender: asyncio.Task[None] | None = None

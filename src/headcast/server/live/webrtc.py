@@ -30,8 +30,7 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
 from headcast.server.http.page_files import STATIC_DIR
 from headcast.server.http.security import require_api_key
-from headcast.server.live.sessions import LiveSession
-from headcast.server.live.speech import live_speech
+from headcast.server.live.sessions import RegisteredSession
 from headcast.server.live.webrtc_media import MicrophoneInput, SessionFeed
 
 log = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ def ice_servers(config: ServerConfig) -> list[IceServer]:
 class LivePeer:
     """One browser's connection to one live session."""
 
-    live: LiveSession
+    live: RegisteredSession
     pc: RTCPeerConnection
     feed: SessionFeed
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -202,7 +201,7 @@ async def webrtc_offer(
         await close_peer(app, peer)
         raise ApiError(400, "bad_offer", f"the SDP offer cannot be answered: {exc}") from None
     for track in microphones:
-        _spawn(peer, MicrophoneInput(track, live_speech(app, live)).run())
+        _spawn(peer, MicrophoneInput(track, app.state.live_sessions.speech(live)).run())
     _spawn(peer, _close_unless_connected(app, peer))
     return WebRtcAnswer(
         sdp=pc.localDescription.sdp,

@@ -22,7 +22,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from headcast.live.pool import RemoteSession
+from headcast.live.protocol import LiveSession
 from headcast.server.live.speech import LiveSpeech
 from headcast.server.live.voice_turns import TurnDetector
 from headcast.session import VideoFrame
@@ -41,7 +41,7 @@ AUDIO_QUEUE_S = 0.4
 class SessionFeed:
     """Pumps one session's frames into a video track and an audio track."""
 
-    def __init__(self, session: RemoteSession) -> None:
+    def __init__(self, session: LiveSession) -> None:
         self.session = session
         self.video = SessionVideoTrack(self)
         self.audio = SessionAudioTrack(self)

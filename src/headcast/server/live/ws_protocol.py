@@ -24,7 +24,7 @@ from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
 from headcast.server.http.security import authenticate
-from headcast.server.live.sessions import LiveSession
+from headcast.server.live.sessions import RegisteredSession
 from headcast.server.live.ws_rate import ConnectionRate
 
 # Room for JSON fields around a base64 portrait of ``max_upload_bytes``.
@@ -180,7 +180,7 @@ def input_sample_rate(fields: dict[str, Any]) -> int:
 
 async def open_live_session(
     websocket: WebSocket, image_b64: object, caller: str, **options: Any
-) -> LiveSession:
+) -> RegisteredSession:
     """A live session for the portrait in ``image_b64``; ``options`` go to ``LiveSessions.open``.
 
     A refused portrait or session (no face, too many sessions...) is a ``ProtocolError``.
