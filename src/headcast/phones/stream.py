@@ -7,6 +7,7 @@ ends at each pause found by voice-activity detection, which keeps the search sma
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -75,6 +76,7 @@ class PhoneStream:
         self._music_now = False
         self._context = np.zeros(int(SAMPLE_RATE * PITCH_CONTEXT_MS / 1000), np.float32)
         self._f0_history = np.full(int(MUSIC_WINDOW_S * 1000 / VAD_FRAME_MS), np.nan, np.float32)
+        self._finished = False
 
     @property
     def _recognizer(self) -> pocketsphinx.Decoder:
@@ -85,6 +87,17 @@ class PhoneStream:
     @property
     def decoded_s(self) -> float:
         return self._consumed / SAMPLE_RATE
+
+    @property
+    def known_s(self) -> float:
+        return self.decoded_s
+
+    @property
+    def complete(self) -> bool:
+        return self._finished
+
+    def wait(self) -> None:
+        return None  # phones are known as far as the audio pushed, at once
 
     def push(self, samples: np.ndarray) -> None:
         self._pending = np.concatenate([self._pending, np.asarray(samples, np.float32)])
@@ -101,6 +114,7 @@ class PhoneStream:
             self._consumed -= self._block - tail
             self._pending = np.zeros(0, np.float32)
         self._end_utterance()
+        self._finished = True
         self.close()
 
     def close(self) -> None:
@@ -116,11 +130,12 @@ class PhoneStream:
             if len(_idle_decoders[self._fast]) < MAX_IDLE_DECODERS:
                 _idle_decoders[self._fast].append(decoder)
 
-    def track(self, since_s: float = 0.0) -> PhoneTrack:
+    def track(self, since_s: float = 0.0, until_s: float = math.inf) -> PhoneTrack:
         """Phones from 0 to ``decoded_s``, gapless; the tail may still change.
 
         Phones that ended before ``since_s`` may be left out (silence stands in for them), so
         a live caller pays for the recent phones only, not for the whole stream so far.
+        ``until_s`` changes nothing: the phones end where the audio decoded so far ends.
         """
         first = len(self._final)
         while first > 0 and self._final[first - 1].end_s > since_s:

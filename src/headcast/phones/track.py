@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 SILENCE = "SIL"
@@ -32,6 +33,12 @@ class PhoneTrack:
     phones: tuple[Phone, ...]
     duration_s: float
     source: str  # "alignment", "recognition" or "synthesis"
+
+    def between(self, since_s: float, until_s: float) -> PhoneTrack:
+        """The phones that overlap ``(since_s, until_s)``, on the same timeline."""
+        first = bisect.bisect_right(self.phones, since_s, key=lambda p: p.end_s)
+        stop = bisect.bisect_left(self.phones, until_s, key=lambda p: p.start_s)
+        return PhoneTrack(self.phones[first:stop], self.duration_s, self.source)
 
     def at(self, time_s: float) -> Phone | None:
         """The phone spanning ``time_s``, or None outside the track."""
