@@ -6,7 +6,6 @@ import numpy as np
 
 from headcast.audio import Audio, load_audio
 from headcast.motion import build_motion, frame_count
-from headcast.motion.build import settled_frames
 from headcast.phones import PhonePiece, join_pieces
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
 from tests.conftest import CLIPS, clip_wav, reference_phones
@@ -95,54 +94,39 @@ def _joined_clips() -> tuple[PhoneTrack, Audio]:
     return join_pieces([PhonePiece(0.0, offset, tuple(phones), "alignment")], offset), audio
 
 
-def test_frames_settle_before_the_phones_after_them_are_known():
-    """Frames counted as settled from the phones up to a cut are those of the whole clip."""
-    track, audio = _joined_clips()
-    whole = build_motion(track, audio, FPS, seed=3)
-    pauses = [
-        p
-        for p in track.phones
-        if p.is_silence and p.start_s > 0 and p.end_s < track.duration_s and p.duration_s > 0.2
-    ]
-    assert len(pauses) >= 4
-    for pause in pauses:
-        cut = 0.5 * (pause.start_s + pause.end_s)
-        known = tuple(p for p in track.phones if p.end_s <= pause.start_s)
-        piece = PhonePiece(0.0, cut, (*known, Phone(SILENCE, pause.start_s, cut)), "alignment")
-        partial = build_motion(join_pieces([piece], track.duration_s), audio, FPS, seed=3)
-        settled = settled_frames(cut, FPS)
-        assert settled > 0
-        for name, curve in whole.controls.items():
-            np.testing.assert_array_equal(partial.controls[name][:settled], curve[:settled], name)
-        for name, weights in (whole.visemes or {}).items():
-            np.testing.assert_array_equal(partial.visemes[name][:settled], weights[:settled], name)
-        # The cut does change what comes after it: the test compares motions that differ.
-        assert not np.array_equal(partial.controls["jaw_open"], whole.controls["jaw_open"])
-
-
-def test_motion_rendered_as_the_phones_arrive_is_the_whole_clips() -> None:
-    from headcast.motion.as_phones_arrive import MotionAsPhonesArrive
-    from headcast.motion.prosody import prosody_of
+def test_motion_made_as_the_pieces_arrive_is_the_whole_clips() -> None:
+    """Frames made while a clip's phones are found a piece at a time are those made from all
+    of them, and the first are made before the last piece is found."""
+    from headcast.motion.build import MotionOptions, clip_motion, motion_track
     from headcast.phones import phones_in_pieces
     from tests.conftest import joined_clips
 
     audio, text = joined_clips()
     pieces = list(phones_in_pieces(audio, text))
     assert len(pieces) >= 3
-    taken: list[int] = []
-
-    def arriving():
-        for piece in pieces:
-            taken.append(piece_index[0])
-            yield piece
-
-    piece_index = [0]
-    motion = MotionAsPhonesArrive(arriving(), audio, FPS, prosody_of(audio), seed=5)
+    made_before_last_piece = 0
     frames = []
-    for i in range(motion.n_frames):
-        piece_index[0] = i
-        frames.append(motion.frame(i))
-    whole = build_motion(join_pieces(pieces, audio.duration_s), audio, FPS, seed=5)
-    assert frames == [whole.frame(i) for i in range(whole.n_frames)]
-    # Pieces were taken while frames were being asked for, not all before the first.
-    assert taken[0] == 0 and taken[-1] > 0.5 * motion.n_frames, taken
+    for batch in clip_motion(audio, MotionOptions(FPS, seed=5), transcript=text):
+        if batch.track is None:
+            made_before_last_piece = len(frames)
+        frames += batch.frames
+    track = join_pieces(pieces, audio.duration_s)
+    whole = build_motion(track, audio, FPS, seed=5)
+    arrived = motion_track(frames, track, FPS)
+    for name, curve in whole.controls.items():
+        np.testing.assert_array_equal(arrived.controls[name], curve, name)
+    assert 0 < made_before_last_piece < whole.n_frames - FPS * 2
+
+
+def test_pauses_blink_glance_and_accents_raise_the_brows():
+    track, audio = _joined_clips()
+    motion = build_motion(track, audio, FPS, seed=1)
+    n = motion.n_frames
+    brows = motion.controls["brow_raise"]
+    assert brows.max() > 0.2 and (brows > 0.05).mean() > 0.05
+    assert 3 <= (np.diff((motion.controls["blink"] > 0.9).astype(int)) == 1).sum() <= n / FPS / 2
+    assert motion.controls["gaze_x"].std() > 0.02
+    # Nods follow the speech: the head pitch moves with loudness, not only with the sway.
+    still = build_motion(track, audio, FPS, seed=1, head_motion=False)
+    assert not still.controls["head_pitch_deg"].any()
+    assert motion.controls["head_pitch_deg"].std() > 0.3

@@ -2,47 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from headcast.motion import tunables as T
 from headcast.motion.visemes import VOWELS
 from headcast.phones.track import PhoneTrack
 
-
-def accent_times(track: PhoneTrack, semitones: np.ndarray) -> list[tuple[float, float]]:
-    """(time, strength) of pitch accents: the vowel's peak pitch, above a threshold, spaced out."""
-    rate = T.CURVE_RATE_HZ
-    accents: list[tuple[float, float]] = []
-    for phone in track.phones:
-        if phone.label not in VOWELS:
-            continue
-        a, b = (
-            int(phone.start_s * rate),
-            max(int(phone.end_s * rate), int(phone.start_s * rate) + 1),
-        )
-        peak = float(np.max(semitones[a:b])) if b <= len(semitones) and b > a else 0.0
-        if peak < T.BROW_ACCENT_MIN_SEMITONES:
-            continue
-        t = 0.5 * (phone.start_s + phone.end_s)
-        strength = min(peak / (2 * T.BROW_ACCENT_MIN_SEMITONES), 1.0)
-        if accents and t - accents[-1][0] < T.BROW_MIN_GAP_S:
-            if strength > accents[-1][1]:
-                accents[-1] = (t, strength)
-            continue
-        accents.append((t, strength))
-    return accents
+SemitonesOf = Callable[[int, int], np.ndarray]  # pitch of 10 ms steps start … stop - 1
 
 
-def brow_curve(
-    accents: list[tuple[float, float]], fps: float, n_frames: int, first_frame: int = 0
-) -> np.ndarray:
-    t = (first_frame + np.arange(n_frames)) / fps
-    out = np.zeros(n_frames, np.float32)
-    rise, fall = T.BROW_RISE_MS / 1000, T.BROW_FALL_MS / 1000
-    for time_s, strength in accents:
-        rel = t - (time_s - rise)
-        shape = np.where(
-            rel < rise, np.clip(rel / rise, 0, 1), np.clip(1 - (rel - rise) / fall, 0, 1)
-        )
-        out = np.maximum(out, (T.BROW_RAISE_MAX * strength * shape).astype(np.float32))
-    return out
+class BrowAccents:
+    """Accents found as the vowels become known; frames are asked for in time order."""
+
+    def __init__(self) -> None:
+        self._accents: list[tuple[float, float, float]] = []  # rise start, peak time, strength
+        self._last_vowel_s = -1.0  # middle of the last vowel looked at
+
+    def hear(self, track: PhoneTrack, known_s: float, now_s: float, semitones: SemitonesOf) -> None:
+        """Look at the vowels complete by ``known_s``; an accent found after its rise should
+        have begun rises from ``now_s``."""
+        rate = T.CURVE_RATE_HZ
+        for phone in track.phones:
+            middle = 0.5 * (phone.start_s + phone.end_s)
+            if phone.label not in VOWELS or middle <= self._last_vowel_s:
+                continue
+            if phone.end_s > known_s:
+                break
+            self._last_vowel_s = middle
+            a = int(phone.start_s * rate)
+            peak = float(np.max(semitones(a, max(int(phone.end_s * rate), a + 1))))
+            if peak < T.BROW_ACCENT_MIN_SEMITONES:
+                continue
+            if self._accents and middle - self._accents[-1][1] < T.BROW_MIN_GAP_S:
+                continue
+            strength = min(peak / (2 * T.BROW_ACCENT_MIN_SEMITONES), 1.0)
+            rise_start = max(middle - T.BROW_RISE_MS / 1000, now_s)
+            self._accents.append((rise_start, max(middle, rise_start), strength))
+        del self._accents[:-2]  # accents are far enough apart that two cover any moment
+
+    def raise_at(self, t: float) -> float:
+        fall = T.BROW_FALL_MS / 1000
+        value = 0.0
+        for rise_start, peak_s, strength in self._accents:
+            if t < rise_start or t > peak_s + fall:
+                continue
+            if t < peak_s:
+                shape = (t - rise_start) / (peak_s - rise_start)
+            else:
+                shape = 1.0 - (t - peak_s) / fall
+            value = max(value, T.BROW_RAISE_MAX * strength * shape)
+        return float(value)

@@ -1,23 +1,49 @@
-"""The speech-to-motion pipeline: phones and prosody → a MotionTrack at the video frame rate.
+"""A whole clip's motion: the speech → motion step run over audio that is all there.
 
-Steps, one per module: keys → coarticulation → curves → constraints (the mouth), then blinks,
-brows, gaze and head from prosody.
+It is the same step a live stream runs (``LiveLipSync``), so a clip and the same speech
+streamed move the face alike. The phones come from the caller (speech synthesis), from forced
+alignment with a transcript or from recognition; frames come out in batches as soon as the
+phones that shape them are known, so a video can be rendered from the first batch on.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
 import numpy as np
 
-from headcast.audio.clip import Audio
+from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ, Audio
+from headcast.audio.decode import resample
 from headcast.motion import tunables as T
-from headcast.motion.blinks import blink_curve, blink_times, pause_starts
-from headcast.motion.brows import accent_times, brow_curve
-from headcast.motion.face_motion import CONTROL_NAMES, MotionTrack
-from headcast.motion.gaze import gaze_curves
-from headcast.motion.head import head_curves
-from headcast.motion.mouth import mouth_curves
-from headcast.motion.prosody import Prosody, prosody_of
+from headcast.motion.face_motion import CONTROL_NAMES, FaceMotion, MotionTrack
+from headcast.motion.live import LiveLipSync
+from headcast.phones.pieces import phones_in_pieces
+from headcast.phones.source import KnownPhones, PhonesInPieces, PhoneSource
 from headcast.phones.track import PhoneTrack
+
+# Recognition is fed this much audio at a time, so the first frames go out early.
+FEED_S = 1.0
+
+
+@dataclass(frozen=True)
+class MotionOptions:
+    """How a clip's speech becomes motion."""
+
+    fps: float = 25.0
+    seed: int = 0
+    head_motion: bool = True
+    lookahead_ms: float = T.FILE_LOOKAHEAD_MS
+    fast: bool = False  # the cheaper, less accurate phone recognizer
+
+
+@dataclass(frozen=True)
+class MotionBatch:
+    """Frames that became final, in order; the last batch of a clip also has its phones."""
+
+    frames: list[FaceMotion]
+    track: PhoneTrack | None = None
 
 
 def frame_count(duration_s: float, fps: float) -> int:
@@ -25,56 +51,77 @@ def frame_count(duration_s: float, fps: float) -> int:
     return max(int(round(duration_s * fps)), 1)
 
 
-def settled_frames(known_until_s: float, fps: float) -> int:
-    """How many first frames no phone after ``known_until_s`` can change."""
-    return max(int(np.floor((known_until_s - T.PHONE_REACH_BACK_S) * fps)), 0)
+def clip_motion(
+    audio: Audio,
+    options: MotionOptions,
+    *,
+    phones: PhoneTrack | None = None,
+    transcript: str | None = None,
+) -> Iterator[MotionBatch]:
+    """The motion of ``audio`` (16 kHz mono) in batches: phones from ``phones`` when given,
+    else forced alignment with ``transcript``, else recognition."""
+    if audio.sample_rate != ANALYSIS_SAMPLE_RATE_HZ:
+        raise ValueError("clip_motion takes 16 kHz audio")
+    source: PhoneSource | None
+    if phones is not None:
+        source = KnownPhones(phones)
+    elif transcript is not None:
+        pieces = phones_in_pieces(audio, transcript, fast=options.fast)
+        source = PhonesInPieces(pieces, audio.duration_s)
+    else:
+        source = None  # recognized as the audio is heard
+    lipsync = LiveLipSync(
+        options.fps,
+        lookahead_ms=options.lookahead_ms,
+        seed=options.seed,
+        head_motion=options.head_motion,
+        fast=options.fast,
+        phones=source,
+    )
+    try:
+        feed = int(FEED_S * ANALYSIS_SAMPLE_RATE_HZ)
+        for start in range(0, len(audio.samples), feed):
+            made = lipsync.push_audio(audio.samples[start : start + feed], audio.sample_rate)
+            if made:
+                yield MotionBatch([motion for _, motion in made])
+        steps = list(lipsync.finish_stepwise())
+        for made in steps[:-1]:
+            if made:
+                yield MotionBatch([motion for _, motion in made])
+        yield MotionBatch(
+            [motion for _, motion in steps[-1]], lipsync.phones.track(0.0, math.inf)
+        )
+    finally:
+        lipsync.close()
 
 
 def build_motion(
     track: PhoneTrack,
-    audio: Audio | None,
+    audio: Audio,
     fps: float,
     *,
     seed: int = 0,
     head_motion: bool = True,
-    prosody: Prosody | None = None,
+    lookahead_ms: float = T.FILE_LOOKAHEAD_MS,
 ) -> MotionTrack:
-    """FaceMotion for every frame of ``audio``; the same inputs and seed give the same motion.
+    """FaceMotion for every frame of ``audio``, whose phones are ``track``; the same inputs
+    and seed give the same motion."""
+    if audio.sample_rate != ANALYSIS_SAMPLE_RATE_HZ:
+        audio = Audio(
+            resample(audio.samples, audio.sample_rate, ANALYSIS_SAMPLE_RATE_HZ),
+            ANALYSIS_SAMPLE_RATE_HZ,
+        )
+    options = MotionOptions(fps, seed, head_motion, lookahead_ms)
+    frames = [m for batch in clip_motion(audio, options, phones=track) for m in batch.frames]
+    return motion_track(frames, track, fps)
 
-    ``prosody`` is ``prosody_of(audio)`` where the caller measured it already (``audio`` is
-    then not needed, and may be None). A phone changes
-    no frame more than ``T.PHONE_REACH_BACK_S`` before it, so the frames ``settled_frames``
-    counts from a track whose phones are known only up to some time are already final.
-    """
-    n_frames = frame_count(track.duration_s, fps)
-    # One random stream per part, so that what the phones change in one (the blinks and
-    # glances at pauses) leaves the others as they were.
-    blink_rng, gaze_rng, head_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
-    )
-    if prosody is None:
-        if audio is None:
-            raise ValueError("build_motion needs the audio or its prosody")
-        prosody = prosody_of(audio)
-    loudness, semitones = prosody.loudness, prosody.semitones
-    controls: dict[str, np.ndarray] = dict(mouth_curves(track, loudness, fps, n_frames))
-    pauses = pause_starts(track, T.MIN_SILENCE_FOR_REST_MS / 1000)
-    controls["blink"] = blink_curve(blink_times(track.duration_s, pauses, blink_rng), fps, n_frames)
-    controls["brow_raise"] = brow_curve(accent_times(track, semitones), fps, n_frames)
-    controls.update(gaze_curves(track.duration_s, pauses, fps, n_frames, gaze_rng))
-    frame_t = np.arange(n_frames) / fps
-    fine_t = np.arange(len(loudness)) / T.CURVE_RATE_HZ
-    frame_loudness = np.interp(frame_t, fine_t, loudness)
-    frame_semitones = np.interp(frame_t, fine_t[: len(semitones)], semitones)
-    if head_motion:
-        controls.update(head_curves(frame_loudness, frame_semitones, fps, head_rng))
-    for name in CONTROL_NAMES:
-        controls.setdefault(name, np.zeros(n_frames, np.float32))
-    return MotionTrack(
-        fps=fps,
-        controls={k: np.asarray(v, np.float32) for k, v in controls.items()},
-        visemes=_visemes(track, fps, n_frames),
-    )
+
+def motion_track(frames: Iterable[FaceMotion], track: PhoneTrack, fps: float) -> MotionTrack:
+    """The frames as one MotionTrack, with the Oculus viseme weights of ``track``."""
+    rows = [[getattr(m, name) for name in CONTROL_NAMES] for m in frames]
+    values = np.asarray(rows, np.float32).reshape(len(rows), len(CONTROL_NAMES))
+    controls = {name: values[:, k].copy() for k, name in enumerate(CONTROL_NAMES)}
+    return MotionTrack(fps=fps, controls=controls, visemes=_visemes(track, fps, len(rows)))
 
 
 def _visemes(track: PhoneTrack, fps: float, n_frames: int) -> dict[str, np.ndarray] | None:

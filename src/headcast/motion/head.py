@@ -6,36 +6,50 @@ import numpy as np
 
 from headcast.motion import tunables as T
 
-
-def _sway(n_frames: int, fps: float, amplitude_deg: float, rng: np.random.Generator) -> np.ndarray:
-    """Smooth noise: three incommensurate sines with random phases."""
-    t = np.arange(n_frames) / fps
-    out = np.zeros(n_frames)
-    for ratio, share in ((1.0, 0.6), (0.53, 0.3), (2.3, 0.1)):
-        period = T.HEAD_SWAY_PERIOD_S / ratio * rng.uniform(0.8, 1.25)
-        out += share * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
-    return (amplitude_deg * out).astype(np.float32)
+# Three incommensurate sines per axis: (period share of HEAD_SWAY_PERIOD_S, amplitude share).
+_SWAY_WAVES = ((1.0, 0.6), (0.53, 0.3), (2.3, 0.1))
 
 
-def head_curves(
-    loudness_per_frame: np.ndarray,
-    semitones_per_frame: np.ndarray,
-    fps: float,
-    rng: np.random.Generator,
-) -> dict[str, np.ndarray]:
-    from scipy.ndimage import gaussian_filter1d  # scipy costs start-up time; load it on use
+class HeadSway:
+    """Smooth idle sway as a pure function of time: (yaw, pitch, roll) in degrees."""
 
-    n = len(loudness_per_frame)
-    smooth = T.HEAD_NOD_SMOOTHING_MS / 1000 * fps
-    nod = gaussian_filter1d(loudness_per_frame.astype(np.float64), smooth)
-    octaves = gaussian_filter1d(semitones_per_frame.astype(np.float64) / 12.0, 2 * smooth)
-    pitch = _sway(n, fps, T.HEAD_SWAY_PITCH_DEG, rng) + T.HEAD_NOD_DEG * nod
-    pitch -= T.HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE * octaves
-    roll = (
-        _sway(n, fps, T.HEAD_SWAY_ROLL_DEG, rng) + T.HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE * octaves
-    )
-    return {
-        "head_yaw_deg": _sway(n, fps, T.HEAD_SWAY_YAW_DEG, rng),
-        "head_pitch_deg": pitch.astype(np.float32),
-        "head_roll_deg": roll.astype(np.float32),
-    }
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._waves = [
+            [
+                (
+                    T.HEAD_SWAY_PERIOD_S / ratio * float(rng.uniform(0.8, 1.25)),
+                    share,
+                    float(rng.uniform(0, 2 * np.pi)),
+                )
+                for ratio, share in _SWAY_WAVES
+            ]
+            for _ in range(3)
+        ]
+
+    def at(self, t: float) -> tuple[float, float, float]:
+        amplitudes = (T.HEAD_SWAY_YAW_DEG, T.HEAD_SWAY_PITCH_DEG, T.HEAD_SWAY_ROLL_DEG)
+        yaw, pitch, roll = (
+            amp * sum(share * np.sin(2 * np.pi * t / period + phase) for period, share, phase in w)
+            for amp, w in zip(amplitudes, self._waves, strict=True)
+        )
+        return float(yaw), float(pitch), float(roll)
+
+
+class SpeakingHead:
+    """The sway, plus a nod that follows loudness and a lift and tilt that follow pitch,
+    smoothed over the frames so far; frames are asked for in order."""
+
+    def __init__(self, rng: np.random.Generator, fps: float) -> None:
+        self._sway = HeadSway(rng)
+        self._nod_rate = min(1.0 / (T.HEAD_NOD_SMOOTHING_MS / 1000 * fps), 1.0)
+        self._pitch_rate = min(1.0 / (T.HEAD_PITCH_SMOOTHING_MS / 1000 * fps), 1.0)
+        self._nod = 0.0
+        self._octaves = 0.0
+
+    def at(self, t: float, loudness: float, semitones: float) -> tuple[float, float, float]:
+        self._nod += (loudness - self._nod) * self._nod_rate
+        self._octaves += (semitones / 12.0 - self._octaves) * self._pitch_rate
+        yaw, pitch, roll = self._sway.at(t)
+        pitch += T.HEAD_NOD_DEG * self._nod - T.HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE * self._octaves
+        roll += T.HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE * self._octaves
+        return yaw, pitch, roll

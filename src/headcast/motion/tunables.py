@@ -24,6 +24,8 @@ VOWEL_MIN_OPEN_SHARE = 0.5  # of the vowel's own opening, whatever the smoothing
 # Loudness scales the opening of vowels: quiet speech opens the mouth less.
 ENERGY_FLOOR_SHARE = 0.55  # opening share at the quietest voiced frame
 ENERGY_WINDOW_MS = 30.0
+LOUDNESS_HISTORY_S = 10.0  # loudness is judged against the loud level of this much speech before
+PITCH_HISTORY_S = 30.0  # the speaker's usual pitch is the median over this much speech before
 
 # Blinks (Bentivoglio et al.: ~17 blinks/min at rest, fewer when speaking, more at pauses).
 BLINK_MEAN_INTERVAL_S = 3.6
@@ -42,10 +44,14 @@ BROW_RISE_MS = 120.0
 BROW_FALL_MS = 350.0
 BROW_MIN_GAP_S = 1.2
 
-# The furthest a phone reaches back into the motion before it: a brow accent can give way to
-# a stronger one up to BROW_MIN_GAP_S later, and rises BROW_RISE_MS before its vowel; mouth
-# shapes anticipate by less (rounding: ROUNDING_ANTICIPATION_MS, plus smoothing).
-PHONE_REACH_BACK_S = 2.0
+# How far ahead of a frame the speech is heard before the frame is made final. A file is
+# rendered with the longest; a live stream trades it for latency. A phone shapes the mouth up
+# to ROUNDING_ANTICIPATION_MS plus smoothing before it starts, and a brow rises BROW_RISE_MS
+# before its accented vowel, so look-aheads shorter than that react later.
+FILE_LOOKAHEAD_MS = 1000.0
+LIVE_LOOKAHEAD_MS = 120.0
+MAX_LOOKAHEAD_MS = 1000.0
+MOUTH_CONTEXT_S = 0.8  # phones further back than this no longer shape the current frame
 
 # Gaze: small fixations around the camera, with occasional glances away at phrase starts.
 GAZE_FIXATION_MEAN_S = 1.8
@@ -60,6 +66,7 @@ HEAD_SWAY_PITCH_DEG = 1.2
 HEAD_SWAY_ROLL_DEG = 1.2
 HEAD_SWAY_PERIOD_S = 4.0  # typical period of the slow idle sway
 HEAD_NOD_DEG = 1.5  # extra pitch at full speech loudness
-HEAD_NOD_SMOOTHING_MS = 120.0
+HEAD_NOD_SMOOTHING_MS = 250.0  # time constant of the nod following loudness
+HEAD_PITCH_SMOOTHING_MS = 500.0  # time constant of the lift and tilt following pitch
 HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE = 3.0  # head lifts with rising pitch (raised F0 → chin up)
 HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE = 1.5
