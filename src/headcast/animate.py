@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,22 +18,24 @@ from headcast.audio.source import SpeechSource, read_for_analysis, speech_source
 from headcast.errors import InputError
 from headcast.face import Avatar, prepare_avatar
 from headcast.face.avatar import is_prepared, read_photo_file
-from headcast.motion.as_phones_arrive import MotionAsPhonesArrive
-from headcast.motion.prosody import prosody_of
-from headcast.phones import PhonePiece, PhoneTrack, phones_in_pieces
-from headcast.phones.pieces import cut_times
-from headcast.phones.worker import find_phones_in_worker, worker_running
+from headcast.limits import DEFAULT_MAX_AUDIO_S, fps_error
+from headcast.live.motion_worker import motion_in_worker as motion_in_worker_process
+from headcast.live.motion_worker import worker_running
+from headcast.motion.build import MotionBatch, MotionOptions, clip_motion, frame_count
+from headcast.motion.face_motion import FaceMotion
+from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, get_engine
 from headcast.video import VideoWriter
 
 log = logging.getLogger(__name__)
 
 OUTPUT_AUDIO_RATE_HZ = 48_000
-DEFAULT_MAX_AUDIO_S = 600.0
 SUPPORTED_OUTPUTS = (".mp4", ".webm")
-MIN_FPS, MAX_FPS = 5.0, 60.0
 
 ENCODE_QUEUE_FRAMES = 4
+# Speech longer than this has its motion made in the worker even when nothing else would
+# run meanwhile: the motion then costs the renderer no time.
+MOTION_HERE_MAX_S = 10.0
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -55,6 +57,46 @@ class _Face:
     session: EngineSession
     seconds: float
     render_setup_s: float
+
+
+class _ArrivingMotion:
+    """The clip's frames of motion as they come; ``frame(i)`` waits for frame ``i``."""
+
+    def __init__(self, batches: Iterator[MotionBatch], n_frames: int) -> None:
+        self._batches = batches
+        self._frames: list[FaceMotion] = []
+        self._first = 0  # index of self._frames[0]
+        self._track: PhoneTrack | None = None
+        self.n_frames = n_frames
+        self.waited_s = 0.0
+
+    def frame(self, index: int) -> FaceMotion:
+        """Frame ``index``; frames before it are let go (a long clip's motion is not held)."""
+        if index < self._first:
+            raise IndexError(f"frame {index} was let go")
+        while index - self._first >= len(self._frames) and self._take():
+            pass
+        if index - self._first >= len(self._frames):
+            raise RuntimeError(f"the motion ended before frame {index}")
+        del self._frames[: index - self._first]
+        self._first = index
+        return self._frames[0]
+
+    def finish(self) -> PhoneTrack | None:
+        """Take what is left (the phones come with the last batch)."""
+        while self._take():
+            pass
+        return self._track
+
+    def _take(self) -> bool:
+        started = time.perf_counter()
+        batch = next(self._batches, None)
+        self.waited_s += time.perf_counter() - started
+        if batch is None:
+            return False
+        self._frames += batch.frames
+        self._track = batch.track or self._track
+        return True
 
 
 def _close_session(job: Future[_Face]) -> None:
@@ -108,23 +150,25 @@ def animate(
     check_reference: bool = True,
     allow_silence: bool = False,
     progress: ProgressCallback | None = None,
-    phones_in_worker: bool | None = None,
+    motion_in_worker: bool | None = None,
 ) -> AnimateResult:
     """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus).
 
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
     recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
-    renders as idle frames). ``phones_in_worker`` finds the phones in a worker process, a
-    piece of the speech at a time: frames are rendered from the first piece on while the rest
-    are decoded, and the caller's other threads keep running meanwhile. By default it is used
-    where its start-up (about half a second) pays: when it is running already, when the photo
-    must be analysed meanwhile, or when the speech is long enough to come in pieces.
+    renders as idle frames). The face moves as a live session would move it for the same
+    speech, with a longer look-ahead. ``motion_in_worker`` makes the motion in a worker
+    process: frames are rendered as soon as their motion is final while the rest of the
+    speech is decoded, and the caller's other threads keep running meanwhile. By default it
+    is used where its start-up (about half a second) pays: when it is running already, when
+    the phones must be found, when the photo must be analysed meanwhile, or for long speech.
     """
     started = time.perf_counter()
     out_path = check_output_path(output)
-    if not MIN_FPS <= fps <= MAX_FPS:
-        raise InputError(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}")
+    problem = fps_error(fps)
+    if problem:
+        raise InputError(problem)
     stages: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -158,48 +202,37 @@ def animate(
         session = renderer.start(avatar)
         return _Face(avatar, session, face_s, time.perf_counter() - started)
 
-    # The photo is analysed and the renderer set up while the phones are found (the two share
-    # nothing), truly side by side when the phones come from the worker: in this process the
-    # decoder holds the GIL throughout.
+    # The photo is analysed and the renderer set up while the motion is made (the two share
+    # nothing), truly side by side when the motion comes from the worker: in this process the
+    # phone decoder holds the GIL throughout.
     transcript = text if text and text.strip() else None
-    if phones_in_worker is None:
-        phones_in_worker = phones is None and (
-            worker_running() or not is_prepared(photo, size) or bool(cut_times(analysis))
+    options = MotionOptions(fps, seed, head_motion)
+    if motion_in_worker is None:
+        motion_in_worker = (
+            worker_running()
+            or phones is None
+            or not is_prepared(photo, size)
+            or audio_duration_s > MOTION_HERE_MAX_S
         )
     pending = (
-        find_phones_in_worker(analysis, transcript) if phones is None and phones_in_worker else None
+        motion_in_worker_process(analysis, options, phones=phones, transcript=transcript)
+        if motion_in_worker
+        else None
     )
     try:
         with ThreadPoolExecutor(max_workers=1) as helper:
             face_job = helper.submit(prepare_face)
             try:
-                # The sound's loudness and pitch need no phones: measured while the worker works.
-                t0 = time.perf_counter()
-                prosody = prosody_of(analysis)
-                stages["prosody"] = time.perf_counter() - t0
-                if phones is not None:
-                    pieces = iter(
-                        [PhonePiece(0.0, phones.duration_s, phones.phones, phones.source)]
-                    )
-                elif pending is not None:
-                    pieces = pending.pieces()
-                else:
-                    pieces = phones_in_pieces(analysis, transcript)
-                # Frames are rendered as soon as the phones that shape them are known; the rest
-                # are decoded meanwhile, in the worker.
-                motion = MotionAsPhonesArrive(
-                    pieces,
-                    analysis,
-                    fps,
-                    prosody,
-                    seed=seed,
-                    head_motion=head_motion,
-                    arrived=pending.arrived if pending is not None else None,
+                batches = (
+                    pending.batches()
+                    if pending is not None
+                    else clip_motion(analysis, options, phones=phones, transcript=transcript)
                 )
-                # Measured, and sent to the worker or held by the local decoder: this copy of
-                # the speech is not needed any more (10 minutes: 38 MB).
+                motion = _ArrivingMotion(batches, frame_count(analysis.duration_s, fps))
+                # Sent to the worker or held by the motion in this process: this copy of the
+                # speech is not needed any more (10 minutes: 38 MB).
                 del analysis
-                motion.frame(0)
+                motion.frame(0)  # bad speech fails here, before the face is waited for
             except BaseException:
                 face_job.add_done_callback(_close_session)
                 raise
@@ -214,8 +247,8 @@ def animate(
         if pending is not None:
             pending.cancel()  # its worker would go on decoding speech no one waits for
         raise
-    motion.track()  # the phones' end, which the last frames may not have needed
-    stages["phones"], stages["motion"] = motion.waited_s, motion.building_s
+    motion.finish()  # the phones' end, which the last frames may not have needed
+    stages["motion"] = motion.waited_s
     stages["render"], stages["encode"] = render_s, encode_s
     return AnimateResult(
         output=out_path,
@@ -229,7 +262,7 @@ def animate(
 
 
 def _write_video(
-    motion: MotionAsPhonesArrive,
+    motion: _ArrivingMotion,
     session: EngineSession,
     out_path: Path,
     size: int,

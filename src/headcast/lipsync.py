@@ -11,15 +11,13 @@ from pathlib import Path
 
 from headcast.audio import Audio, conform_audio, load_audio
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
-from headcast.errors import InputError
-from headcast.motion import build_motion
+from headcast.errors import HeadcastError, InputError
+from headcast.limits import DEFAULT_MAX_AUDIO_S, fps_error
+from headcast.live.motion_worker import motion_in_worker as motion_in_worker_process
+from headcast.motion.build import MotionOptions, clip_motion, motion_track
 from headcast.motion.export import FORMATS, LipSyncResult, export
 from headcast.motion.mouth_cues import EXTENDED_SHAPES, mouth_cues
-from headcast.phones import PhoneTrack, phones_from_audio
-from headcast.phones.worker import find_phones_in_worker
-
-MIN_FPS, MAX_FPS = 1.0, 240.0
-DEFAULT_MAX_AUDIO_S = 600.0
+from headcast.phones import PhoneTrack
 
 
 def lipsync(
@@ -34,20 +32,21 @@ def lipsync(
     head_motion: bool = True,
     seed: int = 0,
     max_audio_s: float = DEFAULT_MAX_AUDIO_S,
-    phones_in_worker: bool = False,
+    motion_in_worker: bool = False,
 ) -> LipSyncResult:
     """Mouth cues, visemes and face motion for ``audio`` (a file, its bytes, or ``Audio``).
 
     Phones come from ``phones`` when the caller knows them, else from forced alignment with
     ``text``, else from recognition (``fast``: the cheaper, less accurate recognizer);
-    ``phones_in_worker`` finds them in a worker process, which keeps a server's other threads
-    running meanwhile.
+    ``motion_in_worker`` makes the motion in a worker process, which keeps a server's other
+    threads running meanwhile. The motion is the one ``animate`` renders for the same speech.
     ``fps`` is the frame rate of the per-frame tracks (visemes, blendshapes, DAT frames);
     ``extended_shapes`` the optional mouth shapes (of G, H, X) the character has.
     Raises InputError for unusable audio or options.
     """
-    if not MIN_FPS <= fps <= MAX_FPS:
-        raise InputError(f"fps must be between {MIN_FPS:g} and {MAX_FPS:g}, got {fps:g}")
+    problem = fps_error(fps)
+    if problem:
+        raise InputError(problem)
     shapes = extended_shapes.upper()
     if set(shapes) - set(EXTENDED_SHAPES):
         raise InputError(f"extended shapes must be among G, H and X, got '{extended_shapes}'")
@@ -57,14 +56,21 @@ def lipsync(
     else:
         speech = load_audio(audio, sample_rate=ANALYSIS_SAMPLE_RATE_HZ, max_duration_s=max_audio_s)
         name = sound_file if sound_file is not None else _name(audio)
-    if phones is None:
-        transcript = text if text and text.strip() else None
-        phones = (
-            find_phones_in_worker(speech, transcript, fast=fast).result()
-            if phones_in_worker
-            else phones_from_audio(speech, transcript, fast=fast)
-        )
-    motion = build_motion(phones, speech, fps, seed=seed, head_motion=head_motion)
+    transcript = text if text and text.strip() else None
+    options = MotionOptions(fps, seed, head_motion, fast=fast)
+    if motion_in_worker:
+        frames, phones = motion_in_worker_process(
+            speech, options, phones=phones, transcript=transcript
+        ).result()
+    else:
+        frames, track = [], None
+        for batch in clip_motion(speech, options, phones=phones, transcript=transcript):
+            frames += batch.frames
+            track = batch.track or track
+        if track is None:
+            raise HeadcastError("the motion ended without its phones")
+        phones = track
+    motion = motion_track(frames, phones, fps)
     cues = tuple(mouth_cues(phones, extended=shapes))
     return LipSyncResult(phones, cues, motion, fps, name, shapes)
 

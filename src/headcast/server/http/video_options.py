@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from headcast.animate import MAX_FPS, MIN_FPS
 from headcast.face.avatar import MAX_OUTPUT_SIZE_PX, MIN_OUTPUT_SIZE_PX
+from headcast.limits import MAX_FPS, MIN_FPS
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 

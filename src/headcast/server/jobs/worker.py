@@ -166,7 +166,7 @@ class JobWorkers:
             max_audio_s=self.config.max_audio_s,
             check_reference=False,  # scored once, when the avatar was uploaded
             progress=progress,
-            phones_in_worker=True,  # other requests keep running meanwhile
+            motion_in_worker=True,  # other requests keep running meanwhile
         )
 
 

@@ -98,5 +98,5 @@ def _render(
         max_audio_s=config.max_audio_s,
         check_reference=False,
         progress=RenderMeter(),
-        phones_in_worker=True,  # other requests keep running meanwhile
+        motion_in_worker=True,  # other requests keep running meanwhile
     )

@@ -24,8 +24,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from headcast.animate import MAX_FPS, MIN_FPS, animate
+from headcast.animate import animate
 from headcast.face.avatar import MAX_OUTPUT_SIZE_PX, MIN_OUTPUT_SIZE_PX
+from headcast.limits import MAX_FPS, MIN_FPS
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image, check_text
@@ -137,7 +138,7 @@ async def post_generate(
         max_audio_s=config.max_audio_s,
         check_reference=False,
         allow_silence=True,
-        phones_in_worker=True,  # other requests keep running meanwhile
+        motion_in_worker=True,  # other requests keep running meanwhile
     )
     stages = result.stage_seconds
     record_render(result.n_frames, stages.get("render", 0.0) + stages.get("encode", 0.0))

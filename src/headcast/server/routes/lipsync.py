@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from headcast.lipsync import MAX_FPS, MIN_FPS, lipsync
+from headcast.limits import MAX_FPS, MIN_FPS
+from headcast.lipsync import lipsync
 from headcast.motion.export import FORMATS, export
 from headcast.server.config import ServerConfig
 from headcast.server.http.media_limits import check_text
@@ -60,7 +61,7 @@ async def post_lipsync(
         extended_shapes="" if extended_shapes.strip().lower() == "none" else extended_shapes,
         sound_file=sound_file[:MAX_SOUND_FILE_CHARS],
         max_audio_s=config.max_audio_s,
-        phones_in_worker=True,
+        motion_in_worker=True,
     )
     content = export(result, fmt.name, preston_blair=preston_blair)
     return Response(

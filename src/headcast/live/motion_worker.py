@@ -1,14 +1,14 @@
-"""Phones found in a worker process, beside whatever else the caller does meanwhile.
+"""A clip's motion made in a worker process, beside whatever else the caller does meanwhile.
 
 PocketSphinx holds the GIL for the whole of a decode (about 1 s for an alignment of 30 s of
 speech, 2 s for recognition). Run in a thread, it stalls every other thread of the process for
 that long: the analysis of a new photo, the renderer's setup, other requests' jobs. A worker
 process runs it beside them instead. The worker is a fresh interpreter started on first use (a
 plain subprocess: nothing of the caller's program is imported or run again there), kept for
-later calls with its decoders. It hands the phones back a piece at a time as it finds them
-(``phones_in_pieces``), with its log records, which are replayed here.
+later calls with its decoders. It runs ``clip_motion`` and hands the frames back in batches as
+they become final, with its log records, which are replayed here.
 
-Where no worker can be started, the phones are found in this process as before. A worker that
+Where no worker can be started, the motion is made in this process instead. A worker that
 dies or stalls during a request fails that request (the input may be what broke it, so it is
 not tried again here) and is replaced for the next one.
 """
@@ -33,7 +33,8 @@ from typing import IO, Any
 import headcast
 from headcast.audio.clip import Audio
 from headcast.errors import HeadcastError
-from headcast.phones.pieces import PhonePiece, join_pieces, phones_in_pieces
+from headcast.motion.build import MotionBatch, MotionOptions, clip_motion
+from headcast.motion.face_motion import FaceMotion
 from headcast.phones.track import PhoneTrack
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ _SERVE = (
     "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "replies = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1); "
     "sys.path.insert(0, sys.argv[1]); "
-    "from headcast.phones.worker import serve; serve(replies)"
+    "from headcast.live.motion_worker import serve; serve(replies)"
 )
 # glibc otherwise raises its mmap threshold to the size of each large block freed (up to
 # 32 MB), after which the whole-clip pass's buffers are carved from the heap and stay there,
@@ -70,14 +71,14 @@ class WorkerGone(Exception):
 
     def __init__(self, reason: str, *, started: bool) -> None:
         super().__init__(reason)
-        self.started = started  # False: it never ran, so the phones may be found here instead
+        self.started = started  # False: it never ran, so the motion may be made here instead
 
 
 @dataclass(frozen=True)
 class _Outcome:
-    """One reply: a piece of the phones, or the end of them (with the error, if one was raised)."""
+    """One reply: a batch of frames, or the end of them (with the error, if one was raised)."""
 
-    piece: PhonePiece | None
+    batch: MotionBatch | None
     error: BaseException | None
     records: list[logging.LogRecord]
     done: bool
@@ -98,11 +99,12 @@ class _Ticket:
 @dataclass
 class _Request:
     """What a worker is asked: the speech is let go once a worker has it (a long clip's
-    speech is the largest thing the caller would otherwise keep while the phones come)."""
+    speech is the largest thing the caller would otherwise keep while the motion comes)."""
 
     audio: Audio | None
+    options: MotionOptions
+    phones: PhoneTrack | None
     transcript: str | None
-    fast: bool
 
 
 class _Worker:
@@ -130,7 +132,8 @@ class _Worker:
                 ticket.worker = self  # from here on a call-off stops it, even mid-send
             try:
                 try:
-                    _send(self.process.stdin, (request.audio, request.transcript, request.fast))
+                    message = (request.audio, request.options, request.phones, request.transcript)
+                    _send(self.process.stdin, message)
                 except (OSError, ValueError) as exc:  # ValueError: its pipe was closed here
                     # It had stopped before it could read the request.
                     self.close()
@@ -172,19 +175,24 @@ _worker: _Worker | None = None
 _worker_lock = threading.Lock()
 
 
-class PendingPhones:
-    """Phones being found; ``pieces()`` hands them over as they come, ``result()`` whole."""
+class PendingMotion:
+    """A clip's motion being made; ``batches()`` hands it over as it comes."""
 
-    def __init__(self, audio: Audio, transcript: str | None, fast: bool) -> None:
-        self._request = _Request(audio, transcript, fast)
-        self._duration_s = audio.duration_s
+    def __init__(
+        self,
+        audio: Audio,
+        options: MotionOptions,
+        phones: PhoneTrack | None,
+        transcript: str | None,
+    ) -> None:
+        self._request = _Request(audio, options, phones, transcript)
         self._timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_AUDIO_S * audio.duration_s
         self._replies: queue.SimpleQueue[_Outcome | BaseException] = queue.SimpleQueue()
         self._ticket = _Ticket()
         self._taken = False
         # A daemon thread waits on the replies, so that the caller's thread stays free and an
         # interpreter that exits does not wait for a decode it no longer needs.
-        threading.Thread(target=self._ask, name="headcast-phones", daemon=True).start()
+        threading.Thread(target=self._ask, name="headcast-motion", daemon=True).start()
 
     def _ask(self) -> None:
         try:
@@ -194,23 +202,23 @@ class PendingPhones:
             self._replies.put(exc)
         else:
             if self._ticket.cancelled:
-                self._replies.put(HeadcastError("could not find the phones: called off"))
+                self._replies.put(HeadcastError("could not make the motion: called off"))
 
-    def pieces(self) -> Iterator[PhonePiece]:
-        """The phones a piece at a time, in order; raises what finding them raised (InputError
-        for bad audio). Can be taken once."""
+    def batches(self) -> Iterator[MotionBatch]:
+        """The frames a batch at a time, in order, the phones with the last; raises what
+        making them raised (InputError for bad audio). Can be taken once."""
         if self._taken:
-            raise RuntimeError("the phones were taken already")
+            raise RuntimeError("the motion was taken already")
         self._taken = True
         try:
-            yield from self._replies_as_pieces()
+            yield from self._replies_as_batches()
         except BaseException:
             self.cancel()  # abandoned or failed: its worker must not go on decoding for no one
             raise
 
-    def _replies_as_pieces(self) -> Iterator[PhonePiece]:
+    def _replies_as_batches(self) -> Iterator[MotionBatch]:
         # Once the worker has the request, only the time spent waiting on it counts, not the
-        # caller's work between pieces; until then, the wait for a worker to start and for
+        # caller's work between batches; until then, the wait for a worker to start and for
         # requests ahead to be done with it has a budget of its own.
         left_s = {False: self._timeout_s, True: self._timeout_s}
         first = True
@@ -223,7 +231,7 @@ class PendingPhones:
                 if left_s[sent] > 0:
                     continue
                 raise HeadcastError(
-                    f"could not find the phones: no answer from the phones worker in "
+                    f"could not make the motion: no answer from the motion worker in "
                     f"{self._timeout_s:.0f} s"
                 ) from None
             finally:
@@ -231,34 +239,38 @@ class PendingPhones:
             if isinstance(reply, WorkerGone):
                 if reply.started or not first:
                     raise HeadcastError(
-                        f"could not find the phones: the phones worker stopped: {reply}"
+                        f"could not make the motion: the motion worker stopped: {reply}"
                     ) from None
-                log.debug("no phones worker (%s): finding phones in this process", reply)
+                log.debug("no motion worker (%s): making the motion in this process", reply)
                 audio = self._request.audio  # never sent, so still here
                 if audio is None:
-                    raise HeadcastError("could not find the phones: the speech was let go")
-                yield from phones_in_pieces(
-                    audio, self._request.transcript, fast=self._request.fast
+                    raise HeadcastError("could not make the motion: the speech was let go")
+                request = self._request
+                yield from clip_motion(
+                    audio, request.options, phones=request.phones, transcript=request.transcript
                 )
                 return
             if isinstance(reply, BaseException):
                 raise reply
             first = False
             _replay(reply.records)
-            if reply.piece is not None:
-                yield reply.piece
+            if reply.batch is not None:
+                yield reply.batch
             if reply.error is not None:
                 raise reply.error
             if reply.done:
                 return
 
-    def arrived(self) -> bool:
-        """Whether ``pieces()`` has its next piece (or its end) to hand over without waiting."""
-        return not self._replies.empty()
-
-    def result(self) -> PhoneTrack:
-        """The whole PhoneTrack, or the error finding it raised (InputError for bad audio)."""
-        return join_pieces(list(self.pieces()), self._duration_s)
+    def result(self) -> tuple[list[FaceMotion], PhoneTrack]:
+        """Every frame and the phones, or the error making them raised."""
+        frames: list[FaceMotion] = []
+        track: PhoneTrack | None = None
+        for batch in self.batches():
+            frames += batch.frames
+            track = batch.track or track
+        if track is None:
+            raise HeadcastError("could not make the motion: the phones never came")
+        return frames, track
 
     def cancel(self) -> None:
         """Call the request off: not sent, it never will be; under way, its worker is stopped
@@ -283,11 +295,15 @@ def start_worker() -> None:
         _current_worker()
 
 
-def find_phones_in_worker(
-    audio: Audio, transcript: str | None, *, fast: bool = False
-) -> PendingPhones:
-    """Start finding the phones of ``audio`` as ``phones_from_audio`` does, in the worker."""
-    return PendingPhones(audio, transcript, fast)
+def motion_in_worker(
+    audio: Audio,
+    options: MotionOptions,
+    *,
+    phones: PhoneTrack | None = None,
+    transcript: str | None = None,
+) -> PendingMotion:
+    """Start making the motion of ``audio`` (16 kHz) as ``clip_motion`` does, in the worker."""
+    return PendingMotion(audio, options, phones, transcript)
 
 
 def _ask_worker(request: _Request, ticket: _Ticket) -> Iterator[_Outcome]:
@@ -394,14 +410,14 @@ def _picklable(outcome: _Outcome) -> bytes:
         return data
     except Exception:
         error = outcome.error
-        plain = HeadcastError(f"could not find the phones: {type(error).__name__}: {error}")
+        plain = HeadcastError(f"could not make the motion: {type(error).__name__}: {error}")
         return pickle.dumps(_Outcome(None, plain, outcome.records, done=True))
 
 
 def serve(replies: IO[bytes]) -> None:
     """The worker's loop: requests on stdin, replies on ``replies``, until stdin closes.
 
-    A request gets a reply per piece of the phones as each is found, then a last one.
+    A request gets a reply per batch of frames as each becomes final, then a last one.
     """
     requests = sys.stdin.buffer
     logger = logging.getLogger(_LOGGER_NAME)
@@ -410,21 +426,21 @@ def serve(replies: IO[bytes]) -> None:
     collect = _Collect()
     logger.addHandler(collect)
 
-    def reply(piece: PhonePiece | None, error: BaseException | None, done: bool) -> None:
+    def reply(batch: MotionBatch | None, error: BaseException | None, done: bool) -> None:
         records, collect.records = collect.records, []  # those since the last reply
         try:
-            _write_frame(replies, _picklable(_Outcome(piece, error, records, done)))
+            _write_frame(replies, _picklable(_Outcome(batch, error, records, done)))
         except OSError:
             os._exit(0)  # the caller has gone
 
     while True:
         try:
-            audio, transcript, fast = _receive(requests)
+            audio, options, phones, transcript = _receive(requests)
         except (EOFError, OSError):
             return
         try:
-            for piece in phones_in_pieces(audio, transcript, fast=fast):
-                reply(piece, None, done=False)
+            for batch in clip_motion(audio, options, phones=phones, transcript=transcript):
+                reply(batch, None, done=False)
         except Exception as exc:  # handed back whole, to be raised in the caller
             reply(None, exc, done=True)
         else:
