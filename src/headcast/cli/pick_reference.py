@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from headcast.errors import InputError
 from headcast.limits import MIN_SIZE_PX
+
+if TYPE_CHECKING:
+    from headcast.face.reference_score import ReferenceScore, SkippedPhoto
 
 MAX_TABLE_REASONS = 2  # flaws shown per photo in the table (--json has all of them)
 # --best is a photo to render from, which may well be larger than any video rendered from it.
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_table(ranked, skipped) -> str:
+def format_table(ranked: Sequence[ReferenceScore], skipped: Sequence[SkippedPhoto]) -> str:
     """rank, score, file and the main reasons, one photo per line; skipped files after."""
     names = [r.path for r in ranked] + [s.path for s in skipped]
     width = min(max([len("photo"), *map(len, names)]), 48)
