@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
+from headcast.cli.audio_limit import add_audio_limit_option, max_audio_s
 from headcast.cli.render_options import add_render_options, check_render_options
 from headcast.cli.text_arg import read_text_argument
 
@@ -23,20 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="transcript of the speech for exact lip timing; @FILE reads a file, - reads stdin",
     )
     add_render_options(p)
-    p.add_argument(
-        "--max-audio-seconds",
-        type=float,
-        default=float(os.environ.get("HEADCAST_MAX_AUDIO_SECONDS", 600)),
-        help="refuse longer audio (default 600, or $HEADCAST_MAX_AUDIO_SECONDS)",
-    )
+    add_audio_limit_option(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from headcast.phones.worker import start_worker
+    from headcast.live.motion_worker import start_worker
 
     check_render_options(args)
-    # The speech's phones are decoded in the worker: it starts while the rest loads.
+    limit_s = max_audio_s(args)
+    # The motion is made in the worker: it starts while the rest loads.
     start_worker()
     from headcast.animate import animate, check_output_path
     from headcast.cli.progress import frame_progress, print_summary
@@ -55,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             head_motion=not args.no_head_motion,
             correct_gaze=args.correct_gaze,
             seed=args.seed,
-            max_audio_s=args.max_audio_seconds,
+            max_audio_s=limit_s,
             progress=progress,
         )
     if not args.quiet:

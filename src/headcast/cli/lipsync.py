@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
+from headcast.cli.audio_limit import add_audio_limit_option, max_audio_s
 from headcast.cli.text_arg import read_text_argument
 from headcast.errors import InputError
 from headcast.limits import DEFAULT_FPS
@@ -72,12 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="without --text: the faster, less accurate phone recognizer",
     )
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
-    p.add_argument(
-        "--max-audio-seconds",
-        type=float,
-        default=float(os.environ.get("HEADCAST_MAX_AUDIO_SECONDS", 600)),
-        help="refuse longer audio (default 600, or $HEADCAST_MAX_AUDIO_SECONDS)",
-    )
+    add_audio_limit_option(p)
     p.set_defaults(run=run)
 
 
@@ -115,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         args.fps if args.fps is not None else DEFAULT_FPS,
         extended_shapes=args.extended_shapes,
         fast=args.fast,
-        max_audio_s=args.max_audio_seconds,
+        max_audio_s=max_audio_s(args),
     )
     content = export(result, fmt, preston_blair=args.preston_blair)
     if output is None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from headcast import settings
 from headcast.errors import InputError
-
-TTS_ENV = "HEADCAST_TTS"  # default for --tts: "builtin" or a server URL
 
 
 def add_speech_options(p: argparse.ArgumentParser) -> None:
@@ -22,7 +20,7 @@ def add_speech_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pitch", type=float, metavar="0-99", help="voice pitch (default 50)")
     p.add_argument(
         "--tts",
-        default=os.environ.get(TTS_ENV) or "builtin",
+        default=None,
         metavar="builtin|URL",
         help="speech backend: builtin, or a TTS server URL: http://host:port for an "
         "OpenAI-style /v1/audio/speech server, a URL with {text} (and {voice}) for a GET "
@@ -43,7 +41,7 @@ def synthesis_options(args: argparse.Namespace) -> dict:
         "voice": args.voice,
         "rate_wpm": args.rate,
         "pitch": args.pitch,
-        "backend": args.tts,
+        "backend": args.tts if args.tts is not None else settings.tts_backend(),
         "max_chars": args.max_chars,
     }
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from headcast import settings
 from headcast.errors import InputError
 from headcast.face import regions
 from headcast.face.framing import crop_framed, frame_face
@@ -75,10 +76,7 @@ def read_photo_file(path: str | Path, label: str) -> bytes:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("HEADCAST_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "headcast"
-    )
-    return Path(base) / "avatars"
+    return settings.cache_dir() / "avatars"
 
 
 _memory: OrderedDict[str, Avatar] = OrderedDict()

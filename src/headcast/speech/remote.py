@@ -6,9 +6,7 @@ The server returns audio (WAV, MP3, OGG, FLAC... judged by content, decoded with
 backoff on server errors (5xx, 429) and broken connections, never on other 4xx answers.
 Every failure is a ``SpeechServerError`` saying what the server did.
 
-Settings from the environment: ``HEADCAST_TTS_API_KEY`` (sent as a bearer token),
-``HEADCAST_TTS_MODEL`` (OpenAI-style model, default ``tts-1``), ``HEADCAST_TTS_TIMEOUT``
-(seconds per request, default 60) and ``HEADCAST_TTS_RETRIES`` (default 2).
+The key, model, timeout and retries not given are ``headcast.settings``' (``HEADCAST_TTS_*``).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import http.client
 import ipaddress
 import json
 import logging
-import os
 import time
 import urllib.error
 import urllib.parse
@@ -31,15 +28,13 @@ from headcast.audio.decode import load_audio, resample
 from headcast.errors import HeadcastError, InputError
 from headcast.phones.align import align_phones
 from headcast.phones.track import SILENCE, PhoneTrack
+from headcast.settings import TTS_API_KEY as API_KEY_ENV
+from headcast.settings import tts_api_key, tts_model, tts_retries, tts_timeout_s
 from headcast.speech.spoken import Speech, WordTiming, track_from_boundaries
 
 log = logging.getLogger(__name__)
 
-API_KEY_ENV = "HEADCAST_TTS_API_KEY"
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_S = 0.5
-DEFAULT_OPENAI_MODEL = "tts-1"
 DEFAULT_OPENAI_VOICE = "alloy"
 OUTPUT_SAMPLE_RATE_HZ = 24_000  # what most neural TTS servers produce
 MAX_RESPONSE_BYTES = 200 * 1024 * 1024
@@ -52,16 +47,6 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/prob
 
 class SpeechServerError(HeadcastError):
     """The TTS server is unreachable, too slow, failing, or answered with something unusable."""
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise InputError(f"${name} must be a number, got '{value}'") from None
 
 
 class RemoteBackend:
@@ -85,16 +70,12 @@ class RemoteBackend:
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise InputError(f"TTS server URL '{url}' must be an http:// or https:// URL")
         self.url = url
-        self.timeout_s = timeout_s if timeout_s is not None else _env_float(
-            "HEADCAST_TTS_TIMEOUT", DEFAULT_TIMEOUT_S
-        )  # fmt: skip
-        self.retries = int(retries if retries is not None else _env_float(
-            "HEADCAST_TTS_RETRIES", DEFAULT_RETRIES
-        ))  # fmt: skip
+        self.timeout_s = timeout_s if timeout_s is not None else tts_timeout_s()
+        self.retries = retries if retries is not None else tts_retries()
         if self.timeout_s <= 0 or self.retries < 0:
             raise InputError("the TTS timeout must be positive and the retries not negative")
         self.backoff_s = backoff_s
-        self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+        self.api_key = api_key if api_key is not None else tts_api_key()
         self.headers = dict(headers or {})
 
     def check_voice(self, voice: str) -> None:
@@ -223,7 +204,7 @@ class OpenAISpeechBackend(RemoteBackend):
         **options,
     ) -> None:
         super().__init__(openai_endpoint(base_url), **options)
-        self.model = model or os.environ.get("HEADCAST_TTS_MODEL", "") or DEFAULT_OPENAI_MODEL
+        self.model = model or tts_model()
         self.response_format = response_format
 
     def request(self, text, voice, rate_wpm, pitch):

@@ -7,13 +7,14 @@ by piece; ``synthesize_stream`` yields each piece, ``synthesize`` joins them.
 from __future__ import annotations
 
 import logging
-import os
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from headcast.errors import InputError
 from headcast.phones.track import SILENCE
+from headcast.settings import DEFAULT_MAX_TEXT_CHARS, max_text_chars
+from headcast.settings import MAX_TEXT_CHARS as MAX_TEXT_CHARS_ENV
 from headcast.speech.espeak import EspeakBackend
 from headcast.speech.remote import HttpSpeechBackend, OpenAISpeechBackend
 from headcast.speech.sentences import iter_sentences, normalize_text
@@ -21,8 +22,6 @@ from headcast.speech.spoken import Speech, join_speech
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_TEXT_CHARS = 5000
-MAX_TEXT_CHARS_ENV = "HEADCAST_MAX_TEXT_CHARS"
 BUILTIN = "builtin"
 
 
@@ -40,20 +39,6 @@ class SpeechBackend(Protocol):
     def synthesize(
         self, text: str, voice: str, *, rate_wpm: float | None = None, pitch: float | None = None
     ) -> Speech: ...
-
-
-def max_text_chars() -> int:
-    """The text length limit: ``$HEADCAST_MAX_TEXT_CHARS`` or 5000 characters."""
-    value = os.environ.get(MAX_TEXT_CHARS_ENV, "").strip()
-    if not value:
-        return DEFAULT_MAX_TEXT_CHARS
-    try:
-        limit = int(value)
-    except ValueError:
-        raise InputError(f"${MAX_TEXT_CHARS_ENV} must be a whole number, got '{value}'") from None
-    if limit <= 0:
-        raise InputError(f"${MAX_TEXT_CHARS_ENV} must be positive, got {limit}")
-    return limit
 
 
 def check_text(text: str, max_chars: int | None = None) -> str:
