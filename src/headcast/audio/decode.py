@@ -67,6 +67,7 @@ def stream_audio(
     longer than ``max_duration_s`` as soon as decoding passes the limit, a truncated or
     damaged file after the last chunk. The chunks join to exactly what ``load_audio`` returns.
     """
+    opener: io.BytesIO | str
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         name = f"the audio data ({len(data)} bytes)"

@@ -26,7 +26,7 @@ def centered_frames(
     the ``win`` samples from ``i * hop - win // 2``, zeros outside the clip."""
     start = first * hop - win // 2
     end = (stop - 1) * hop - win // 2 + win
-    segment = np.zeros(max(end - start, win), dtype)
+    segment: np.ndarray = np.zeros(max(end - start, win), dtype)
     lo, hi = max(start, 0), min(end, len(samples))
     if hi > lo:
         segment[lo - start : hi - start] = samples[lo:hi]

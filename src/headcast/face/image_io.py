@@ -49,13 +49,12 @@ def load_image(source: str | Path | bytes, *, name: str | None = None) -> np.nda
                         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels"
                     )
                 img.draft("RGB", (MAX_DECODE_SIDE_PX, MAX_DECODE_SIDE_PX))
-                img = ImageOps.exif_transpose(img)
-                img = img.convert("RGB")
-                if max(img.size) > MAX_DECODE_SIDE_PX:
-                    img.thumbnail(
+                upright = ImageOps.exif_transpose(img).convert("RGB")
+                if max(upright.size) > MAX_DECODE_SIDE_PX:
+                    upright.thumbnail(
                         (MAX_DECODE_SIDE_PX, MAX_DECODE_SIDE_PX), Image.Resampling.LANCZOS
                     )
-                return np.asarray(img, dtype=np.uint8).copy()
+                return np.asarray(upright, dtype=np.uint8).copy()
     except InputError:
         raise
     except PermissionError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,11 +46,12 @@ class _Models:
     """MediaPipe graphs shared by the process; they are not re-entrant, hence the lock."""
 
     lock = threading.Lock()
-    _mesh = None
-    _detector = None
+    # mediapipe ships no type information: its graphs are Any to the type checker.
+    _mesh: Any = None
+    _detector: Any = None
 
     @classmethod
-    def mesh(cls):
+    def mesh(cls) -> Any:
         if cls._mesh is None:
             from mediapipe.python.solutions import face_mesh
 
@@ -62,7 +64,7 @@ class _Models:
         return cls._mesh
 
     @classmethod
-    def detector(cls):
+    def detector(cls) -> Any:
         if cls._detector is None:
             from mediapipe.python.solutions import face_detection
 

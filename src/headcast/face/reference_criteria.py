@@ -8,6 +8,7 @@ that the numbers mean the same for a 512² picture and a 12 MP one.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -115,7 +116,7 @@ def pose_criterion(yaw: float, pitch: float, roll: float) -> CriterionScore:
 
 
 def eyes_criterion(points: np.ndarray) -> CriterionScore:
-    def openness(upper, lower, corners) -> float:
+    def openness(upper: Sequence[int], lower: Sequence[int], corners: Sequence[int]) -> float:
         gap = np.linalg.norm(points[list(upper[2:5]), :2] - points[list(lower[2:5]), :2], axis=1)
         return float(gap.mean() / np.linalg.norm(points[corners[0], :2] - points[corners[1], :2]))
 
@@ -201,12 +202,14 @@ class FaceCrop:
         bridge = self.pts[168]
         self.across = ((xx - bridge[0]) * across[0] + (yy - bridge[1]) * across[1]) / self.iod
 
-    def _poly(self, idx, dilate_iod: float = 0.0, *, hull: bool = False) -> np.ndarray:
+    def _poly(
+        self, idx: Sequence[int], dilate_iod: float = 0.0, *, hull: bool = False
+    ) -> np.ndarray:
         pts = np.round(self.pts[list(idx)]).astype(np.int32)
         if hull:
             pts = cv2.convexHull(pts)
-        mask = np.zeros(self.luma.shape, np.uint8)
-        cv2.fillPoly(mask, [pts.reshape(-1, 2)], 1)
+        mask: np.ndarray = np.zeros(self.luma.shape, np.uint8)
+        cv2.fillPoly(mask, [pts.reshape(-1, 2)], (1,))
         if dilate_iod:
             k = max(1, round(dilate_iod * self.iod))
             mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1,) * 2))

@@ -281,7 +281,7 @@ def _store_score(path: Path, result: ReferenceScore) -> None:
 
 def _register_heif() -> bool:
     try:
-        import pillow_heif  # type: ignore[import-not-found]
+        import pillow_heif
     except ImportError:
         return False
     pillow_heif.register_heif_opener()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +25,18 @@ GOOD_SCORE, FAIR_SCORE = 0.8, 0.65  # green at or above GOOD, amber at or above 
 _GREEN, _AMBER, _RED, _GREY = (46, 160, 67), (222, 150, 20), (214, 40, 40), (120, 120, 120)
 _BACKGROUND, _INK = (250, 250, 247), (30, 30, 30)
 
+_Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+_Colour = tuple[int, int, int]
 
-def _font(size_px: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+
+def _font(size_px: int) -> _Font:
     try:
         return ImageFont.load_default(size=size_px)
     except (OSError, ImportError, TypeError):  # Pillow built without FreeType
         return ImageFont.load_default()
 
 
-def _score_colour(score: float) -> tuple[int, int, int]:
+def _score_colour(score: float) -> _Colour:
     return _GREEN if score >= GOOD_SCORE else _AMBER if score >= FAIR_SCORE else _RED
 
 
@@ -63,7 +67,10 @@ def _thumbnail(result: ReferenceScore) -> tuple[Image.Image, tuple[float, ...] |
 
 
 def draw_contact_sheet(
-    ranked: list[ReferenceScore], skipped: list[SkippedPhoto] = (), *, title: str | None = None
+    ranked: Sequence[ReferenceScore],
+    skipped: Sequence[SkippedPhoto] = (),
+    *,
+    title: str | None = None,
 ) -> np.ndarray:
     """Each photo's thumbnail with its rank, score and main flaw marked; skipped files greyed."""
     n = len(ranked) + len(skipped)
@@ -84,7 +91,8 @@ def draw_contact_sheet(
     if skipped:
         heading += f", {len(skipped)} skipped"
     draw.text((SHEET_GAP_PX, 9), heading, fill=_INK, font=_font(17))
-    for i, item in enumerate([*ranked, *skipped]):
+    items: list[ReferenceScore | SkippedPhoto] = [*ranked, *skipped]
+    for i, item in enumerate(items):
         x = SHEET_GAP_PX + (i % columns) * (SHEET_CELL_PX + SHEET_GAP_PX)
         y = SHEET_TITLE_PX + SHEET_GAP_PX + (i // columns) * (cell_h + SHEET_GAP_PX)
         name = Path(item.path).name
@@ -113,7 +121,14 @@ def draw_contact_sheet(
     return np.asarray(sheet)
 
 
-def _mark_flaw(draw: ImageDraw.ImageDraw, x: int, y: int, box, label: str, font) -> None:
+def _mark_flaw(
+    draw: ImageDraw.ImageDraw,
+    x: int,
+    y: int,
+    box: tuple[float, ...],
+    label: str,
+    font: _Font,
+) -> None:
     """A red box (clipped to the thumbnail) around the flawed region, with the criterion name."""
     x0, y0, x1, y1 = (float(np.clip(v, 1, SHEET_CELL_PX - 2)) for v in box)
     draw.rectangle((x + x0, y + y0, x + x1, y + y1), outline=_RED, width=2)
@@ -124,7 +139,9 @@ def _mark_flaw(draw: ImageDraw.ImageDraw, x: int, y: int, box, label: str, font)
     draw.text((x + lx + 3, y + ly + 1), label, fill=(255, 255, 255), font=font)
 
 
-def _caption(draw: ImageDraw.ImageDraw, x: int, y: int, lines, font) -> None:
+def _caption(
+    draw: ImageDraw.ImageDraw, x: int, y: int, lines: Sequence[tuple[str, _Colour]], font: _Font
+) -> None:
     for text, colour in lines:
         while text and draw.textlength(text, font=font) > SHEET_CELL_PX:
             text = text[:-2] + "…"

@@ -38,7 +38,7 @@ def clean_plate(image_rgb: np.ndarray, person: np.ndarray, grow_px: int = 6) -> 
 
     A pull-push fill: smooth, and fast at any size; only thin slivers of it ever show.
     """
-    hard = (person > 0.3).astype(np.uint8)
+    hard: np.ndarray = (person > 0.3).astype(np.uint8)
     if grow_px > 0:
         hard = cv2.dilate(
             hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow_px + 1,) * 2)

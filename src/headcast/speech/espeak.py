@@ -183,8 +183,8 @@ def _speech(text: str, collected: Collector, language: str) -> Speech:
         if word >= 0 and label != SILENCE:
             span = word_spans.setdefault(word, [start, end])
             span[0], span[1] = min(span[0], start), max(span[1], end)
-    spans = [(label, start, end) for label, start, end, _ in spans]
-    track = track_from_boundaries(spans, n, rate, "synthesis")
+    boundaries = [(label, start, end) for label, start, end, _ in spans]
+    track = track_from_boundaries(boundaries, n, rate, "synthesis")
     words = _word_timings(text, collected.words, word_spans, rate)
     return Speech(audio=Audio(samples, rate), phones=track, words=words)
 

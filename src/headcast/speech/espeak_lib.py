@@ -90,7 +90,9 @@ class Collector:
         self.words: list[tuple[int, int, int]] = []  # (sample, text index, length)
         self.phonemes: list[tuple[int, str, int]] = []  # (sample, IPA name, word number)
 
-    def receive(self, wav, n: int, events) -> int:
+    def receive(
+        self, wav: ctypes._Pointer[ctypes.c_short], n: int, events: ctypes._Pointer[_Event]
+    ) -> int:
         if n > 0 and wav:
             self.chunks.append(ctypes.string_at(wav, n * 2))
             self.n_samples += n
@@ -156,7 +158,9 @@ class Espeak:
         lib.espeak_SetSynthCallback(self.callback)
         self.voice_key: str | None = None
 
-    def _receive(self, wav, n, events) -> int:
+    def _receive(
+        self, wav: ctypes._Pointer[ctypes.c_short], n: int, events: ctypes._Pointer[_Event]
+    ) -> int:
         collector = self.collector
         return 0 if collector is None else collector.receive(wav, n, events)
 

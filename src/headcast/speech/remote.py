@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -47,6 +48,16 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/prob
 
 class SpeechServerError(HeadcastError):
     """The TTS server is unreachable, too slow, failing, or answered with something unusable."""
+
+
+class RequestOptions(TypedDict, total=False):
+    """How ``RemoteBackend`` talks to any server; both kinds of backend take these too."""
+
+    timeout_s: float | None
+    retries: int | None
+    backoff_s: float
+    api_key: str | None
+    headers: Mapping[str, str] | None
 
 
 class RemoteBackend:
@@ -201,13 +212,15 @@ class OpenAISpeechBackend(RemoteBackend):
         *,
         model: str | None = None,
         response_format: str = "wav",
-        **options,
+        **options: Unpack[RequestOptions],
     ) -> None:
         super().__init__(openai_endpoint(base_url), **options)
         self.model = model or tts_model()
         self.response_format = response_format
 
-    def request(self, text, voice, rate_wpm, pitch):
+    def request(
+        self, text: str, voice: str, rate_wpm: float | None, pitch: float | None
+    ) -> tuple[str, str, bytes | None, dict[str, str]]:
         payload: dict[str, object] = {
             "model": self.model,
             "input": text,
@@ -249,7 +262,7 @@ class HttpSpeechBackend(RemoteBackend):
         fields: Mapping[str, str] | None = None,
         method: str | None = None,
         default_voice: str = "",
-        **options,
+        **options: Unpack[RequestOptions],
     ) -> None:
         if body not in (None, "json", "form"):
             raise InputError(f"TTS request body must be json or form, got '{body}'")
@@ -263,7 +276,9 @@ class HttpSpeechBackend(RemoteBackend):
         self.method = (method or ("GET" if body is None else "POST")).upper()
         self.default_voice = default_voice
 
-    def request(self, text, voice, rate_wpm, pitch):
+    def request(
+        self, text: str, voice: str, rate_wpm: float | None, pitch: float | None
+    ) -> tuple[str, str, bytes | None, dict[str, str]]:
         values = {
             "text": text,
             "voice": voice or self.default_voice,

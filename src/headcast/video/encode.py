@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 import av
 import cv2
@@ -144,18 +145,16 @@ class VideoWriter:
         self._closed = False
         try:
             self._video = self._add_video(spec)
-            has_audio = audio is not None and (
-                isinstance(audio, SpeechSource) or audio.samples.size > 0
-            )
-            self._audio = (
-                _AudioTrack(self._container, spec, audio, audio_rate) if has_audio else None
-            )
+            self._audio: _AudioTrack | None = None
+            if audio is not None and (isinstance(audio, SpeechSource) or audio.samples.size > 0):
+                self._audio = _AudioTrack(self._container, spec, audio, audio_rate)
         except BaseException:
             self.abort()
             raise
 
     def _add_video(self, spec: _Format) -> av.VideoStream:
-        stream = self._container.add_stream(spec.video_codec, rate=self.fps)
+        # A codec named at run time: PyAV's types cannot tell it is a video codec.
+        stream = cast(av.VideoStream, self._container.add_stream(spec.video_codec, rate=self.fps))
         ctx = stream.codec_context
         ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, "yuv420p"
         ctx.time_base = 1 / self.fps
@@ -242,7 +241,9 @@ class _AudioTrack:
         audio_rate: int | None,
     ) -> None:
         self.rate = audio_rate or spec.audio_rates[0]
-        self.stream = container.add_stream(spec.audio_codec, rate=self.rate, layout="mono")
+        self.stream = cast(
+            av.AudioStream, container.add_stream(spec.audio_codec, rate=self.rate, layout="mono")
+        )
         ctx = self.stream.codec_context
         ctx.time_base = Fraction(1, self.rate)
         ctx.format = spec.audio_format
@@ -345,7 +346,7 @@ def to_yuv420p(frame: np.ndarray) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
 
-def tag_bt709(ctx: av.codec.context.CodecContext) -> None:
+def tag_bt709(ctx: av.video.codeccontext.VideoCodecContext) -> None:
     """Tag what ``to_yuv420p`` does, so players don't guess the colours by frame size."""
     ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
     ctx.color_range = 1  # limited ("tv")

@@ -236,7 +236,7 @@ def draw_lids(
     h, w = frame.shape[:2]
     for (loop, _), lid_rgb in zip(EYES, look.lid_rgb, strict=True):
         now = regions.loop_points(landmarks_now, loop)
-        was = now - lid_travel[list(loop)].astype(np.float32)
+        was: np.ndarray = now - lid_travel[list(loop)].astype(np.float32)
         width = float(np.linalg.norm(now[len(loop) // 2] - now[0]))
         left, top, right, bottom = extent(np.concatenate([now, was]))
         x0, y0 = max(math.floor(left) - 3, 0), max(math.floor(top) - 3, 0)
@@ -250,16 +250,16 @@ def draw_lids(
         # Darker towards the lashes, as the lid curves away from the light.
         half = len(loop) // 2
         cols = np.arange(x0, x1, dtype=np.float32)
-        top = line_y(was[: half + 1], cols).astype(np.float32)
+        lid_top = line_y(was[: half + 1], cols).astype(np.float32)
         margin = line_y(now[: half + 1], cols).astype(np.float32)
         ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-        below_top = ys - top
-        depth = np.clip(below_top / np.maximum(margin - top, 1.0), 0.0, 1.0)
+        below_top = ys - lid_top
+        depth = np.clip(below_top / np.maximum(margin - lid_top, 1.0), 0.0, 1.0)
         # The skin's fine texture, mirrored down from above the crease.
         src = np.empty((y1 - y0, x1 - x0, 2), np.float32)
         src[:, :, 0] = cols
-        src[:, :, 1] = (top - T.LID_TEXTURE_SKIP_TO_EYE_WIDTH * width) - below_top
-        skin = cv2.remap(
+        src[:, :, 1] = (lid_top - T.LID_TEXTURE_SKIP_TO_EYE_WIDTH * width) - below_top
+        skin = cv2.remap(  # type: ignore[call-overload]  # stubs: map2 may be None
             frame, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         ).astype(np.float32)
         lid = skin - cv2.GaussianBlur(skin, (0, 0), T.LID_TEXTURE_DETAIL_PX)

@@ -11,9 +11,11 @@ of ``exact_backward_map``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse
 from scipy.spatial import Delaunay
 
@@ -109,12 +111,18 @@ class DisplacementField:
         for _ in range(T.INVERSE_ITERATIONS):
             # Evaluate the forward field where the pixel came from, not where it lands.
             at = cv2.scaleAdd(backward, 1.0 / self.step_px, self.sample_grid)
-            backward = cv2.remap(away, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            backward = cv2.remap(  # type: ignore[call-overload]  # stubs: map2 may be None
+                away, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
         # Positions are enlarged rather than offsets, which saves a full-size add.
         source = cv2.add(self.sample_xy, backward)
         if self.step_px > 1:
             step = self.step_px
-            source = cv2.resize(source, (ws * step, hs * step), interpolation=cv2.INTER_LINEAR)
+            # cv2 keeps the dtype (float32); its stubs cannot say so.
+            source = cast(
+                "NDArray[np.float32]",
+                cv2.resize(source, (ws * step, hs * step), interpolation=cv2.INTER_LINEAR),
+            )
             source = source[: y1 - y0, : x1 - x0]
             source[:, self.edge_cols, 0] -= self.edge_x_error_px
             source[self.edge_rows, :, 1] -= self.edge_y_error_px[:, None]
@@ -198,7 +206,7 @@ def exact_backward_map(patch: RasterPatch, moved_xy: np.ndarray, out: np.ndarray
     fill = cv2.fillConvexPoly
     # A list's rows are quicker to hand to OpenCV than an array's.
     for t, tri in enumerate(list(corners)):
-        fill(ids, tri, t, cv2.LINE_8, 4)
+        fill(ids, tri, (t,), cv2.LINE_8, 4)
     affine = np.zeros((len(shown) + 1, 2, 3), np.float32)
     affine[:-1] = _moved_to_source(
         moved[:, 0] - lo, edges, area, source_origin, source_edges

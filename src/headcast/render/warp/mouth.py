@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from headcast.face import regions
 from headcast.render.warp import tunables as T
@@ -43,7 +45,7 @@ class MouthLook:
         h, w = image.shape[:2]
         inner = regions.loop_points(landmarks, regions.INNER_LIP_LOOP)
         opening = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(opening, [np.round(inner).astype(np.int32)], 1)
+        cv2.fillPoly(opening, [np.round(inner).astype(np.int32)], (1,))
         lip_rgb = lip_colour(image, landmarks)
         cheek_rgb = _cheek_colour(image, landmarks)
         brightness = float(np.clip(cheek_rgb.mean() / 170.0, 0.45, 1.15))
@@ -89,8 +91,8 @@ def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     if x1 <= x0 or y1 <= y0:
         return np.array(TYPICAL_LIP_RGB, np.float32)
     lips = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(lips, [np.round(outer - [x0, y0]).astype(np.int32)], 1)
-    cv2.fillPoly(lips, [np.round(inner - [x0, y0]).astype(np.int32)], 0)
+    cv2.fillPoly(lips, [np.round(outer - [x0, y0]).astype(np.int32)], (1,))
+    cv2.fillPoly(lips, [np.round(inner - [x0, y0]).astype(np.int32)], (0,))
     pixels = image[y0:y1, x0:x1][lips > 0]
     if not len(pixels):
         return np.array(TYPICAL_LIP_RGB, np.float32)
@@ -167,14 +169,17 @@ def draw_mouth(
     ys = np.arange(by0, by1, dtype=np.float32)[:, None]
     cols = np.arange(bx0, bx1, dtype=np.float32)
     colour = _interior(ys, cols, inner, upper_now, lower_now, upper_jaw_landmarks, look, tongue_tip)
-    # A photo is never as sharp as painted edges.
-    colour = cv2.GaussianBlur(colour, (0, 0), T.INTERIOR_BLUR_PX_AT_512 * frame.shape[0] / 512)
+    # A photo is never as sharp as painted edges. (cv2 keeps the dtype; its stubs cannot say so.)
+    blur_px = T.INTERIOR_BLUR_PX_AT_512 * frame.shape[0] / 512
+    colour = cast("NDArray[np.float32]", cv2.GaussianBlur(colour, (0, 0), blur_px))
     if look.source_is_open:
         # The photo's own teeth ride with the upper lip, unstretched; below what the photo
         # shows, the synthetic cavity and lower teeth take over.
         src = _ride_with_upper_lip(ys, cols, upper_now, look.source_upper_lip)
-        real = cv2.remap(look.source_open_mask, src, None, cv2.INTER_LINEAR, borderValue=0)
-        real_rgb = cv2.remap(
+        real = cv2.remap(  # type: ignore[call-overload]  # stubs: map2 may be None
+            look.source_open_mask, src, None, cv2.INTER_LINEAR, borderValue=0
+        )
+        real_rgb = cv2.remap(  # type: ignore[call-overload]  # stubs: map2 may be None
             look.source_image, src, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
         colour += (real_rgb.astype(np.float32) - colour) * real[:, :, None]

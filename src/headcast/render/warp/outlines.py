@@ -14,7 +14,7 @@ def polygon_coverage(points_xy: np.ndarray, box: tuple[int, int, int, int]) -> n
     x0, y0, x1, y1 = box
     fine = np.zeros(((y1 - y0) * SUPERSAMPLING, (x1 - x0) * SUPERSAMPLING), np.uint8)
     pts = np.round((points_xy - [x0, y0]) * SUPERSAMPLING).astype(np.int32)
-    cv2.fillPoly(fine, [pts], 255)
+    cv2.fillPoly(fine, [pts], (255,))
     coarse = cv2.resize(fine, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
     return coarse.astype(np.float32) / 255
 
