@@ -1,5 +1,47 @@
-"""Renderers: the Engine protocol, the registry and the built-in warp engine."""
+"""Renderers: the Engine contract, what engines declare, the registry and the warp engine."""
 
-from headcast.render.engine import Engine, EngineSession, available_engines, get_engine
+from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
+from headcast.render.engine import (
+    AudioEngine,
+    AudioEngineSession,
+    Engine,
+    EngineSession,
+    FrameRequest,
+    MotionEngine,
+    RemoteEngine,
+    RemoteEngineSession,
+)
+from headcast.render.frame_audio import FrameAudio
+from headcast.render.registry import (
+    DEFAULT_ENGINE,
+    AvailableEngine,
+    available_engines,
+    engine_capabilities,
+    get_engine,
+    list_engines,
+    register_engine,
+    unregister_engine,
+)
 
-__all__ = ["Engine", "EngineSession", "available_engines", "get_engine"]
+__all__ = [
+    "DEFAULT_ENGINE",
+    "AudioEngine",
+    "AudioEngineSession",
+    "AvailableEngine",
+    "Engine",
+    "EngineCapabilities",
+    "EngineInput",
+    "EngineKind",
+    "EngineSession",
+    "FrameAudio",
+    "FrameRequest",
+    "MotionEngine",
+    "RemoteEngine",
+    "RemoteEngineSession",
+    "available_engines",
+    "engine_capabilities",
+    "get_engine",
+    "list_engines",
+    "register_engine",
+    "unregister_engine",
+]

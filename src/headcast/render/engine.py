@@ -1,50 +1,71 @@
-"""The Engine protocol and the registry that finds engines by name.
+"""The Engine contract: an engine declares what it can do and starts one session per avatar.
 
-Engines are discovered through the ``headcast.engines`` entry-point group, so a GPU engine is
-an optional package, never an import of the core.
+What a session is handed per frame depends on the engine's kind (``capabilities.kind``):
+
+- motion-driven: ``EngineSession.render(FaceMotion)`` returns the frame;
+- audio-driven: ``AudioEngineSession.render(FrameAudio)`` returns the frame drawn from that
+  frame's speech (and the look-ahead the engine declared);
+- remote: ``RemoteEngineSession.submit(request)`` hands over a FaceMotion or a FrameAudio
+  (``capabilities.remote_input``) and returns a future that another thread completes with
+  the frame, about ``capabilities.frame_latency_ms`` later.
+
+Frames are H×W×3 uint8 RGB, the avatar's size. Calls come from one thread at a time.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-from typing import Protocol
+from concurrent.futures import Future
+from typing import Protocol, TypeVar
 
 import numpy as np
 
-from headcast.errors import InputError
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
+from headcast.render.capabilities import EngineCapabilities
+from headcast.render.frame_audio import FrameAudio
 
-ENTRY_POINT_GROUP = "headcast.engines"
-DEFAULT_ENGINE = "warp"
+FrameRequest = FaceMotion | FrameAudio
 
 
 class EngineSession(Protocol):
-    """One avatar being rendered: a frame per FaceMotion."""
+    """One avatar being rendered by a motion-driven engine: a frame per FaceMotion."""
 
     def render(self, motion: FaceMotion) -> np.ndarray: ...
 
     def close(self) -> None: ...
 
 
-class Engine(Protocol):
+class AudioEngineSession(Protocol):
+    """One avatar being rendered by an audio-driven engine: a frame per frame of speech."""
+
+    def render(self, audio: FrameAudio) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class RemoteEngineSession(Protocol):
+    """One avatar rendered on another host: requests go out, frames come back later."""
+
+    def submit(self, request: FrameRequest) -> Future[np.ndarray]:
+        """Send one frame's input; the future gets its frame (or the error that befell it).
+        Frames may come back in any order; cancelling a future says it is no longer wanted."""
+        ...
+
+    def close(self) -> None: ...
+
+
+SessionT_co = TypeVar("SessionT_co", covariant=True)
+
+
+class Engine(Protocol[SessionT_co]):
+    """A renderer found by name; ``capabilities`` is readable without starting it."""
+
     name: str
+    capabilities: EngineCapabilities
 
-    def start(self, avatar: Avatar) -> EngineSession: ...
-
-
-def available_engines() -> list[str]:
-    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return sorted(names | {DEFAULT_ENGINE})
+    def start(self, avatar: Avatar) -> SessionT_co: ...
 
 
-def get_engine(name: str = DEFAULT_ENGINE) -> Engine:
-    """The engine registered under ``name``."""
-    if name == DEFAULT_ENGINE:
-        from headcast.render.warp import WarpEngine
-
-        return WarpEngine()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep.load()()
-    raise InputError(f"unknown engine '{name}' (available: {', '.join(available_engines())})")
+MotionEngine = Engine[EngineSession]
+AudioEngine = Engine[AudioEngineSession]
+RemoteEngine = Engine[RemoteEngineSession]

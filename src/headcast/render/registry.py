@@ -1,0 +1,111 @@
+"""The registry that finds engines by name.
+
+Engines are discovered through the ``headcast.engines`` entry-point group, so a GPU engine is
+an optional package, never an import of the core; ``register_engine`` adds one from code (a
+plugin set up at run time, a test). Nothing is imported until an engine is asked for or listed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from headcast.errors import InputError
+from headcast.render.capabilities import EngineCapabilities, EngineKind
+from headcast.render.engine import Engine
+
+ENTRY_POINT_GROUP = "headcast.engines"
+DEFAULT_ENGINE = "warp"
+# Found even where the package's metadata is not installed (running from a source tree).
+_BUILT_IN = {DEFAULT_ENGINE: "headcast.render.warp:WarpEngine"}
+# An engine that declares nothing is taken for what the first engines were: motion-driven.
+_UNDECLARED = EngineCapabilities(kind=EngineKind.MOTION)
+
+EngineFactory = Callable[[], Engine[Any]]
+
+_registered: dict[str, EngineFactory] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AvailableEngine:
+    name: str
+    capabilities: EngineCapabilities
+
+
+def register_engine(name: str, factory: EngineFactory) -> None:
+    """Make ``factory`` (an Engine class, or a callable with a ``capabilities`` attribute that
+    returns an engine) available as ``name``, before any entry point of that name."""
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"engine names are letters, digits, '-' and '_': {name!r}")
+    with _lock:
+        _registered[name] = factory
+
+
+def unregister_engine(name: str) -> None:
+    with _lock:
+        _registered.pop(name, None)
+
+
+def available_engines() -> list[str]:
+    with _lock:
+        registered = set(_registered)
+    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted(names | registered | set(_BUILT_IN))
+
+
+def list_engines() -> list[AvailableEngine]:
+    """Every engine by name with what it can do; one that fails to load is left out with a
+    warning, so a broken plug-in does not hide the others."""
+    out = []
+    for name in available_engines():
+        try:
+            factory = _factory(name)
+        except Exception as e:  # an optional package's own import error, whatever it is
+            warnings.warn(f"engine '{name}' could not be loaded: {e}", stacklevel=2)
+            continue
+        out.append(AvailableEngine(name, capabilities_of(factory)))
+    return out
+
+
+def engine_capabilities(name: str) -> EngineCapabilities:
+    """What the engine ``name`` can do, without starting it."""
+    return capabilities_of(_factory(name))
+
+
+def get_engine(name: str = DEFAULT_ENGINE) -> Engine[Any]:
+    """The engine registered under ``name``; its session's type follows its kind."""
+    engine = _factory(name)()
+    if getattr(engine, "capabilities", None) is None:
+        engine.capabilities = _UNDECLARED
+    return engine
+
+
+def capabilities_of(factory: object) -> EngineCapabilities:
+    declared = getattr(factory, "capabilities", None)
+    if declared is None:
+        return _UNDECLARED
+    if not isinstance(declared, EngineCapabilities):
+        raise TypeError(f"{factory!r}: capabilities must be an EngineCapabilities")
+    return declared
+
+
+def _factory(name: str) -> EngineFactory:
+    with _lock:
+        registered = _registered.get(name)
+    if registered is not None:
+        return registered
+    if name in _BUILT_IN:
+        module, _, attribute = _BUILT_IN[name].partition(":")
+        factory: EngineFactory = getattr(importlib.import_module(module), attribute)
+        return factory
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            loaded: EngineFactory = ep.load()
+            return loaded
+    raise InputError(f"unknown engine '{name}' (available: {', '.join(available_engines())})")
