@@ -4,6 +4,10 @@ each paired with the audio it belongs to.
 A batch render and a live stream are the same path: a batch is a stream whose audio arrives at
 once and whose frames are produced as fast as possible. Live sessions are paced in real time
 and show idle frames (blinks, small motion, mouth at rest) whenever no speech is queued.
+
+Each engine is fed what it asks for (see ``headcast.render``): a motion-driven one FaceMotion
+from live lip-sync, an audio-driven one each frame's speech with its look-ahead; a remote
+one's frames are requested its declared latency ahead of showing them.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ import soxr
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
 from headcast.motion.idle import IdleMotion
-from headcast.motion.live import DEFAULT_LOOKAHEAD_MS, LiveLipSync
-from headcast.render import get_engine
+from headcast.motion.live import DEFAULT_LOOKAHEAD_MS
+from headcast.render import EngineInput, FrameRequest, get_engine
+from headcast.render.frame_audio import silent_frame
+from headcast.render.frame_pipeline import FramePipeline
+from headcast.render.speech_feeds import SpeechFeed, speech_feed
 
 DEFAULT_OUTPUT_RATE_HZ = 16_000
 IDLE_POLL_S = 0.005  # how often a batch session checks for new input while waiting
@@ -52,19 +59,18 @@ class SegmentFinished:
     pts_s: float
 
 
+_NextItem = tuple[FrameRequest, np.ndarray, int | None] | SegmentFinished | None
+
+
 class _Segment:
-    def __init__(
-        self, number: int, fps: float, lookahead_ms: float, seed: int, head_motion: bool
-    ) -> None:
+    def __init__(self, number: int, feed: SpeechFeed) -> None:
         self.number = number
-        self.lipsync = LiveLipSync(
-            fps, lookahead_ms=lookahead_ms, seed=seed, head_motion=head_motion
-        )
-        self.motions: deque[FaceMotion] = deque()
+        self.feed = feed  # speech → each frame's engine input
+        self.requests: deque[FrameRequest] = deque()
         self.audio: deque[np.ndarray] = deque()  # output-rate int16 chunks
         self.audio_buffered = 0
         self.ended = False
-        self.finished_lipsync = False
+        self.finished_feed = False
 
 
 class Session:
@@ -88,7 +94,11 @@ class Session:
         self.output_rate = output_rate
         self.realtime = realtime
         self._samples_per_frame = int(round(output_rate / fps))
-        self._renderer = get_engine(engine).start(avatar)
+        chosen = get_engine(engine)
+        self.capabilities = chosen.capabilities
+        height, width = avatar.image.shape[:2]
+        self.capabilities.check(engine, size_px=max(height, width), fps=fps, live=realtime)
+        self._frames = FramePipeline(chosen.start(avatar), self.capabilities, fps)
         self._idle = IdleMotion(seed)
         self._lookahead_ms = lookahead_ms
         self._head_motion = head_motion
@@ -103,11 +113,11 @@ class Session:
         self._resamplers: dict[int, soxr.ResampleStream] = {}
         self._frame_index = 0
         self._closed = False
-        # A live session's pacing wait wakes when new motions or an interrupt arrive.
+        # A live session's pacing wait wakes when new frame inputs or an interrupt arrive.
         self._wake: asyncio.Event | None = None
         self._wake_loop: asyncio.AbstractEventLoop | None = None
         self._interrupted = False
-        self._showing_speech = False  # the last frame out belonged to a segment
+        self._showing_speech = False  # the last frame decided belongs to a segment
 
     # -- input -------------------------------------------------------------------------------
 
@@ -140,22 +150,22 @@ class Session:
                     self._segment_count += 1
                     number = self._segment_count
             if segment is None:
-                segment = self._new_segment(number)  # its lip-sync set-up is off the frame lock
+                segment = self._new_segment(number)  # its feed's set-up is off the frame lock
                 with self._lock:
                     if interrupts != self._interrupt_count:
                         self._dropped.append(segment)
                         return
                     self._segments.append(segment)
             # Lip-sync analysis runs outside the frame lock: frames keep flowing meanwhile.
-            motions = segment.lipsync.push_audio(floats, sample_rate)
+            requests = segment.feed.push_audio(floats, sample_rate)
             with self._lock:
                 if interrupts != self._interrupt_count:
                     return  # the segment went with the interrupt
-                segment.motions.extend(m for _, m in motions)
+                segment.requests.extend(requests)
                 out = self._to_output(floats, sample_rate)
                 segment.audio.append(np.clip(np.rint(out * 32767), -32768, 32767).astype(np.int16))
                 segment.audio_buffered += len(out)
-        if motions:
+        if requests:
             self._wake_pacing()
 
     def finalize_frames(self, frame_count: int) -> None:
@@ -169,9 +179,9 @@ class Session:
                 if not self._segments or self._segments[-1].ended:
                     return
                 segment = self._segments[-1]
-            motions = segment.lipsync.emit_now(frame_count)
+            requests = segment.feed.emit_now(frame_count)
             with self._lock:
-                segment.motions.extend(m for _, m in motions)
+                segment.requests.extend(requests)
         self._wake_pacing()
 
     def end_segment(self) -> None:
@@ -182,10 +192,10 @@ class Session:
                     return
                 segment = self._segments[-1]
                 segment.ended = True
-            motions = segment.lipsync.finish()
+            requests = segment.feed.finish()
             with self._lock:
-                segment.motions.extend(m for _, m in motions)
-                segment.finished_lipsync = True
+                segment.requests.extend(requests)
+                segment.finished_feed = True
                 tail = self._flush_output()
                 if len(tail):
                     segment.audio.append(
@@ -234,36 +244,71 @@ class Session:
         or the start of speech wakes that wait: the frame is made at once and the frame clock
         restarts from it (media time stays ``index / fps``). A speaking frame whose audio is a
         little late is waited for, up to ``LATE_SPEECH_WAIT_FRAMES``, rather than cut by silence.
+
+        A remote engine's frames are asked for its declared latency ahead of their time and
+        handed out in order as they come back: the session's clock runs that far ahead of what
+        it shows. The engine's session is closed when the iteration ends.
         """
         started = time.monotonic()
         self._wake = asyncio.Event()
         self._wake_loop = asyncio.get_running_loop()
-        while True:
-            if self.realtime and await self._pace(started + self._frame_index / self.fps):
-                started = time.monotonic() - self._frame_index / self.fps
-            item = self._next()
-            if item is None and self.realtime:
-                item = await self._wait_for_late_speech()
-            if item is None:
-                with self._lock:
-                    done = self._closed and not self._segments
-                if done:
-                    return
-                if not self.realtime:
-                    await asyncio.sleep(IDLE_POLL_S)
+        try:
+            while True:
+                cut_before = self._frames.cut_dropped
+                async for out in self._hand_out(everything=False, ready_only=False):
+                    yield out
+                decided = self._decision_index()
+                if self._frames.lead_frames and self._frames.cut_dropped != cut_before:
+                    # Frames on their way were cut: the idle face is asked for from now on.
+                    started = time.monotonic() - decided / self.fps
+                if self.realtime and await self._pace(started + decided / self.fps):
+                    started = time.monotonic() - decided / self.fps
+                item = self._next()
+                if item is None and self.realtime:
+                    item = await self._wait_for_late_speech()
+                if item is None:
+                    with self._lock:
+                        done = self._closed and not self._segments
+                    if done:
+                        async for out in self._hand_out(everything=True, ready_only=False):
+                            yield out
+                        return
+                    if not self.realtime:
+                        async for out in self._hand_out(everything=False, ready_only=True):
+                            yield out
+                        await asyncio.sleep(IDLE_POLL_S)
+                        continue
+                    item = (self._idle_request(), np.zeros(self._samples_per_frame, np.int16), None)
+                if isinstance(item, SegmentFinished):
+                    self._frames.end_segment(item.segment)
                     continue
-                item = (self._idle_motion(), np.zeros(self._samples_per_frame, np.int16), None)
-            if isinstance(item, SegmentFinished):
-                yield item
+                request, audio, segment = item
+                self._showing_speech = segment is not None
+                self._frames.ask(request, audio, segment)
+        finally:
+            self._frames.close()
+
+    async def _hand_out(
+        self, *, everything: bool, ready_only: bool
+    ) -> AsyncIterator[VideoFrame | SegmentFinished]:
+        """The frames due (see ``FramePipeline.next_due``); a cut frame's index shows the
+        idle face instead."""
+        while due := await self._frames.next_due(
+            self.was_cut, everything=everything, ready_only=ready_only
+        ):
+            entry, image = due
+            if entry.finished is not None:
+                yield SegmentFinished(entry.finished, self._frame_index / self.fps)
                 continue
-            motion, audio, segment = item
-            image = await asyncio.to_thread(self._renderer.render, motion)
-            if segment is not None and self.was_cut(segment):
-                continue  # interrupted while it rendered: this index shows the idle face instead
+            assert image is not None
             index = self._frame_index
             self._frame_index += 1
-            self._showing_speech = segment is not None
-            yield VideoFrame(index, index / self.fps, image, audio, segment is not None, segment)
+            speaking = entry.segment is not None
+            yield VideoFrame(index, index / self.fps, image, entry.carried, speaking, entry.segment)
+
+    def _decision_index(self) -> int:
+        """The index the next frame decided will have: those shown plus those on their way."""
+        return self._frame_index + self._frames.on_their_way(self.was_cut)
 
     async def _pace(self, due: float) -> bool:
         """Wait until ``due`` (monotonic s); True when something needs a frame sooner."""
@@ -272,9 +317,7 @@ class Session:
                 return True
         return False
 
-    async def _wait_for_late_speech(
-        self,
-    ) -> tuple[FaceMotion, np.ndarray, int | None] | SegmentFinished | None:
+    async def _wait_for_late_speech(self) -> _NextItem:
         """The next item, if the face is mid-speech and its audio comes within the grace time."""
         deadline = time.monotonic() + LATE_SPEECH_WAIT_FRAMES / self.fps
         item = None
@@ -300,7 +343,7 @@ class Session:
         """An interrupt to show, or speech ready to start while the face is idle."""
         with self._lock:
             interrupted, self._interrupted = self._interrupted, False
-            speech_ready = bool(self._segments and self._segments[0].motions)
+            speech_ready = bool(self._segments and self._segments[0].requests)
         if self._showing_speech:
             return interrupted
         return speech_ready
@@ -312,7 +355,7 @@ class Session:
                 self._showing_speech
                 and bool(self._segments)
                 and not self._segments[0].ended
-                and not self._segments[0].motions
+                and not self._segments[0].requests
             )
 
     def _wake_pacing(self) -> None:
@@ -322,25 +365,35 @@ class Session:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(wake.set)
 
-    def _next(self) -> tuple[FaceMotion, np.ndarray, int | None] | SegmentFinished | None:
+    def _next(self) -> _NextItem:
+        t = self._decision_index() / self.fps
         with self._lock:
             while self._segments:
                 segment = self._segments[0]
-                if segment.motions:
-                    motion = segment.motions.popleft()
+                if segment.requests:
+                    request = segment.requests.popleft()
                     audio = self._take_audio(segment)
-                    t = self._frame_index / self.fps
-                    # The face keeps blinking and moving across segments, not just within one.
-                    motion = replace(motion, blink=max(motion.blink, self._idle.blink(t)))
-                    return motion, audio, segment.number
-                if segment.ended and segment.finished_lipsync:
+                    if isinstance(request, FaceMotion):
+                        # The face keeps blinking and moving across segments, not just within one.
+                        request = replace(request, blink=max(request.blink, self._idle.blink(t)))
+                    return request, audio, segment.number
+                if segment.ended and segment.finished_feed:
                     self._segments.popleft()
-                    return SegmentFinished(segment.number, self._frame_index / self.fps)
+                    return SegmentFinished(segment.number, t)
                 return None
         return None
 
+    def _idle_request(self) -> FrameRequest:
+        """What the engine is fed for a frame without speech."""
+        if self.capabilities.input is EngineInput.AUDIO:
+            rate = self.capabilities.audio_rate_hz
+            assert rate is not None
+            lookahead_ms = self.capabilities.audio_lookahead_ms
+            return silent_frame(self._decision_index(), rate, self.fps, lookahead_ms)
+        return self._idle_motion()
+
     def _idle_motion(self) -> FaceMotion:
-        t = self._frame_index / self.fps
+        t = self._decision_index() / self.fps
         yaw, pitch, roll = self._idle.sway_deg(t) if self._head_motion else (0.0, 0.0, 0.0)
         gaze_x, gaze_y = self._idle.gaze(t)
         return FaceMotion(
@@ -351,16 +404,22 @@ class Session:
     # -- helpers -----------------------------------------------------------------------------
 
     def _new_segment(self, number: int) -> _Segment:
-        return _Segment(
-            number, self.fps, self._lookahead_ms, self._seed + number, self._head_motion
+        feed = speech_feed(
+            self.capabilities,
+            segment=number,
+            fps=self.fps,
+            lookahead_ms=self._lookahead_ms,
+            seed=self._seed + number,
+            head_motion=self._head_motion,
         )
+        return _Segment(number, feed)
 
     def _close_dropped(self) -> None:
-        """Free the lip-sync of interrupted segments (under the input lock: none is in use)."""
+        """Free the feeds of interrupted segments (under the input lock: none is in use)."""
         with self._lock:
             dropped, self._dropped = self._dropped, []
         for segment in dropped:
-            segment.lipsync.close()
+            segment.feed.close()
 
     def _to_output(self, samples: np.ndarray, rate: int) -> np.ndarray:
         if rate == self.output_rate:
