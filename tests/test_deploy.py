@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from headcast.server import ServerConfig
-from headcast.server.app import ROUTE_MODULES
+from headcast.server.app import ROUTERS
 from headcast.server.routes import health
 from tests.server_helpers import free_port
 
@@ -328,7 +328,7 @@ def test_probes_ask_the_health_routes_on_the_served_port():
         get = container[probe]["httpGet"]
         assert get["path"] == path, probe
         assert ports[get["port"]] == served_port, probe
-    assert "routes.health" in ROUTE_MODULES
+    assert health.router in ROUTERS
     app_paths = {route.path for route in health.router.routes}
     assert {"/healthz", "/readyz"} <= app_paths
 
@@ -416,11 +416,14 @@ def test_image_is_built_by_the_makefile_install_without_dev_tools():
     assert (
         "pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)" in MAKEFILE.read_text()
     )
-    assert make_recipe(variables["STAMP"])[0].startswith(f"{variables['UV']} sync --frozen")
-    # Any uv run by hand is the Makefile's uv, with the same frozen sync.
+    stamp_sync = make_recipe(variables["STAMP"])[0]
+    assert stamp_sync.startswith(f"{variables['UV']} sync --frozen")
+    # The service's web stack is the serve extra's: the image and `make test` install it.
+    assert "--extra serve" in stamp_sync
+    # Any uv run by hand is the Makefile's uv, with the same frozen sync and extra.
     for run in build.all("RUN"):
         if "uv " in run and "make " not in run:
-            assert f"{variables['UV']} sync --frozen" in run, run
+            assert f"{variables['UV']} sync --frozen --extra serve" in run, run
     assert not re.search(r"uv==(?!\$)", DOCKERFILE.read_text()), "the uv pin lives in the Makefile"
     build_env = build.env()
     assert build_env["UV_NO_DEV"] == "1" and build_env["UV_NO_EDITABLE"] == "1"
@@ -491,14 +494,12 @@ def test_build_context_holds_what_the_dockerfile_copies_and_nothing_local():
 # ---------------------------------------------------------------- the container's command
 
 
-@pytest.fixture(scope="module")
-def image_environment(tmp_path_factory) -> Path:
-    """A virtual environment synced the way the image's build stage syncs it (no dev group,
-    the project as a wheel), from uv's cache: what the container's command runs in."""
+def synced_environment(target: Path, *options: str) -> Path:
+    """A virtual environment at ``target`` synced as the image's build stage syncs (no dev
+    group, the project as a wheel), from uv's cache, with uv's ``options`` added."""
     if not UV.exists():
         pytest.skip("the Makefile's uv is not bootstrapped (run `make test`)")
     _, stages = read_dockerfile()
-    target = tmp_path_factory.mktemp("image") / "venv"
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
     env |= stages[0].env() | {
         "UV_PROJECT_ENVIRONMENT": str(target),
@@ -511,7 +512,7 @@ def image_environment(tmp_path_factory) -> Path:
     }
     sync = subprocess.run(
         # The cache may hold a wheel of headcast built from older sources.
-        [str(UV), "sync", "--frozen", "--quiet", "--reinstall-package", "headcast"],
+        [str(UV), "sync", "--frozen", *options, "--quiet", "--reinstall-package", "headcast"],
         cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -519,8 +520,40 @@ def image_environment(tmp_path_factory) -> Path:
     installed = subprocess.run(
         [str(target / "bin" / "python"), "-c", "import pytest"], capture_output=True
     )
-    assert installed.returncode != 0, "the image environment must not hold the dev group"
+    assert installed.returncode != 0, "the environment must not hold the dev group"
     return target
+
+
+@pytest.fixture(scope="module")
+def image_environment(tmp_path_factory) -> Path:
+    """What the container's command runs in: the project with its serve extra."""
+    return synced_environment(tmp_path_factory.mktemp("image") / "venv", "--extra", "serve")
+
+
+def test_a_library_install_holds_no_web_stack(tmp_path):
+    """`pip install headcast` without the extra: the library works, `headcast serve` says what
+    to install."""
+    venv = synced_environment(tmp_path / "venv")
+    web_stack = ["fastapi", "starlette", "uvicorn", "aiortc", "redis", "prometheus_client"]
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "import importlib.util, sys\n"
+         "import headcast.animate, headcast.lipsync, headcast.session\n"
+         f"print([m for m in {web_stack!r} if importlib.util.find_spec(m)])"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "[]"
+    serve = subprocess.run(
+        [str(venv / "bin" / "headcast"), "serve"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert serve.returncode == 2
+    assert serve.stderr.strip().splitlines() == [
+        "headcast: error: headcast serve needs the serve extra (fastapi, uvicorn, "
+        "python_multipart, swagger_ui_bundle, aiortc, prometheus_client, redis missing): "
+        "pip install 'headcast[serve]'"
+    ]
 
 
 def container_environment(venv: Path, data: Path, port: int) -> dict[str, str]:

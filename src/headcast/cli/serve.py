@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from pathlib import Path
+
+from headcast.errors import HeadcastError
+
+# What the `serve` extra installs, by the names it is imported under.
+SERVE_EXTRA_MODULES = (
+    "fastapi",
+    "uvicorn",
+    "python_multipart",
+    "swagger_ui_bundle",
+    "aiortc",
+    "prometheus_client",
+    "redis",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +50,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def missing_serve_modules() -> list[str]:
+    """The modules of the ``serve`` extra that cannot be imported here."""
+    missing = []
+    for name in SERVE_EXTRA_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def run(args: argparse.Namespace) -> int:
+    missing = missing_serve_modules()
+    if missing:
+        raise HeadcastError(
+            f"headcast serve needs the serve extra ({', '.join(missing)} missing): "
+            "pip install 'headcast[serve]'"
+        )
     import uvicorn
     from uvicorn.main import STARTUP_FAILURE
 
