@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -26,6 +28,11 @@ _LOWER_LIP = {i for ring in regions.LOWER_LIP_RINGS for i in ring}
 _EYE_OPENINGS = tuple({*loop, *iris} for loop, iris in EYES)
 
 
+def _spans_opening(corners: list[int], triangles: np.ndarray) -> np.ndarray:
+    """Triangles whose corners all lie in ``corners``: they lie across that opening."""
+    return np.all(np.isin(triangles, corners), axis=1)
+
+
 def _spans_mouth(triangles: np.ndarray) -> np.ndarray:
     """Triangles bridging upper and lower lip: they fill the opening and may fold when lips press."""
     upper = np.isin(triangles, list(_UPPER_LIP)).any(axis=1)
@@ -45,7 +52,7 @@ def _detail_box(
     triangles: np.ndarray,
     vertices_xy: np.ndarray,
     needs_exact: np.ndarray,
-    spans_opening,
+    spans_opening: Callable[[np.ndarray], np.ndarray],
     travel: np.ndarray | None = None,
 ) -> RasterPatch:
     """The exact-map box of one feature: its strained triangles near ``points_xy``, whole,
@@ -206,7 +213,7 @@ class WarpPlan:
                     tris,
                     vertices_xy,
                     eye_exact | np.isin(tris, list(opening)).any(axis=1),
-                    lambda tris, o=opening: np.all(np.isin(tris, list(o)), axis=1),
+                    partial(_spans_opening, list(opening)),
                 )
             )
         # One remap carries the photo and its person mask at once (4 channels are also faster
@@ -277,7 +284,10 @@ class WarpSession:
                 detail, moved_xy, source_map[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
             )
         # Fixed-point maps remap markedly faster, at 1/32 px precision.
-        maps = cv2.convertMaps(source_map, None, cv2.CV_16SC2)
+        maps: tuple[np.ndarray, np.ndarray]
+        maps = cv2.convertMaps(  # type: ignore[call-overload]  # stubs: map2 may be None
+            source_map, None, cv2.CV_16SC2
+        )
         turning = bool(motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg)
         warped = cv2.remap(
             p.person_rgba if turning else p.image_rgba,
