@@ -1,7 +1,7 @@
 """Frames asked of an engine and handed back in order, whatever its kind.
 
-A local engine's frame is drawn in a worker thread as soon as it is asked for and awaited at
-once. A remote engine's frames take ``frame_latency_ms`` to come back, so they are asked for
+A local engine's frame is drawn in a worker thread when it is awaited, at once after it is
+asked for. A remote engine's frames take ``frame_latency_ms`` to come back, so they are asked for
 that far ahead: up to ``lead_frames`` frames are on their way while the oldest is awaited,
 and a live caller that asks a frame per tick shows each one ``lead_frames`` ticks later.
 """
@@ -24,14 +24,16 @@ from headcast.render.engine import FrameRequest
 
 @dataclass
 class PipelineEntry:
-    """A frame on its way (``image``) with what the caller carries beside it, or the end of
-    a segment behind the frames asked before it (``finished``)."""
+    """A frame on its way (a remote ``image``, or a local ``request`` not yet drawn) with what
+    the caller carries beside it, or the end of a segment behind the frames asked before it
+    (``finished``)."""
 
-    image: asyncio.Future[np.ndarray] | None
     carried: Any
     segment: int | None
-    finished: int | None = None
+    request: FrameRequest | None = None
+    image: asyncio.Future[np.ndarray] | None = None
     remote: Future[np.ndarray] | None = None
+    finished: int | None = None
 
     def cancel(self) -> None:
         if self.image is not None:
@@ -62,17 +64,18 @@ class FramePipeline:
         if self._remote:
             remote: Future[np.ndarray] = self._session.submit(request)
             image = asyncio.wrap_future(remote)
-            self._entries.append(PipelineEntry(image, carried, segment, remote=remote))
+            self._entries.append(PipelineEntry(carried, segment, image=image, remote=remote))
         else:
-            thread = asyncio.ensure_future(asyncio.to_thread(self._session.render, request))
-            self._entries.append(PipelineEntry(thread, carried, segment))
+            self._entries.append(PipelineEntry(carried, segment, request=request))
 
     def end_segment(self, segment: int) -> None:
         """Mark the end of ``segment``, to be handed out after its frames."""
-        self._entries.append(PipelineEntry(None, None, None, finished=segment))
+        self._entries.append(PipelineEntry(None, None, finished=segment))
 
     def on_their_way(self, is_cut: Callable[[int], bool]) -> int:
         """Frames asked for and not handed out, leaving out those of cut segments."""
+        if not self._entries:
+            return 0
         return sum(
             e.finished is None and (e.segment is None or not is_cut(e.segment))
             for e in self._entries
@@ -90,17 +93,23 @@ class FramePipeline:
         entries = self._entries
         while entries:
             head = entries[0]
-            if head.image is None:
+            if head.finished is not None:
                 return entries.popleft(), None
             if head.segment is not None and is_cut(head.segment):
                 entries.popleft().cancel()
                 self.cut_dropped += 1
                 continue
-            asked = sum(e.finished is None for e in entries)
-            if not (everything or asked > self.lead_frames or (ready_only and head.image.done())):
-                return None
-            image = await head.image
-            entries.popleft()
+            if head.request is not None:  # a local engine's: drawn now
+                entries.popleft()
+                image = await asyncio.to_thread(self._session.render, head.request)
+            else:
+                assert head.image is not None
+                asked = sum(e.finished is None for e in entries)
+                back = ready_only and head.image.done()
+                if not (everything or asked > self.lead_frames or back):
+                    return None
+                image = await head.image
+                entries.popleft()
             if head.segment is not None and is_cut(head.segment):
                 continue  # cut while it was drawn
             return head, image
