@@ -18,7 +18,7 @@ from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ, Audio
 from headcast.audio.decode import resample
 from headcast.motion import tunables as T
 from headcast.motion.face_motion import CONTROL_NAMES, FaceMotion, MotionTrack
-from headcast.motion.live import LiveLipSync
+from headcast.motion.live import Frames, LiveLipSync
 from headcast.phones.pieces import phones_in_pieces
 from headcast.phones.source import KnownPhones, PhonesInPieces, PhoneSource
 from headcast.phones.track import PhoneTrack
@@ -84,7 +84,15 @@ def clip_motion(
             made = lipsync.push_audio(audio.samples[start : start + feed], audio.sample_rate)
             if made:
                 yield MotionBatch([motion for _, motion in made])
-        steps = list(lipsync.finish_stepwise())
+        # Frames made while phones are still being found go out at once; only those made
+        # once they are all known (no decoding left) wait, so that the last has the phones.
+        steps: list[Frames] = []
+        for made in lipsync.finish_stepwise():
+            if not lipsync.phones.complete:
+                if made:
+                    yield MotionBatch([motion for _, motion in made])
+            else:
+                steps.append(made)
         for made in steps[:-1]:
             if made:
                 yield MotionBatch([motion for _, motion in made])
