@@ -22,7 +22,8 @@ def blink_closure(since_start_s: float) -> float:
         return float((rel / _CLOSE_S) ** 1.5)
     if rel < _CLOSE_S + _HOLD_S:
         return 1.0
-    return float(1.0 - ((rel - _CLOSE_S - _HOLD_S) / _OPEN_S) ** 0.8)
+    # Clamped: rel - close - hold can round below zero just past the hold.
+    return float(1.0 - max((rel - _CLOSE_S - _HOLD_S) / _OPEN_S, 0.0) ** 0.8)
 
 
 class Blinks:
