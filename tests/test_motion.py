@@ -130,3 +130,11 @@ def test_pauses_blink_glance_and_accents_raise_the_brows():
     still = build_motion(track, audio, FPS, seed=1, head_motion=False)
     assert not still.controls["head_pitch_deg"].any()
     assert motion.controls["head_pitch_deg"].std() > 0.3
+
+
+def test_a_blink_closes_and_reopens_smoothly_at_any_moment():
+    from headcast.motion.blinks import blink_closure
+
+    values = [blink_closure(float(t)) for t in np.linspace(-0.05, 0.4, 45001)]
+    assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values)
+    assert max(values) == 1.0 and values[0] == values[-1] == 0.0
