@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from headcast.server import ServerConfig
+from headcast.server.state import app_state
 from tests.conftest import portrait_b64
 from tests.server_helpers import running_server, until
 
@@ -115,7 +116,7 @@ def test_stream_backlog_refuses_audio_beyond_the_limit(backlog_server):
             await ws.send(pcm[:RATE_HZ].tobytes())
             await ws.send(json.dumps({"type": "end_segment"}))
             await until(lambda: inbox.of("segment_finished"))
-            (pid,) = server.app.state.live_sessions.pool.process_ids()
+            (pid,) = app_state(server.app).live_sessions.pool.process_ids()
             rss_before = _rss_mb(pid)
             for start in range(0, len(pcm), CHUNK_SAMPLES):
                 await ws.send(pcm[start : start + CHUNK_SAMPLES].tobytes())
@@ -335,7 +336,7 @@ def test_stream_start_refuses_non_finite_numbers_and_keeps_the_connection(plain_
     messages.append('{"type": "start", "seed": ' + "9" * 5000 + "}")
     errors = _run(_each_refused(plain_server.ws_url + "/v1/stream", messages))
     assert [e["code"] for e in errors] == ["bad_request"] * len(messages), errors
-    assert len(plain_server.app.state.live_sessions) == 0
+    assert len(app_state(plain_server.app).live_sessions) == 0
 
 
 def test_omnirt_create_refuses_non_finite_numbers_and_keeps_the_connection(plain_server):
@@ -346,4 +347,4 @@ def test_omnirt_create_refuses_non_finite_numbers_and_keeps_the_connection(plain
     ]
     errors = _run(_each_refused(plain_server.ws_url + "/v1/avatar/realtime", messages))
     assert [e["code"] for e in errors] == ["bad_request"] * len(messages), errors
-    assert len(plain_server.app.state.live_sessions) == 0
+    assert len(app_state(plain_server.app).live_sessions) == 0

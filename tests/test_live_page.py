@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from headcast.server import ServerConfig
+from headcast.server.state import app_state
 from tests.server_helpers import running_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -116,7 +117,7 @@ def test_live_page_speaks_typed_text(tmp_path, judge):
 
             page.click("#stop")
             deadline = time.monotonic() + 10
-            while len(server.app.state.live_sessions) and time.monotonic() < deadline:
+            while len(app_state(server.app).live_sessions) and time.monotonic() < deadline:
                 time.sleep(0.1)
             gone = httpx.get(f"{server.base_url}/v1/live/{session_id}", headers={"X-API-Key": KEY})
         finally:

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from headcast.server import ServerConfig
+from headcast.server.state import app_state
 from tests.server_helpers import running_server
 from tests.test_live_page import KEY, PLAYING, SPEAKING_SHOTS, TEXT, check_spoke_and_rested
 from tests.webdriver_bidi import KEY_ENTER, KEY_TAB, FirefoxPage, find_firefox, headless_firefox
@@ -100,7 +101,7 @@ def test_live_page_speaks_typed_text_in_firefox(tmp_path, judge):
 
         page.click("#stop")
         deadline = time.monotonic() + 10
-        while len(server.app.state.live_sessions) and time.monotonic() < deadline:
+        while len(app_state(server.app).live_sessions) and time.monotonic() < deadline:
             time.sleep(0.1)
         gone = httpx.get(f"{server.base_url}/v1/live/{session_id}", headers={"X-API-Key": KEY})
         page_errors = page.script_errors()

@@ -15,6 +15,7 @@ from opentalking.providers.synthesis.flashhead import FlashHeadWSClient
 from websockets.asyncio.client import connect
 
 from headcast.server import ServerConfig
+from headcast.server.state import app_state
 from tests.conftest import MEDIA, portrait_b64
 from tests.server_helpers import running_server
 
@@ -66,7 +67,7 @@ def test_flashhead_client_runs_a_whole_session(server, speech_pcm, judge):
             _url(server), config={"fps": 25, "sample_rate": 16000, "width": SIZE, "height": SIZE}
         )
         created = await client.init_session(MEDIA / "obama.jpg")
-        live_during = len(server.app.state.live_sessions)
+        live_during = len(app_state(server.app).live_sessions)
         chunk = client.audio_chunk_samples
         start = 16000  # a second in: the speaker is talking
         results = []
@@ -91,7 +92,7 @@ def test_flashhead_client_runs_a_whole_session(server, speech_pcm, judge):
     apertures = [m.aperture for m in (judge.measure(f[:, :, ::-1]) for f in frames) if m]
     assert len(apertures) >= 45  # a face in (nearly) every frame
     assert max(apertures) - min(apertures) > 0.05  # the mouth moves with the speech
-    _wait_for(lambda: len(server.app.state.live_sessions) == 0)
+    _wait_for(lambda: len(app_state(server.app).live_sessions) == 0)
 
 
 def test_frames_per_chunk_carry_the_remainder(server, speech_pcm):
@@ -151,7 +152,7 @@ def test_protocol_errors_are_answered_and_the_session_survives(server, speech_pc
             seen["cancel"] = await ask(json.dumps({"type": "session.cancel"}))
             seen["after_cancel"] = await ask(b"AUDI" + speech_pcm[:chunk].tobytes())
             seen["close"] = await ask(json.dumps({"type": "session.close"}))
-            seen["live_after_close"] = len(server.app.state.live_sessions)
+            seen["live_after_close"] = len(app_state(server.app).live_sessions)
         return created, seen
 
     created, seen = asyncio.run(scenario())

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from headcast.face import prepare_avatar
 from headcast.live.pool import SessionPool
 from headcast.server import ServerConfig
+from headcast.server.state import app_state
 from headcast.session import SegmentFinished
 from tests.conftest import SAMPLES, portrait_b64
 from tests.server_helpers import running_server
@@ -62,11 +63,11 @@ async def _speak_and_count_frames(ws, pcm: np.ndarray) -> int:
 
 def test_sessions_spread_over_processes_and_free_their_memory(server, speech_pcm):
     before = _shared_memory()
-    pool = server.app.state.live_sessions.pool
+    pool = app_state(server.app).live_sessions.pool
 
     async def scenario():
         (ws1, id1), (ws2, id2) = await asyncio.gather(_open(server), _open(server))
-        sessions = server.app.state.live_sessions
+        sessions = app_state(server.app).live_sessions
         pids = {sessions.get(i).session.process_id for i in (id1, id2)}
         counts = sorted(pool.session_counts())
         frames = await asyncio.gather(
@@ -94,7 +95,7 @@ def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
     async def scenario():
         ws, session_id = await _open(server)
         assert await _speak_and_count_frames(ws, speech_pcm[:8000]) > 0
-        pid = server.app.state.live_sessions.get(session_id).session.process_id
+        pid = app_state(server.app).live_sessions.get(session_id).session.process_id
         os.kill(pid, signal.SIGKILL)
         events = []
         try:
@@ -113,7 +114,7 @@ def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
     pid, events, frames = asyncio.run(scenario())
     assert any(e["type"] == "error" for e in events), events
     assert frames >= 12
-    assert pid not in server.app.state.live_sessions.pool.process_ids()
+    assert pid not in app_state(server.app).live_sessions.pool.process_ids()
 
 
 def test_queued_pushes_join_in_order_up_to_a_tenth_of_a_second():

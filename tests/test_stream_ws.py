@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from headcast.audio import load_audio
 from headcast.server import ServerConfig
+from headcast.server.state import app_state
 from tests.conftest import clip_wav, portrait_b64
 from tests.server_helpers import running_server, until
 
@@ -110,7 +111,7 @@ def test_jpeg_stream_turns_positions_and_interrupt(server, speech_pcm):
             await until(lambda: got.of("pong"))
             interrupted_at = got.frames_at_pong
             await until(lambda: len(got.frames) >= interrupted_at + 8)
-            live_during = len(server.app.state.live_sessions)
+            live_during = len(app_state(server.app).live_sessions)
             await ws.send(json.dumps({"type": "close"}))
             await asyncio.wait_for(reader, 10)
         return started, got, interrupted_at, live_during
@@ -148,7 +149,7 @@ def test_jpeg_stream_turns_positions_and_interrupt(server, speech_pcm):
     image = cv2.imdecode(np.frombuffer(frames[-1].jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (SIZE, SIZE, 3)
     assert got.events[-1] == {"type": "closed"}
-    assert len(server.app.state.live_sessions) == 0
+    assert len(app_state(server.app).live_sessions) == 0
 
 
 def test_fmp4_stream_decodes_to_video_and_audio(server, speech_pcm):
@@ -195,13 +196,13 @@ def test_disconnect_mid_stream_frees_the_session(server, speech_pcm):
         await ws.recv()
         await _push(ws, speech_pcm[:32000])
         await asyncio.sleep(0.3)
-        during = len(server.app.state.live_sessions)
+        during = len(app_state(server.app).live_sessions)
         ws.transport.abort()  # gone without a word
         return during
 
     assert asyncio.run(scenario()) == 1
     deadline = time.monotonic() + 5
-    while len(server.app.state.live_sessions):
+    while len(app_state(server.app).live_sessions):
         assert time.monotonic() < deadline, "the session outlived its socket"
         time.sleep(0.05)
 
@@ -227,7 +228,7 @@ def test_audio_feed_attaches_to_a_session_by_id(server, speech_pcm):
                     await second_feed.recv()
                     await second_feed.send(json.dumps({"type": "close"}))
                     second_closed = json.loads(await second_feed.recv())
-                live_after_feed = len(server.app.state.live_sessions)
+                live_after_feed = len(app_state(server.app).live_sessions)
                 await viewer.send(json.dumps({"type": "close"}))  # the owner ends the session
                 await asyncio.wait_for(reader, 10)
                 await feed.send(bytes(640))

@@ -18,6 +18,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from headcast.audio import load_audio
 from headcast.server import ServerConfig
+from headcast.server.state import app_state
 from tests.conftest import MEDIA, clip_pcm16, clip_wav
 from tests.server_helpers import running_server
 from tests.webrtc_sync import apertures, best_lag_frames
@@ -244,7 +245,7 @@ def test_disconnect_frees_the_session_and_delete_ends_the_connection(server):
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "no_such_session"
     assert deleted.status_code == 204
     assert "headcast_active_sessions 0.0" in metrics
-    assert len(server.app.state.live_sessions) == 0
+    assert len(app_state(server.app).live_sessions) == 0
 
 
 def test_bad_offers_get_json_errors(server):
@@ -281,7 +282,7 @@ def test_bad_offers_get_json_errors(server):
         assert reply.json()["error"]["code"] == code, (name, reply.text)
         assert reply.json()["error"]["message"], name
     assert "SDP" in cases["no video"][0].json()["error"]["message"]
-    assert len(server.app.state.live_sessions) == 0
+    assert len(app_state(server.app).live_sessions) == 0
 
 
 def test_http_controls_push_audio_files_and_pcm(server):
@@ -333,7 +334,7 @@ def test_http_controls_push_audio_files_and_pcm(server):
 
 
 def test_microphone_turns_start_with_speech_and_end_after_a_pause():
-    from headcast.server.live.voice_turns import PAUSE_MS, PREROLL_MS, TurnDetector
+    from headcast.server.sessions.voice_turns import PAUSE_MS, PREROLL_MS, TurnDetector
 
     pcm = clip_pcm16("0890", RATE)[: 2 * RATE]
     room = np.random.default_rng(0).normal(0, 30, 3 * RATE).astype(np.int16)  # about -60 dBFS

@@ -1,17 +1,11 @@
-"""The FastAPI application: configuration, shared state, error handling and the routes.
-
-Each route module exposes ``router`` and may define ``async startup(app)`` /
-``async shutdown(app)`` for what it owns (job workers, live sessions).
-"""
+"""The FastAPI application: configuration, shared state, error handling and the routes."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import ModuleType
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from headcast import __version__
@@ -22,45 +16,78 @@ from headcast.server.http.body_limit import RequestBodyLimit
 from headcast.server.http.errors import UnexpectedErrors, install_error_handlers
 from headcast.server.http.log_redaction import install_log_redaction
 from headcast.server.http.metrics import install_request_metrics
-from headcast.server.http.security import AuthFailureThrottle, NoSniff, RateLimiter
+from headcast.server.http.security import NoSniff
 from headcast.server.jobs.data_dir_lock import lock_data_dir
-from headcast.server.live.sessions import LiveSessions
+from headcast.server.live import omnirt_ws, stream_ws, webrtc
+from headcast.server.live import routes as live_controls
+from headcast.server.routes import (
+    animate,
+    avatars,
+    generate,
+    health,
+    index_page,
+    jobs,
+    lipsync,
+    metrics,
+    pages,
+    pick_reference,
+)
+from headcast.server.state import STATE_ATTRIBUTE, AppState
 
-# Order matters only for the OpenAPI listing. One line, so that adding a module is a one-line edit.
-ROUTE_MODULES: tuple[str, ...] = ("routes.health", "http.metrics", "routes.lipsync", "routes.pick_reference", "routes.generate", "routes.index_page", "routes.animate", "routes.avatars", "routes.jobs", "live.webrtc", "live.routes", "routes.pages", "live.stream_ws", "live.omnirt_ws")  # fmt: skip
+# In the order of the OpenAPI listing.
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    metrics.router,
+    lipsync.router,
+    pick_reference.router,
+    generate.router,
+    index_page.router,
+    animate.router,
+    avatars.router,
+    jobs.router,
+    webrtc.router,
+    live_controls.router,
+    pages.router,
+    stream_ws.router,
+    omnirt_ws.router,
+)
 
 
-def _route_modules() -> list[ModuleType]:
-    return [importlib.import_module(f"headcast.server.{name}") for name in ROUTE_MODULES]
+async def _start(state: AppState) -> None:
+    """What exists only while the service runs, in the order it depends on each other."""
+    config = state.config
+    # Before anything reads or cleans the directory: a second server stops here.
+    state.data_dir_lock = None if config.redis_url else lock_data_dir(config.data_dir)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    await animate.startup(state)
+    await avatars.startup(state)
+    await jobs.startup(state)
+
+
+async def _stop(state: AppState) -> None:
+    state.live_sessions.close_all()
+    await webrtc.shutdown(state)
+    await jobs.shutdown(state)
+    if state.data_dir_lock is not None:
+        state.data_dir_lock.close()
+        state.data_dir_lock = None
 
 
 def create_app(config: ServerConfig | None = None) -> FastAPI:
     """The service, configured from ``config`` (default: the environment)."""
     config = config or ServerConfig.from_env()
-    modules = _route_modules()
+    state = AppState.for_config(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_redaction()  # after the server has set up its loggers
-        # Before any module reads or cleans the directory: a second server stops here.
-        app.state.data_dir_lock = None if config.redis_url else lock_data_dir(config.data_dir)
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        started = []
         try:
-            for module in modules:
-                if hasattr(module, "startup"):
-                    await module.startup(app)
-                started.append(module)
-            app.state.ready = True
+            await _start(state)
+            state.ready = True
             yield
         finally:
-            app.state.ready = False
-            app.state.live_sessions.close_all()
-            for module in reversed(started):
-                if hasattr(module, "shutdown"):
-                    await module.shutdown(app)
-            if app.state.data_dir_lock is not None:
-                app.state.data_dir_lock.close()
+            state.ready = False
+            await _stop(state)
 
     app = FastAPI(
         title="headcast",
@@ -70,11 +97,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         docs_url=None,  # api_docs serves Swagger UI from the package, not from a CDN
         redoc_url=None,
     )
-    app.state.config = config
-    app.state.ready = False
-    app.state.rate_limiter = RateLimiter(config.rate_limit_per_min)
-    app.state.auth_failures = AuthFailureThrottle(config.auth_failures_per_min)
-    app.state.live_sessions = LiveSessions(config)
+    setattr(app.state, STATE_ATTRIBUTE, state)
     # Innermost first. A request meets: metrics, NoSniff, CORS, UnexpectedErrors, Admission
     # (key and rate, nothing read yet), then the body limits, then the routes.
     app.add_middleware(
@@ -82,7 +105,12 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         max_bytes=config.max_request_bytes,
         read_timeout_s=config.body_read_timeout_s,
     )
-    app.add_middleware(Admission)
+    app.add_middleware(
+        Admission,
+        config=config,
+        rate_limiter=state.rate_limiter,
+        auth_failures=state.auth_failures,
+    )
     # Inside CORS and NoSniff, so a 500 carries their headers like every other answer.
     app.add_middleware(UnexpectedErrors)
     if config.cors_origins:
@@ -96,8 +124,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_middleware(NoSniff)
     install_error_handlers(app)
     install_request_metrics(app)
-    for module in modules:
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     if config.api_docs:
         app.include_router(api_docs.router)
     route_rules(app.routes)  # a route reading a body without a key stops the app here

@@ -20,8 +20,10 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from headcast.server.config import ServerConfig
 from headcast.server.http.body_limit import has_body
 from headcast.server.http.errors import ApiError, error_body
+from headcast.server.http.rate_limits import AuthFailureThrottle, RateLimiter
 from headcast.server.http.security import CALLER_SCOPE_KEY, identify, require_api_key
 
 
@@ -82,8 +84,18 @@ class Admission:
     """ASGI middleware: a keyed route's request is authenticated and counted against its
     caller's rate before the app sees it; a refusal is answered without reading the body."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        config: ServerConfig,
+        rate_limiter: RateLimiter,
+        auth_failures: AuthFailureThrottle,
+    ) -> None:
         self.app = app
+        self._config = config
+        self._rate_limiter = rate_limiter
+        self._auth_failures = auth_failures
         self._rules: list[RouteRule] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,10 +106,9 @@ class Admission:
         if self._rules is None:  # every route is in place by the first request
             self._rules = route_rules(service.routes)
         if needs_key(self._rules, _route_path(scope)):
-            state = service.state
             try:
-                caller = identify(scope, state.config, state.auth_failures)
-                state.rate_limiter.check(caller)
+                caller = identify(scope, self._config, self._auth_failures)
+                self._rate_limiter.check(caller)
             except ApiError as refusal:
                 await _refuse(scope, receive, send, refusal)
                 return

@@ -1,7 +1,7 @@
 """Prometheus metrics at ``/metrics``: requests, rendered frames, queue depth, live sessions.
 
 Parts that render call ``record_render``; gauges are read from the app state at scrape time
-(``app.state.queue_depth`` is a callable set by the job system).
+(``app_state(app).queue_depth`` is a callable set by the job system).
 """
 
 from __future__ import annotations
@@ -9,17 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
 )
-
-router = APIRouter(tags=["health"])
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(
@@ -57,12 +54,10 @@ def install_request_metrics(app: FastAPI) -> None:
         return response
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    state = request.app.state
-    depth = getattr(state, "queue_depth", None)
-    QUEUE_DEPTH.set(depth() if callable(depth) else 0)
-    ACTIVE_SESSIONS.set(len(state.live_sessions))
+def scrape(queue_depth: int, live_sessions: int) -> bytes:
+    """Every metric in Prometheus' text format, with the gauges set to the values given."""
+    QUEUE_DEPTH.set(queue_depth)
+    ACTIVE_SESSIONS.set(live_sessions)
     seconds = RENDER_SECONDS._value.get()
     RENDER_FPS.set(RENDERED_FRAMES._value.get() / seconds if seconds > 0 else 0.0)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return generate_latest(REGISTRY)

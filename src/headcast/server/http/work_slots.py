@@ -11,9 +11,6 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from fastapi import FastAPI
-
-from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 
 T = TypeVar("T")
@@ -43,13 +40,3 @@ class WorkSlots:
             return await asyncio.to_thread(fn, *args, **kwargs)
         finally:
             self._slots.release()
-
-
-def work_slots(app: FastAPI) -> WorkSlots:
-    """The app's slots, made on first use (inside the running event loop)."""
-    slots = getattr(app.state, "work_slots", None)
-    if slots is None:
-        config: ServerConfig = app.state.config
-        slots = WorkSlots(config.workers, config.max_queued_jobs)
-        app.state.work_slots = slots
-    return slots

@@ -21,7 +21,6 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from headcast.live.backlog import BacklogFull
 from headcast.live.protocol import LiveSession
-from headcast.server.live.sessions import LiveSessions, RegisteredSession
 from headcast.server.live.ws_protocol import (
     MAX_FPS,
     MAX_SIZE_PX,
@@ -40,6 +39,8 @@ from headcast.server.live.ws_protocol import (
     send_error,
     send_json,
 )
+from headcast.server.sessions.registry import LiveSessions, RegisteredSession
+from headcast.server.state import request_state
 from headcast.session import SegmentFinished, VideoFrame
 from headcast.video.encode import encode_jpeg
 
@@ -189,7 +190,7 @@ class RealtimeAvatar:
 
 
 async def _create(websocket: WebSocket, message: dict[str, Any], caller: str) -> RealtimeAvatar:
-    config = websocket.app.state.config
+    config = request_state(websocket).config
     inputs = message.get("inputs") or {}
     options = message.get("config") or {}
     if not isinstance(inputs, dict) or not isinstance(options, dict):
@@ -214,8 +215,8 @@ async def realtime_avatar(websocket: WebSocket) -> None:
     caller = await accept(websocket)
     if caller is None:
         return
-    sessions: LiveSessions = websocket.app.state.live_sessions
-    limit = max_message_bytes(websocket.app.state.config)
+    sessions: LiveSessions = request_state(websocket).live_sessions
+    limit = max_message_bytes(request_state(websocket).config)
     rate = connection_rate(websocket)
     avatar: RealtimeAvatar | None = None
     try:

@@ -18,7 +18,8 @@ from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_body
-from headcast.server.live.sessions import RegisteredSession
+from headcast.server.sessions.registry import RegisteredSession
+from headcast.server.state import request_state
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
 
@@ -46,7 +47,7 @@ class LiveStatus(BaseModel):
 
 
 def _live(request: Request, session_id: str, caller: str) -> RegisteredSession:
-    return request.app.state.live_sessions.get(session_id, caller)
+    return request_state(request).live_sessions.get(session_id, caller)
 
 
 @router.get("/{session_id}", response_model=LiveStatus, summary="A live session")
@@ -68,14 +69,14 @@ async def get_live(
 async def say(
     session_id: str, body: SayRequest, request: Request, caller: str = Depends(require_api_key)
 ) -> Queued:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     live = _live(request, session_id, caller)
     if len(body.text) > config.max_text_chars:
         raise ApiError(
             422, "too_long",
             f"text: {len(body.text)} characters, over the limit of {config.max_text_chars}",
         )  # fmt: skip
-    speech = request.app.state.live_sessions.speech(live)
+    speech = request_state(request).live_sessions.speech(live)
     if body.interrupt:
         speech.interrupt()
     try:
@@ -113,7 +114,7 @@ async def push_audio(
     end: bool = Query(True, description="the turn is complete; false keeps it open for more audio"),
     caller: str = Depends(require_api_key),
 ) -> Queued:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     live = _live(request, session_id, caller)
     data = await read_body(request, "audio", config.max_upload_bytes)
     if sample_rate is not None:
@@ -134,8 +135,10 @@ async def push_audio(
         )
         samples, rate = audio.samples, audio.sample_rate
     try:
-        pushed = await request.app.state.live_sessions.speech(live).push(
-            samples, rate, end=end, refuse_when_full=True
+        pushed = (
+            await request_state(request)
+            .live_sessions.speech(live)
+            .push(samples, rate, end=end, refuse_when_full=True)
         )
     except BacklogFull as exc:
         raise backlog_full_error(exc) from None
@@ -154,7 +157,7 @@ async def end_turn(
     session_id: str, request: Request, caller: str = Depends(require_api_key)
 ) -> Response:
     live = _live(request, session_id, caller)
-    await request.app.state.live_sessions.speech(live).end_segment()
+    await request_state(request).live_sessions.speech(live).end_segment()
     return Response(status_code=204)
 
 
@@ -163,7 +166,7 @@ async def interrupt(
     session_id: str, request: Request, caller: str = Depends(require_api_key)
 ) -> Response:
     live = _live(request, session_id, caller)
-    request.app.state.live_sessions.speech(live).interrupt()
+    request_state(request).live_sessions.speech(live).interrupt()
     return Response(status_code=204)
 
 
@@ -172,5 +175,5 @@ async def close(
     session_id: str, request: Request, caller: str = Depends(require_api_key)
 ) -> Response:
     live = _live(request, session_id, caller)
-    request.app.state.live_sessions.close(live.id)
+    request_state(request).live_sessions.close(live.id)
     return Response(status_code=204)

@@ -23,7 +23,6 @@ from headcast.errors import HeadcastError
 from headcast.live.backlog import BacklogFull
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
-from headcast.server.live.sessions import LiveSessions, RegisteredSession
 from headcast.server.live.ws_protocol import (
     MAX_FPS,
     MAX_SIZE_PX,
@@ -43,6 +42,8 @@ from headcast.server.live.ws_protocol import (
     send_error,
     send_json,
 )
+from headcast.server.sessions.registry import LiveSessions, RegisteredSession
+from headcast.server.state import request_state
 from headcast.session import SegmentFinished, VideoFrame
 from headcast.video.encode import encode_jpeg
 from headcast.video.fmp4 import AUDIO_RATE_HZ as FMP4_AUDIO_RATE_HZ
@@ -220,8 +221,8 @@ class _Feed:
 async def _start(
     websocket: WebSocket, message: dict[str, Any], caller: str, outbox: Outbox
 ) -> _Feed:
-    config: ServerConfig = websocket.app.state.config
-    sessions: LiveSessions = websocket.app.state.live_sessions
+    config: ServerConfig = request_state(websocket).config
+    sessions: LiveSessions = request_state(websocket).live_sessions
     rate = input_sample_rate(message)
     audio_in = {"format": "pcm_s16le", "sample_rate": rate, "channels": 1}
     session_id = message.get("session_id")
@@ -285,8 +286,8 @@ async def stream(websocket: WebSocket) -> None:
     caller = await accept(websocket)
     if caller is None:
         return
-    sessions: LiveSessions = websocket.app.state.live_sessions
-    limit = max_message_bytes(websocket.app.state.config)
+    sessions: LiveSessions = request_state(websocket).live_sessions
+    limit = max_message_bytes(request_state(websocket).config)
     rate = connection_rate(websocket)
     outbox = Outbox(websocket)
     feed: _Feed | None = None

@@ -1,7 +1,7 @@
 """WebRTC: ``POST /v1/webrtc/offer`` turns an SDP offer into an answer that streams a live
 session's avatar (video + audio, in sync) and listens to the caller's microphone.
 
-The offer opens a session in ``app.state.live_sessions``; the answer names it, and the
+The offer opens a session in the app's ``live_sessions``; the answer names it, and the
 ``/v1/live/{session_id}`` controls (and any other transport that knows the id) feed it.
 Closing the peer connection frees the session; closing the session ends the connection.
 """
@@ -15,13 +15,12 @@ import contextlib
 import logging
 import re
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from headcast.face.avatar import MIN_OUTPUT_SIZE_PX
@@ -30,8 +29,9 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
 from headcast.server.http.page_files import STATIC_DIR
 from headcast.server.http.security import require_api_key
-from headcast.server.live.sessions import RegisteredSession
-from headcast.server.live.webrtc_media import MicrophoneInput, SessionFeed
+from headcast.server.sessions.webrtc_media import MicrophoneInput, SessionFeed
+from headcast.server.sessions.webrtc_peer import LivePeer
+from headcast.server.state import AppState, request_state
 
 log = logging.getLogger(__name__)
 
@@ -98,36 +98,18 @@ def ice_servers(config: ServerConfig) -> list[IceServer]:
     return servers
 
 
-@dataclass
-class LivePeer:
-    """One browser's connection to one live session."""
-
-    live: RegisteredSession
-    pc: RTCPeerConnection
-    feed: SessionFeed
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    closing: bool = False
+async def shutdown(state: AppState) -> None:
+    """Close every browser's connection."""
+    await asyncio.gather(*(close_peer(state, p) for p in list(state.webrtc_peers.values())))
 
 
-def _peers(app: FastAPI) -> dict[str, LivePeer]:
-    return app.state.webrtc_peers
-
-
-async def startup(app: FastAPI) -> None:
-    app.state.webrtc_peers = {}
-
-
-async def shutdown(app: FastAPI) -> None:
-    await asyncio.gather(*(close_peer(app, p) for p in list(_peers(app).values())))
-
-
-async def close_peer(app: FastAPI, peer: LivePeer) -> None:
+async def close_peer(state: AppState, peer: LivePeer) -> None:
     """Free the session and the connection; safe to call more than once."""
     if peer.closing:
         return
     peer.closing = True
-    _peers(app).pop(peer.live.id, None)
-    app.state.live_sessions.close(peer.live.id)
+    state.webrtc_peers.pop(peer.live.id, None)
+    state.live_sessions.close(peer.live.id)
     current = asyncio.current_task()
     for task in list(peer.tasks):
         if task is not current:
@@ -145,8 +127,8 @@ async def close_peer(app: FastAPI, peer: LivePeer) -> None:
 async def webrtc_offer(
     body: WebRtcOffer, request: Request, caller: str = Depends(require_api_key)
 ) -> WebRtcAnswer:
-    app: FastAPI = request.app
-    config: ServerConfig = app.state.config
+    state = request_state(request)
+    config = state.config
     offer = _check_offer(body.sdp)
     if body.size is not None and body.size % 2:
         raise ApiError(422, "bad_input", "size must be an even number of pixels")
@@ -170,7 +152,7 @@ async def webrtc_offer(
         await pc.close()
         raise ApiError(400, "bad_offer", f"the SDP offer cannot be answered: {exc}") from None
     try:
-        live = await app.state.live_sessions.open(
+        live = await state.live_sessions.open(
             image,
             caller,
             size_px=body.size,
@@ -183,14 +165,14 @@ async def webrtc_offer(
         await pc.close()
         raise
     peer = LivePeer(live, pc, SessionFeed(live.session))
-    _peers(app)[live.id] = peer
+    state.webrtc_peers[live.id] = peer
     # The session was closed (DELETE, server shutdown): the connection goes with it.
-    peer.feed.on_end = lambda: _spawn(peer, close_peer(app, peer))
+    peer.feed.on_end = lambda: _spawn(peer, close_peer(state, peer))
 
     @pc.on("connectionstatechange")
     async def _on_state() -> None:
         if pc.connectionState in ("failed", "closed"):
-            await close_peer(app, peer)
+            await close_peer(state, peer)
 
     try:
         pc.addTrack(peer.feed.video)
@@ -198,11 +180,11 @@ async def webrtc_offer(
             pc.addTrack(peer.feed.audio)
         await pc.setLocalDescription(await pc.createAnswer())
     except Exception as exc:
-        await close_peer(app, peer)
+        await close_peer(state, peer)
         raise ApiError(400, "bad_offer", f"the SDP offer cannot be answered: {exc}") from None
     for track in microphones:
-        _spawn(peer, MicrophoneInput(track, app.state.live_sessions.speech(live)).run())
-    _spawn(peer, _close_unless_connected(app, peer))
+        _spawn(peer, MicrophoneInput(track, state.live_sessions.speech(live)).run())
+    _spawn(peer, _close_unless_connected(state, peer))
     return WebRtcAnswer(
         sdp=pc.localDescription.sdp,
         session_id=live.id,
@@ -220,7 +202,7 @@ async def webrtc_offer(
 async def webrtc_ice_servers(
     request: Request, caller: str = Depends(require_api_key)
 ) -> IceServers:
-    return IceServers(ice_servers=ice_servers(request.app.state.config))
+    return IceServers(ice_servers=ice_servers(request_state(request).config))
 
 
 def _without_end_of_candidates(sdp: str) -> str:
@@ -264,11 +246,11 @@ def _portrait(image_b64: str | None, config: ServerConfig) -> bytes:
     return data
 
 
-async def _close_unless_connected(app: FastAPI, peer: LivePeer) -> None:
+async def _close_unless_connected(state: AppState, peer: LivePeer) -> None:
     await asyncio.sleep(CONNECT_TIMEOUT_S)
     if peer.pc.connectionState != "connected":
         log.info("live session %s: the peer never connected", peer.live.id)
-        await close_peer(app, peer)
+        await close_peer(state, peer)
 
 
 def _spawn(peer: LivePeer, work: Coroutine[Any, Any, None]) -> None:

@@ -23,9 +23,10 @@ from headcast.errors import HeadcastError
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
-from headcast.server.http.security import authenticate
-from headcast.server.live.sessions import RegisteredSession
+from headcast.server.http.security import identify
 from headcast.server.live.ws_rate import ConnectionRate
+from headcast.server.sessions.registry import RegisteredSession
+from headcast.server.state import request_state
 
 # Room for JSON fields around a base64 portrait of ``max_upload_bytes``.
 JSON_OVERHEAD_BYTES = 64 * 1024
@@ -68,8 +69,9 @@ async def accept(websocket: WebSocket) -> str | None:
     """Accept the connection and authenticate it; the caller id, or None after refusing it."""
     await websocket.accept()
     try:
-        caller = authenticate(websocket)
-        websocket.app.state.rate_limiter.check(caller)
+        state = request_state(websocket)
+        caller = identify(websocket.scope, state.config, state.auth_failures)
+        state.rate_limiter.check(caller)
     except ApiError as exc:
         await send_error(websocket, exc.code, exc.message)
         await websocket.close(POLICY_VIOLATION_CLOSE)
@@ -79,7 +81,7 @@ async def accept(websocket: WebSocket) -> str | None:
 
 def connection_rate(websocket: WebSocket) -> ConnectionRate:
     """A new connection's message and byte budget."""
-    config: ServerConfig = websocket.app.state.config
+    config: ServerConfig = request_state(websocket).config
     return ConnectionRate.for_config(config, max_message_bytes(config))
 
 
@@ -185,11 +187,11 @@ async def open_live_session(
 
     A refused portrait or session (no face, too many sessions...) is a ``ProtocolError``.
     """
-    config: ServerConfig = websocket.app.state.config
+    config: ServerConfig = request_state(websocket).config
     image = decode_image_b64(image_b64)
     try:
         check_image(image, "image_b64", config)
-        return await websocket.app.state.live_sessions.open(image, caller, **options)
+        return await request_state(websocket).live_sessions.open(image, caller, **options)
     except (ApiError, HeadcastError) as exc:
         raise as_protocol_error(exc) from None
 

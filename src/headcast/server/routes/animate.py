@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -25,7 +25,7 @@ from headcast.server.http.render_meter import RenderMeter
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
 from headcast.server.http.video_options import VideoOptions, check_video_options
-from headcast.server.http.work_slots import work_slots
+from headcast.server.state import AppState, request_state
 
 STALE_OUTPUT_S = 3600.0  # outputs older than this were never collected (client went away)
 
@@ -36,8 +36,9 @@ def _output_folder(config: ServerConfig) -> Path:
     return config.data_dir / "animate"
 
 
-async def startup(app: FastAPI) -> None:
-    folder = _output_folder(app.state.config)
+async def startup(state: AppState) -> None:
+    """Make the output folder; remove outputs no client collected."""
+    folder = _output_folder(state.config)
     folder.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - STALE_OUTPUT_S
     for leftover in folder.iterdir():
@@ -62,14 +63,16 @@ async def post_animate(
     size: Annotated[int | None, Form(description="width and height in pixels")] = None,
     _caller: str = Depends(require_api_key),
 ) -> FileResponse:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     options = check_video_options(format, fps, size, config, default_format="webm")
     transcript = check_text(text, "text", config)
     speech = await read_upload(audio, "audio", config.max_upload_bytes)
     photo = await read_upload(image, "image", config.max_upload_bytes)
     check_image(photo, "image", config)
     output = _output_folder(config) / f"{secrets.token_hex(16)}.{options.format}"
-    await work_slots(request.app).run(_render, photo, speech, transcript, options, output, config)
+    await request_state(request).work_slots.run(
+        _render, photo, speech, transcript, options, output, config
+    )
     return FileResponse(
         output,
         media_type=options.media_type,

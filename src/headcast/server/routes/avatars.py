@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 
@@ -18,33 +18,25 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
-from headcast.server.http.work_slots import work_slots
 from headcast.server.jobs.avatar_store import AvatarRecord, AvatarStore
 from headcast.server.jobs.record import owner_id
 from headcast.server.routes.pick_reference import reference_entry
+from headcast.server.state import AppState, request_state
 
 MAX_NAME_CHARS = 255  # of the upload's file name, shown in the score and never used as a path
 
 router = APIRouter(tags=["avatars"])
 
 
-def avatar_store(app: FastAPI) -> AvatarStore:
-    """The app's avatar store, made on first use."""
-    store = getattr(app.state, "avatar_store", None)
-    if store is None:
-        config: ServerConfig = app.state.config
-        store = AvatarStore(config.data_dir / "avatars")
-        app.state.avatar_store = store
-    return store
-
-
-async def startup(app: FastAPI) -> None:
-    avatar_store(app).remove_leftovers()
+async def startup(state: AppState) -> None:
+    """Open the stored avatars (the data directory is locked by now); clear half-made ones."""
+    state.avatar_store = AvatarStore(state.config.data_dir / "avatars")
+    state.avatar_store.remove_leftovers()
 
 
 def owned_avatar(request: Request, avatar_id: str, caller: str) -> AvatarRecord:
     """The caller's avatar ``avatar_id``, or 404 (another caller's avatar is not revealed)."""
-    record = avatar_store(request.app).get(avatar_id, owner_id(caller))
+    record = request_state(request).avatars.get(avatar_id, owner_id(caller))
     if record is None:
         raise ApiError(404, "no_such_avatar", f"no avatar '{avatar_id[:64]}'")
     return record
@@ -56,14 +48,14 @@ async def post_avatar(
     image: Annotated[UploadFile, File(description="a portrait photo: JPEG, PNG, WebP, HEIC")],
     caller: str = Depends(require_api_key),
 ) -> JSONResponse:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     data = await read_upload(image, "image", config.max_upload_bytes)
     header = check_image(data, "image", config)
     shown_name = PurePosixPath((image.filename or "").replace("\\", "/")).name[:MAX_NAME_CHARS]
-    entry, warnings, (width, height) = await work_slots(request.app).run(
+    entry, warnings, (width, height) = await request_state(request).work_slots.run(
         _analyse, data, shown_name or "image", config.default_size_px
     )
-    record = avatar_store(request.app).create(
+    record = request_state(request).avatars.create(
         owner_id(caller),
         data,
         width=width,
@@ -91,7 +83,7 @@ def _analyse(
 
 @router.get("/v1/avatars", summary="The caller's avatars, newest first")
 async def list_avatars(request: Request, caller: str = Depends(require_api_key)) -> dict:
-    records = avatar_store(request.app).list(owner_id(caller))
+    records = request_state(request).avatars.list(owner_id(caller))
     return {"avatars": [r.to_api() for r in records]}
 
 
@@ -112,7 +104,7 @@ async def get_avatar_image(
     request: Request, avatar_id: str, caller: str = Depends(require_api_key)
 ) -> FileResponse:
     record = owned_avatar(request, avatar_id, caller)
-    path = avatar_store(request.app).photo_path(record.id)
+    path = request_state(request).avatars.photo_path(record.id)
     if path is None or not path.is_file():
         raise ApiError(404, "no_such_avatar", f"no avatar '{avatar_id}'")
     return FileResponse(path, media_type=record.media_type)
@@ -123,5 +115,5 @@ async def delete_avatar(
     request: Request, avatar_id: str, caller: str = Depends(require_api_key)
 ) -> Response:
     record = owned_avatar(request, avatar_id, caller)
-    avatar_store(request.app).delete(record.id)
+    request_state(request).avatars.delete(record.id)
     return Response(status_code=204)

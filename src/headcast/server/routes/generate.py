@@ -32,7 +32,7 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image, check_text
 from headcast.server.http.metrics import record_render
 from headcast.server.http.security import require_api_key
-from headcast.server.http.work_slots import work_slots
+from headcast.server.state import request_state
 
 TASK = "audio2video"
 OUTPUT_FOLDER = "headcast-output"
@@ -93,7 +93,7 @@ class GenerateResponse(BaseModel):
 async def post_generate(
     request: Request, body: GenerateRequest, _caller: str = Depends(require_api_key)
 ) -> GenerateResponse:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     if config.shared_dir is None:
         raise ApiError(
             503, "not_configured",
@@ -125,7 +125,7 @@ async def post_generate(
     _remove_old_outputs(out_dir)
     name = f"{uuid.uuid4().hex}.mp4"
 
-    result = await work_slots(request.app).run(
+    result = await request_state(request).work_slots.run(
         animate,
         image,
         audio,

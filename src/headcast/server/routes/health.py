@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from headcast.server.state import request_state
+
 router = APIRouter(tags=["health"])
 
 
@@ -15,5 +17,5 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="The service accepts work")
 async def readyz(request: Request) -> JSONResponse:
-    ready = bool(request.app.state.ready)
+    ready = request_state(request).ready
     return JSONResponse({"ready": ready}, 200 if ready else 503)

@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from headcast.server.config import ServerConfig
@@ -24,11 +24,12 @@ from headcast.server.http.media_limits import check_text
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
 from headcast.server.http.video_options import check_video_options
-from headcast.server.http.work_slots import RETRY_AFTER_S, work_slots
+from headcast.server.http.work_slots import RETRY_AFTER_S
 from headcast.server.jobs.record import JOB_ID_PATTERN, JobFiles, JobRecord, JobState, owner_id
 from headcast.server.jobs.store import JobStore, open_job_store
 from headcast.server.jobs.worker import JobWorkers, remove_job_files
-from headcast.server.routes.avatars import avatar_store, owned_avatar
+from headcast.server.routes.avatars import owned_avatar
+from headcast.server.state import AppState, JobSystem, request_state
 from headcast.speech import DEFAULT_VOICE, get_backend
 from headcast.speech import check_text as check_speakable_text
 
@@ -37,29 +38,28 @@ MAX_LISTED_JOBS = 1000
 router = APIRouter(tags=["jobs"])
 
 
-async def startup(app: FastAPI) -> None:
-    config: ServerConfig = app.state.config
+async def startup(state: AppState) -> None:
+    """Open the job store and start the workers (after the data directory is locked)."""
+    config = state.config
     worker_log = logging.getLogger(JobWorkers.__module__)
     if worker_log.level == logging.NOTSET:  # job starts and requeues are the audit trail
         worker_log.setLevel(logging.INFO)
-    folder_lock = getattr(app.state, "data_dir_lock", None)  # taken by the app at start
-    store = await asyncio.to_thread(open_job_store, config, folder_lock)
+    store = await asyncio.to_thread(open_job_store, config, state.data_dir_lock)
     files = JobFiles.under(config.data_dir)
-    workers = JobWorkers(config, store, avatar_store(app), files)
+    workers = JobWorkers(config, store, state.avatars, files)
     await asyncio.to_thread(workers.start)
-    app.state.job_store, app.state.job_files, app.state.job_workers = store, files, workers
-    app.state.queue_depth = store.queued_count
+    state.jobs = JobSystem(store, files, workers)
 
 
-async def shutdown(app: FastAPI) -> None:
-    workers: JobWorkers | None = getattr(app.state, "job_workers", None)
-    if workers is not None:
-        await asyncio.to_thread(workers.stop)
-        await asyncio.to_thread(workers.store.close, workers.worker_id)
+async def shutdown(state: AppState) -> None:
+    jobs, state.jobs = state.jobs, None
+    if jobs is not None:
+        await asyncio.to_thread(jobs.workers.stop)
+        await asyncio.to_thread(jobs.store.close, jobs.workers.worker_id)
 
 
 def _store(request: Request) -> JobStore:
-    return request.app.state.job_store
+    return request_state(request).job_system.store
 
 
 def _queue_full(waiting: str) -> ApiError:
@@ -101,7 +101,7 @@ async def post_job(
     size: Annotated[int | None, Form(description="width and height in pixels")] = None,
     caller: str = Depends(require_api_key),
 ) -> JSONResponse:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     options = check_video_options(format, fps, size, config, default_format="mp4")
     avatar = owned_avatar(request, avatar_id, caller)
     words = check_text(text, "text", config)
@@ -110,7 +110,7 @@ async def post_job(
         if voice:
             raise ApiError(422, "bad_input", "voice: only for text spoken by the built-in voice")
         data = await read_upload(audio, "audio", config.max_upload_bytes)
-        await work_slots(request.app).run(check_audio, data, "audio", config)
+        await request_state(request).work_slots.run(check_audio, data, "audio", config)
     elif words is None:
         raise ApiError(422, "bad_input", "send audio, or text for the built-in voice to speak")
     else:
@@ -133,7 +133,7 @@ async def post_job(
         text=words,
         voice=(voice.strip() or None) if voice and data is None else None,
     )
-    files: JobFiles = request.app.state.job_files
+    files: JobFiles = request_state(request).job_system.files
     if data is not None:
         await asyncio.to_thread(_write_new_file, files.audio(job.id), data)
     if not await asyncio.to_thread(store.submit, job, config.max_queued_jobs):
@@ -181,7 +181,7 @@ async def get_job_video(
     job = await _owned_job(request, job_id, caller)
     if job.state != JobState.SUCCEEDED:
         raise ApiError(409, "not_ready", f"the job is {job.state.value}; there is no video")
-    path = request.app.state.job_files.video(job)
+    path = request_state(request).job_system.files.video(job)
     if not path.is_file():
         raise ApiError(410, "gone", "the video of this job is no longer stored")
     return FileResponse(
@@ -198,5 +198,7 @@ async def cancel_job(request: Request, job_id: str, caller: str = Depends(requir
     if not job.state.finished:
         job = await asyncio.to_thread(_store(request).cancel, job.id) or job
     if was_queued and job.state == JobState.CANCELLED:
-        remove_job_files(request.app.state.job_files, job.id)  # no worker will read them
+        remove_job_files(
+            request_state(request).job_system.files, job.id
+        )  # no worker will read them
     return job.to_api()

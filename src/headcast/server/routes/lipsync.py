@@ -16,7 +16,7 @@ from headcast.server.config import ServerConfig
 from headcast.server.http.media_limits import check_text
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
-from headcast.server.http.work_slots import work_slots
+from headcast.server.state import request_state
 
 DEFAULT_FORMAT = "rhubarb-tsv"
 MAX_SOUND_FILE_CHARS = 255  # the upload's name, echoed in Rhubarb JSON/XML metadata
@@ -47,12 +47,12 @@ async def post_lipsync(
     preston_blair: Annotated[bool, Form(description="dat: Preston Blair shape names")] = False,
     _caller: str = Depends(require_api_key),
 ) -> Response:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     fmt = FORMATS[LipSyncFormat(format).value]
     transcript = check_text(text, "text", config)
     data = await read_upload(audio, "audio", config.max_upload_bytes)
     sound_file = PurePosixPath((audio.filename or "").replace("\\", "/")).name
-    result = await work_slots(request.app).run(
+    result = await request_state(request).work_slots.run(
         lipsync,
         data,
         transcript,

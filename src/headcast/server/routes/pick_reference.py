@@ -18,7 +18,7 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
-from headcast.server.http.work_slots import work_slots
+from headcast.server.state import request_state
 
 MAX_IMAGES = 16
 MAX_FILENAME_CHARS = 255
@@ -39,7 +39,7 @@ async def post_pick_reference(
     images: Annotated[list[UploadFile], File(description="two or more portrait photos")],
     _caller: str = Depends(require_api_key),
 ) -> dict[str, Any]:
-    config: ServerConfig = request.app.state.config
+    config: ServerConfig = request_state(request).config
     if not images:
         raise ApiError(422, "bad_input", "images: send at least one photo")
     if len(images) > MAX_IMAGES:
@@ -54,7 +54,7 @@ async def post_pick_reference(
             raise ApiError(413, "too_large", "images: together larger than the upload limit")
         header = check_image(data, field, config)
         photos.append((_display_name(upload.filename, i), data, header.extension))
-    return await work_slots(request.app).run(_rank, photos)
+    return await request_state(request).work_slots.run(_rank, photos)
 
 
 def _rank(photos: list[tuple[str, bytes, str]]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from headcast.live.protocol import LiveSession
-from headcast.server.live.speech import LiveSpeech
-from headcast.server.live.voice_turns import TurnDetector
+from headcast.server.sessions.speech import LiveSpeech
+from headcast.server.sessions.voice_turns import TurnDetector
 from headcast.session import VideoFrame
 
 log = logging.getLogger(__name__)

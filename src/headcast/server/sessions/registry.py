@@ -19,7 +19,7 @@ from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
 from headcast.live.protocol import LiveSession
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
-from headcast.server.live.speech import LiveSpeech
+from headcast.server.sessions.speech import LiveSpeech
 
 
 @dataclass
