@@ -203,8 +203,8 @@ def test_cached_photo_gives_the_same_warnings(tmp_path):
     assert out.stat().st_size > 0
 
 
-def test_phones_from_the_worker_give_the_same_video(tmp_path):
-    """Whether the phones come from the worker process or from this one, the frames agree; a
+def test_motion_from_the_worker_gives_the_same_video(tmp_path):
+    """Whether the motion comes from the worker process or from this one, the frames agree; a
     photo's first use is what makes ``animate`` start a worker by itself."""
     import cv2
 
@@ -224,20 +224,23 @@ def test_phones_from_the_worker_give_the_same_video(tmp_path):
     for in_worker in (True, False):
         out = tmp_path / f"worker-{in_worker}.mp4"
         animate(photo, clip_wav("0920"), out, text=clip_text("0920"), size=256,
-                check_reference=False, phones_in_worker=in_worker)  # fmt: skip
+                check_reference=False, motion_in_worker=in_worker)  # fmt: skip
         videos.append(read_video(out).frames)
     assert len(videos[0]) == len(videos[1]) > 50
     assert all(np.array_equal(a, b) for a, b in zip(*videos, strict=True))
 
 
 def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
-    """Speech long enough to be decoded in pieces starts the worker by itself, and the video
+    """Long speech starts the worker by itself, even with its phones given, and the video
     rendered from the pieces as they arrive is the one rendered from all the phones at once."""
     import time
 
-    from headcast.animate import animate
+    from headcast.animate import OUTPUT_AUDIO_RATE_HZ, animate
+    from headcast.audio import load_audio
+    from headcast.audio.source import read_for_analysis, speech_source
     from headcast.face.avatar import prepare_avatar
-    from headcast.phones import worker
+    from headcast.live import motion_worker as worker
+    from headcast.phones import phones_from_audio
     from tests.conftest import joined_clips
 
     audio, text = joined_clips()
@@ -250,13 +253,18 @@ def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
             break
         time.sleep(0.1)
     short = tmp_path / "short.mp4"
-    animate(photo, clip_wav("0880"), short, text=clip_text("0880"), size=256, check_reference=False)
-    assert not worker.worker_running()  # a photo analysed already and a short clip: no worker
+    known = phones_from_audio(load_audio(clip_wav("0880"), sample_rate=16000), clip_text("0880"))
+    animate(photo, clip_wav("0880"), short, phones=known, size=256, check_reference=False)
+    assert not worker.worker_running()  # analysed already, phones given, short: no worker
+    # Found in the copy of the speech that animate analyses (read back from the video's rate).
+    heard = read_for_analysis(speech_source(audio, OUTPUT_AUDIO_RATE_HZ)).analysis
+    all_phones = phones_from_audio(heard, text)
     videos = []
     for in_worker in (None, False):
         out = tmp_path / f"long-{in_worker}.mp4"
-        animate(photo, audio, out, text=text, size=256, check_reference=False,
-                phones_in_worker=in_worker)  # fmt: skip
+        given = {"phones": all_phones} if in_worker is None else {"text": text}
+        animate(photo, audio, out, **given, size=256, check_reference=False,
+                motion_in_worker=in_worker)  # fmt: skip
         if in_worker is None:
             assert worker.worker_running()
         videos.append(read_video(out).frames)
@@ -266,14 +274,16 @@ def test_long_speech_renders_the_same_as_its_phones_arrive(tmp_path):
 
 def _running_worker():
     from headcast.audio import load_audio
-    from headcast.phones import worker
+    from headcast.live import motion_worker as worker
+    from headcast.motion.build import MotionOptions
 
-    worker.find_phones_in_worker(load_audio(clip_wav("0880"), sample_rate=16000), None).result()
+    speech = load_audio(clip_wav("0880"), sample_rate=16000)
+    worker.motion_in_worker(speech, MotionOptions()).result()
     assert worker._worker is not None
     return worker._worker
 
 
-def test_phones_worker_dying_while_frames_render_leaves_no_video(tmp_path):
+def test_motion_worker_dying_while_frames_render_leaves_no_video(tmp_path):
     from headcast.animate import animate
     from headcast.errors import HeadcastError
     from headcast.face.avatar import prepare_avatar
@@ -288,13 +298,13 @@ def test_phones_worker_dying_while_frames_render_leaves_no_video(tmp_path):
             running.process.kill()  # the later pieces of the phones are still being found
 
     out = tmp_path / "never.mp4"
-    with pytest.raises(HeadcastError, match="the phones worker stopped"):
+    with pytest.raises(HeadcastError, match="the motion worker stopped"):
         animate(MEDIA / "biden.jpg", audio, out, text=text, size=256, check_reference=False,
-                phones_in_worker=True, progress=kill_after_the_first_frame)  # fmt: skip
+                motion_in_worker=True, progress=kill_after_the_first_frame)  # fmt: skip
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_video_calls_its_phones_off(tmp_path):
+def test_a_failed_video_calls_its_motion_off(tmp_path):
     """A video that fails while its phones are still being found (here: no face in the photo)
     stops the worker's decoding, and the next request gets a worker of its own."""
     import subprocess
@@ -304,7 +314,9 @@ def test_a_failed_video_calls_its_phones_off(tmp_path):
     from headcast.animate import animate
     from headcast.audio import load_audio
     from headcast.errors import InputError
-    from headcast.phones import phones_from_audio, worker
+    from headcast.live import motion_worker as worker
+    from headcast.motion.build import MotionOptions
+    from headcast.phones import phones_from_audio
     from tests.conftest import joined_clips
 
     audio, text = joined_clips(repeats=4)  # still being decoded when the first frames render
@@ -313,14 +325,14 @@ def test_a_failed_video_calls_its_phones_off(tmp_path):
     running = _running_worker()
     with pytest.raises(InputError, match="no face"):
         animate(curtain, audio, tmp_path / "never.mp4", text=text, size=256,
-                check_reference=False, phones_in_worker=True)  # fmt: skip
+                check_reference=False, motion_in_worker=True)  # fmt: skip
     try:
         running.process.wait(timeout=10)  # decoding it all would take several times longer
     except subprocess.TimeoutExpired:
-        pytest.fail("the phones worker went on decoding the speech of a failed video")
+        pytest.fail("the motion worker went on decoding the speech of a failed video")
     speech = load_audio(clip_wav("0930"), sample_rate=16000)
-    pending = worker.find_phones_in_worker(speech, clip_text("0930"))
-    assert pending.result() == phones_from_audio(speech, clip_text("0930"))
+    pending = worker.motion_in_worker(speech, MotionOptions(), transcript=clip_text("0930"))
+    assert pending.result()[1] == phones_from_audio(speech, clip_text("0930"))
     assert worker._worker is not running and worker.worker_running()
 
 
