@@ -28,7 +28,7 @@ from headcast.audio import Audio, is_silent, load_audio, resample
 from headcast.audio.pitch import PITCH_HOP_MS, pitch_hz
 from headcast.audio.vad import frame_levels_db, voice_mask
 from headcast.errors import InputError
-from headcast.motion.prosody import loudness_envelope
+from headcast.motion.prosody import STEP_SAMPLES, ProsodyStream
 from headcast.phones.pieces import phones_in_pieces
 from headcast.server import ServerConfig
 from headcast.server.http.audio_upload import check_audio
@@ -47,8 +47,9 @@ sys.path.insert(0, sys.argv[2])
 from conftest import joined_clips
 from headcast.audio import is_silent, load_audio
 from headcast.audio.vad import voice_mask
-from headcast.motion.prosody import prosody_of
+from headcast.motion.prosody import ProsodyStream
 from headcast.phones.pieces import cut_times
+from headcast.phones.stream import BLOCK_MS
 
 def status_mb(key):
     with open("/proc/self/status") as f:
@@ -65,7 +66,10 @@ with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # the peak (VmHWM) starts again from here
 before_mb = status_mb("VmRSS")
 audio = load_audio(sys.argv[3])
-prosody_of(audio)
+# Prosody is measured as a clip's motion measures it: a stream, a block at a time.
+prosody, block = ProsodyStream(), int(audio.sample_rate * BLOCK_MS / 1000)
+for start in range(0, len(audio.samples) - block + 1, block):
+    prosody.push(audio.samples[start : start + block])
 voice_mask(audio.samples, audio.sample_rate)
 cut_times(audio)
 is_silent(audio)
@@ -126,15 +130,37 @@ def test_blockwise_pitch_is_the_whole_clips_pitch(speech: Audio) -> None:
     assert voiced[around].any()
 
 
-def test_blockwise_loudness_and_levels_are_the_whole_clips(speech: Audio) -> None:
-    loudness = loudness_envelope(speech, block_frames=10**9)
+def test_blockwise_levels_are_the_whole_clips(speech: Audio) -> None:
     levels = frame_levels_db(speech.samples, speech.sample_rate, block_frames=10**9)
-    assert loudness.max() == 1.0 and loudness.min() == 0.0
     for block in BLOCKS:
-        np.testing.assert_array_equal(loudness_envelope(speech, block_frames=block), loudness)
         np.testing.assert_array_equal(
             frame_levels_db(speech.samples, speech.sample_rate, block_frames=block), levels
         )
+
+
+def _streamed_prosody(samples: np.ndarray, push_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Loudness and semitones of ``samples`` measured ``push_steps`` 10 ms steps at a time."""
+    stream, push = ProsodyStream(), push_steps * STEP_SAMPLES
+    n = len(samples) // push * push
+    for start in range(0, n, push):
+        stream.push(samples[start : start + push])
+    steps = n // STEP_SAMPLES
+    return stream.loudness(0, steps), stream.semitones(0, steps)
+
+
+def test_streamed_prosody_is_final_once_measured(speech: Audio) -> None:
+    """Prosody is measured as the speech arrives rather than over the whole clip at once: the
+    values of a step are final once measured, the same whatever speech comes after, and
+    still span the whole range of loudness and pitch."""
+    for push_steps in (1, 4, 37):
+        loudness, semitones = _streamed_prosody(speech.samples, push_steps)
+        assert loudness.max() == 1.0 and loudness.min() == 0.0
+        assert (semitones > 1).any() and (semitones < -1).any()  # pitch moves either way
+        for part in (0.3, 0.7):
+            cut = int(len(speech.samples) * part) // (push_steps * STEP_SAMPLES)
+            head = _streamed_prosody(speech.samples[: cut * push_steps * STEP_SAMPLES], push_steps)
+            np.testing.assert_array_equal(head[0], loudness[: len(head[0])], f"{push_steps}")
+            np.testing.assert_array_equal(head[1], semitones[: len(head[1])], f"{push_steps}")
 
 
 def test_pitch_at_block_edges_matches_each_frame_on_its_own(speech: Audio) -> None:
