@@ -1,9 +1,10 @@
 """End-to-end speed of `headcast animate`: a 30 s clip at 512², 25 fps, MP4.
 
-Times each stage separately (audio decode, face analysis, renderer setup, prosody, phones,
-motion, render, encode) and reports the CPU time, frames per second, the real-time factor and peak
-memory. Stages overlap: the face and the renderer setup run beside the phones and the motion,
-encoding beside rendering. Run: `make bench`.
+Times each stage separately (audio decode, face analysis, renderer setup, motion, render,
+encode) and reports the CPU time, frames per second, the real-time factor and peak memory.
+Stages overlap: the face and the renderer setup run beside the motion (phones and prosody
+included), encoding beside rendering; "motion" is the time the renderer waited for it. Run:
+`make bench`.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def main() -> None:
     print(
         f"clip: {args.seconds:.0f} s speech, {args.size}x{args.size}, 25 fps, MP4 (H.264 + AAC)\n"
     )
-    header = "| portrait | transcript | audio s | face s | renderer setup s | prosody s | phones s | motion s | render s | encode s | total s | CPU s | fps | × real time |"
+    header = "| portrait | transcript | audio s | face s | renderer setup s | motion s | render s | encode s | total s | CPU s | fps | × real time |"
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,8 +99,7 @@ def main() -> None:
                 st = result.stage_seconds
                 print(
                     f"| {portrait.name} | {'yes' if text else 'no'} | {st['audio']:.2f} | {st['face']:.2f} | "
-                    f"{st['render_setup']:.2f} | {st['prosody']:.2f} | {st['phones']:.2f} | "
-                    f"{st['motion']:.2f} | "
+                    f"{st['render_setup']:.2f} | {st['motion']:.2f} | "
                     f"{st['render']:.2f} | {st['encode']:.2f} | {wall:.2f} | {cpu:.2f} | "
                     f"{result.n_frames / wall:.0f} | {result.audio_duration_s / wall:.1f} |"
                 )

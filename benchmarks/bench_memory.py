@@ -1,6 +1,6 @@
 """Peak resident memory of `headcast animate` against the length of the speech.
 
-Each run is a fresh `python -m headcast animate` process; its whole process tree (the phones
+Each run is a fresh `python -m headcast animate` process; its whole process tree (the motion
 worker is a subprocess) is sampled every few milliseconds from /proc: the peak of the sum of
 the tree's VmRSS, and each process's own VmHWM (its kernel-kept peak). Speech of any length
 is built by joining the bundled recordings with short pauses, as a 16 kHz mono WAV and as a
