@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from headcast.errors import InputError
+from headcast.limits import DEFAULT_FPS, DEFAULT_SIZE_PX, MAX_SIZE_PX, MIN_SIZE_PX, fps_error
 
 ENV_PREFIX = "HEADCAST_"
 ICE_URL_SCHEMES = ("stun", "stuns", "turn", "turns")
@@ -50,8 +51,8 @@ class ServerConfig:
     ice_servers: tuple[str, ...] = ()
     turn_username: str | None = None
     turn_credential: str | None = None
-    default_size_px: int = 512
-    default_fps: float = 25.0
+    default_size_px: int = DEFAULT_SIZE_PX
+    default_fps: float = DEFAULT_FPS
     # -- hostile clients: HTTP ------------------------------------------------------------
     # Failed authentications per minute per client address before 429 + Retry-After; 0 = off.
     auth_failures_per_min: int = 20
@@ -93,6 +94,14 @@ class ServerConfig:
             raise InputError(f"port must be 1-65535, got {self.port}")
         if self.job_lease_s <= 0:
             raise InputError(f"job_lease_s must be positive, got {self.job_lease_s}")
+        if error := fps_error(self.default_fps):
+            raise InputError(f"default_{error}")
+        size = self.default_size_px
+        if not MIN_SIZE_PX <= size <= MAX_SIZE_PX or size % 2:
+            raise InputError(
+                f"default_size_px must be an even number from {MIN_SIZE_PX} to {MAX_SIZE_PX}, "
+                f"got {size}"
+            )
         for url in self.ice_servers:
             if url.split(":", 1)[0] not in ICE_URL_SCHEMES or ":" not in url:
                 raise InputError(
@@ -106,7 +115,11 @@ class ServerConfig:
                      "ws_messages_per_s", "ws_bytes_per_s"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("auth_failures_per_min", "max_live_sessions_per_key", "max_queued_jobs_per_key"):
+        for name in (
+            "auth_failures_per_min",
+            "max_live_sessions_per_key",
+            "max_queued_jobs_per_key",
+        ):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.workers < 1:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from headcast.face.avatar import MAX_OUTPUT_SIZE_PX, MIN_OUTPUT_SIZE_PX
-from headcast.limits import MAX_FPS, MIN_FPS
+from headcast.limits import MAX_FPS, MAX_SIZE_PX, MIN_FPS, MIN_SIZE_PX
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 
@@ -41,11 +40,10 @@ def check_video_options(
     if not MIN_FPS <= rate <= MAX_FPS:
         raise ApiError(422, "bad_input", f"fps: must be between {MIN_FPS:g} and {MAX_FPS:g}")
     side = config.default_size_px if size is None else size
-    if not MIN_OUTPUT_SIZE_PX <= side <= MAX_OUTPUT_SIZE_PX or side % 2:
+    if not MIN_SIZE_PX <= side <= MAX_SIZE_PX or side % 2:
         raise ApiError(
             422,
             "bad_input",
-            f"size: must be an even number of pixels from {MIN_OUTPUT_SIZE_PX} to "
-            f"{MAX_OUTPUT_SIZE_PX}",
+            f"size: must be an even number of pixels from {MIN_SIZE_PX} to {MAX_SIZE_PX}",
         )
     return VideoOptions(chosen, float(rate), int(side))

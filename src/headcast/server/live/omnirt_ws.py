@@ -19,13 +19,10 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from headcast.limits import MAX_FPS, MAX_SIZE_PX, MIN_FPS, MIN_SIZE_PX
 from headcast.live.backlog import BacklogFull
 from headcast.live.protocol import LiveSession
 from headcast.server.live.ws_protocol import (
-    MAX_FPS,
-    MAX_SIZE_PX,
-    MIN_FPS,
-    MIN_SIZE_PX,
     ProtocolError,
     accept,
     check_size,

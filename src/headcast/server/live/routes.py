@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from headcast.audio.decode import load_audio
+from headcast.limits import MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from headcast.live.backlog import BacklogFull
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
@@ -22,9 +23,6 @@ from headcast.server.sessions.registry import RegisteredSession
 from headcast.server.state import request_state
 
 router = APIRouter(prefix="/v1/live", tags=["live"])
-
-MIN_PCM_RATE_HZ = 8_000
-MAX_PCM_RATE_HZ = 192_000
 
 
 class SayRequest(BaseModel):
@@ -106,8 +104,8 @@ async def push_audio(
     request: Request,
     sample_rate: int | None = Query(
         None,
-        ge=MIN_PCM_RATE_HZ,
-        le=MAX_PCM_RATE_HZ,
+        ge=MIN_SAMPLE_RATE_HZ,
+        le=MAX_SAMPLE_RATE_HZ,
         description="the body is raw PCM (signed 16-bit little-endian mono) at this rate; "
         "without it the body is an audio file (WAV, MP3, OGG, FLAC, M4A, WebM)",
     ),

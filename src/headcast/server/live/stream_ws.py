@@ -20,14 +20,19 @@ import numpy as np
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from headcast.errors import HeadcastError
+from headcast.limits import (
+    DEFAULT_SAMPLE_RATE_HZ,
+    MAX_FPS,
+    MAX_SAMPLE_RATE_HZ,
+    MAX_SIZE_PX,
+    MIN_FPS,
+    MIN_SAMPLE_RATE_HZ,
+    MIN_SIZE_PX,
+)
 from headcast.live.backlog import BacklogFull
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.live.ws_protocol import (
-    MAX_FPS,
-    MAX_SIZE_PX,
-    MIN_FPS,
-    MIN_SIZE_PX,
     ProtocolError,
     accept,
     as_protocol_error,
@@ -84,7 +89,14 @@ def stream_options(message: dict[str, Any], config: ServerConfig) -> StreamOptio
     rate = input_sample_rate(message)
     out_rate = FMP4_AUDIO_RATE_HZ
     if output == "jpeg":
-        out_rate = number(message, "output_sample_rate", 16_000, 8_000, 48_000, integer=True)
+        out_rate = number(
+            message,
+            "output_sample_rate",
+            DEFAULT_SAMPLE_RATE_HZ,
+            MIN_SAMPLE_RATE_HZ,
+            MAX_SAMPLE_RATE_HZ,
+            integer=True,
+        )
         if out_rate not in JPEG_OUTPUT_RATES_HZ:
             raise ProtocolError(
                 "bad_request", f"output_sample_rate must be one of {JPEG_OUTPUT_RATES_HZ}"

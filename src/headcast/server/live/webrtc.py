@@ -23,7 +23,7 @@ from aiortc.sdp import SessionDescription
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from headcast.face.avatar import MIN_OUTPUT_SIZE_PX
+from headcast.limits import MAX_SIZE_PX, MIN_SIZE_PX
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
@@ -40,8 +40,6 @@ router = APIRouter(tags=["webrtc"])
 DEFAULT_PORTRAIT = STATIC_DIR / "default_portrait.png"  # the bundled astronaut photo
 # Opus runs at 48 kHz: sessions made for WebRTC produce their audio at that rate.
 WEBRTC_AUDIO_RATE_HZ = 48_000
-# Larger pictures cannot be rendered and encoded in real time on a CPU.
-MAX_SIZE_PX = 1024
 # A peer that has not connected this long after its answer (the client went away) is closed.
 CONNECT_TIMEOUT_S = 30.0
 
@@ -56,7 +54,7 @@ class WebRtcOffer(BaseModel):
     )
     size: int | None = Field(
         None,
-        ge=MIN_OUTPUT_SIZE_PX,
+        ge=MIN_SIZE_PX,
         le=MAX_SIZE_PX,
         description="video width and height in pixels (even); default: the server's",
     )

@@ -20,6 +20,7 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketState
 
 from headcast.errors import HeadcastError
+from headcast.limits import DEFAULT_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
@@ -31,11 +32,6 @@ from headcast.server.state import request_state
 # Room for JSON fields around a base64 portrait of ``max_upload_bytes``.
 JSON_OVERHEAD_BYTES = 64 * 1024
 POLICY_VIOLATION_CLOSE = 1008
-# What a client may ask of a live session.
-DEFAULT_SAMPLE_RATE_HZ = 16_000
-MIN_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ = 8_000, 48_000
-MIN_FPS, MAX_FPS = 1, 60
-MIN_SIZE_PX, MAX_SIZE_PX = 128, 1024
 
 
 class ProtocolError(Exception):

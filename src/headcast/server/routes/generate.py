@@ -25,8 +25,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from headcast.animate import animate
-from headcast.face.avatar import MAX_OUTPUT_SIZE_PX, MIN_OUTPUT_SIZE_PX
-from headcast.limits import MAX_FPS, MIN_FPS
+from headcast.limits import MAX_FPS, MAX_SIZE_PX, MIN_FPS, MIN_SIZE_PX
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image, check_text
@@ -103,9 +102,7 @@ async def post_generate(
         raise ApiError(422, "bad_input", f"task: only '{TASK}' is supported, got '{body.task}'")
     fps = _config_number(body.config, "fps", config.default_fps, MIN_FPS, MAX_FPS)
     size = int(
-        _config_number(
-            body.config, "size", config.default_size_px, MIN_OUTPUT_SIZE_PX, MAX_OUTPUT_SIZE_PX
-        )
+        _config_number(body.config, "size", config.default_size_px, MIN_SIZE_PX, MAX_SIZE_PX)
     )
     if size % 2:
         raise ApiError(422, "bad_input", "config.size: must be an even number of pixels")

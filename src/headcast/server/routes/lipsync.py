@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from headcast.limits import MAX_FPS, MIN_FPS
+from headcast.limits import DEFAULT_FPS, MAX_FPS, MIN_FPS
 from headcast.lipsync import lipsync
 from headcast.motion.export import FORMATS, export
 from headcast.server.config import ServerConfig
@@ -39,7 +39,9 @@ async def post_lipsync(
     audio: Annotated[UploadFile, File(description="speech: WAV, MP3, OGG, FLAC, M4A, WebM")],
     text: Annotated[str | None, Form(description="transcript, for exact timing")] = None,
     format: Annotated[LipSyncFormat, Form(description="export format")] = DEFAULT_FORMAT,  # type: ignore[valid-type]
-    fps: Annotated[float, Form(ge=MIN_FPS, le=MAX_FPS, description="frame-based formats")] = 25.0,
+    fps: Annotated[
+        float, Form(ge=MIN_FPS, le=MAX_FPS, description="frame-based formats")
+    ] = DEFAULT_FPS,
     extended_shapes: Annotated[
         str,
         Form(max_length=4, description="optional mouth shapes, of G, H and X; 'none' for A-F"),

@@ -14,6 +14,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from headcast.face.avatar import Avatar, prepare_avatar
+from headcast.limits import DEFAULT_SAMPLE_RATE_HZ
 from headcast.live.backlog import AudioBacklog
 from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
 from headcast.live.protocol import LiveSession
@@ -59,7 +60,7 @@ class LiveSessions:
         *,
         size_px: int | None = None,
         fps: float | None = None,
-        output_rate: int = 16_000,
+        output_rate: int = DEFAULT_SAMPLE_RATE_HZ,
         realtime: bool = True,
         head_motion: bool = True,
         seed: int = 0,
