@@ -162,7 +162,11 @@ class LiveLipSync:
             first_s - T.MOUTH_CONTEXT_S - PHONE_HISTORY_MARGIN_S,
             n_frames / self.fps + self.lookahead_s + PHONE_HISTORY_MARGIN_S,
         )
-        return self._builder.make(n_frames, track, self._known_s(), self._prosody)
+        made = self._builder.make(n_frames, track, self._known_s(), self._prosody)
+        # The next frame looks back no further than its mouth context.
+        oldest_s = self.frames_emitted / self.fps - T.MOUTH_CONTEXT_S - PHONE_HISTORY_MARGIN_S
+        self._prosody.forget_before(int(oldest_s * T.CURVE_RATE_HZ))
+        return made
 
 
 def _as_float(pcm: np.ndarray) -> np.ndarray:

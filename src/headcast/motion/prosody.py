@@ -1,12 +1,15 @@
 """Prosody: loudness and pitch (F0) over time — the cues for mouth scale, nods and brows.
 
-Measured as the audio arrives, 10 ms steps at a time, and each step judged against the speech
-heard up to it (the loud level of the last seconds, the speaker's usual pitch so far): a step's
-value never depends on how much audio came after it, so a clip rendered whole and the same
-clip streamed give the same values.
+Measured as the audio arrives, in 10 ms steps, and each block of steps judged against the
+speech heard up to its end (the loud level of the last seconds, the speaker's usual pitch so
+far): a step's value never depends on the audio after its block. Blocks are fixed 40 ms
+whatever the pushes (``LiveLipSync``), so a clip rendered whole and the same clip streamed
+give the same values.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -18,24 +21,62 @@ STEP_SAMPLES = ANALYSIS_SAMPLE_RATE_HZ // T.CURVE_RATE_HZ
 QUIET_BELOW_LOUD_DB = 30.0  # this far below the recent loud level counts as silent
 
 
+class _Steps:
+    """Per-step values appended as they are measured; the oldest can be let go."""
+
+    def __init__(self) -> None:
+        self._values = np.zeros(1024, np.float32)
+        self._first = 0  # step number of self._values[0]
+        self._count = 0  # steps stored
+
+    @property
+    def end(self) -> int:
+        return self._first + self._count
+
+    def append(self, values: np.ndarray) -> None:
+        if self._count + len(values) > len(self._values):
+            grown = np.zeros(max(2 * len(self._values), self._count + len(values)), np.float32)
+            grown[: self._count] = self._values[: self._count]
+            self._values = grown
+        self._values[self._count : self._count + len(values)] = values
+        self._count += len(values)
+
+    def slice(self, start: int, stop: int) -> np.ndarray:
+        """Steps ``start … stop - 1``; those let go or not measured yet are 0."""
+        out = np.zeros(max(stop - start, 0), np.float32)
+        lo, hi = max(start, self._first), min(stop, self.end)
+        if hi > lo:
+            out[lo - start : hi - start] = self._values[lo - self._first : hi - self._first]
+        return out
+
+    def forget_before(self, step: int) -> None:
+        drop = min(max(step - self._first, 0), self._count)
+        if drop:
+            self._values[: self._count - drop] = self._values[drop : self._count]
+            self._first += drop
+            self._count -= drop
+
+
 class ProsodyStream:
     """Loudness in [0, 1] and pitch in semitones from the speaker's median, per 10 ms step.
 
     Audio comes in whole steps (any multiple of ``STEP_SAMPLES`` of 16 kHz mono float32).
+    Steps a caller no longer needs are let go (``forget_before``), so a stream that goes on
+    for hours holds seconds.
     """
 
     def __init__(self) -> None:
         self._db = np.zeros(0, np.float64)
-        self._loudness = np.zeros(0, np.float32)
-        self._semitones = np.zeros(0, np.float32)
-        self._voiced_log2: list[float] = []  # log2 F0 of the voiced steps so far
-        self._voiced_steps: list[int] = []
+        self._loudness = _Steps()
+        self._semitones = _Steps()
+        self._voiced_log2: deque[float] = deque()  # log2 F0 of the recent voiced steps
+        self._voiced_steps: deque[int] = deque()
         # Pitch frames are centred: each needs half a window of audio either side.
         self._context = np.zeros(int(ANALYSIS_SAMPLE_RATE_HZ * PITCH_WINDOW_MS / 1000), np.float32)
 
     @property
     def n_steps(self) -> int:
-        return len(self._loudness)
+        return self._loudness.end
 
     def push(self, samples: np.ndarray) -> None:
         if len(samples) % STEP_SAMPLES:
@@ -50,8 +91,8 @@ class ProsodyStream:
         loud = float(np.percentile(self._db[-history:], 95))
         self._db = self._db[-history:]
         level = np.clip((db - (loud - QUIET_BELOW_LOUD_DB)) / QUIET_BELOW_LOUD_DB, 0.0, 1.0)
-        self._loudness = np.concatenate([self._loudness, level.astype(np.float32)])
-        self._semitones = np.concatenate([self._semitones, self._pitch(samples, n)])
+        self._loudness.append(level.astype(np.float32))
+        self._semitones.append(self._pitch(samples, n))
 
     def _pitch(self, samples: np.ndarray, n: int) -> np.ndarray:
         audio = np.concatenate([self._context, samples])
@@ -62,14 +103,14 @@ class ProsodyStream:
         f0 = pitch_hz(audio, ANALYSIS_SAMPLE_RATE_HZ)[first : first + n]
         f0 = np.pad(f0, (0, n - len(f0)), constant_values=np.nan)
         out = np.zeros(n, np.float32)
-        base = self.n_steps - n
+        base = self.n_steps - n  # their loudness is in already
         history = int(T.PITCH_HISTORY_S * T.CURVE_RATE_HZ)
         for k in np.flatnonzero(np.isfinite(f0)):
             self._voiced_log2.append(float(np.log2(f0[k])))
             self._voiced_steps.append(base + int(k))
         while self._voiced_steps and self._voiced_steps[0] < base + n - history:
-            self._voiced_steps.pop(0)
-            self._voiced_log2.pop(0)
+            self._voiced_steps.popleft()
+            self._voiced_log2.popleft()
         if self._voiced_log2:
             median = float(np.median(self._voiced_log2))
             voiced = np.isfinite(f0)
@@ -78,14 +119,13 @@ class ProsodyStream:
 
     def loudness(self, start: int, stop: int) -> np.ndarray:
         """Loudness of steps ``start … stop - 1`` (those not measured yet are silent)."""
-        return _slice(self._loudness, start, stop)
+        return self._loudness.slice(start, stop)
 
     def semitones(self, start: int, stop: int) -> np.ndarray:
         """Pitch of steps ``start … stop - 1`` in semitones from the median so far; 0 unvoiced."""
-        return _slice(self._semitones, start, stop)
+        return self._semitones.slice(start, stop)
 
-
-def _slice(values: np.ndarray, start: int, stop: int) -> np.ndarray:
-    start, stop = max(start, 0), max(stop, 0)
-    out = values[start:stop]
-    return np.pad(out, (0, max(stop - start - len(out), 0)))
+    def forget_before(self, step: int) -> None:
+        """Steps before ``step`` will not be asked for again."""
+        self._loudness.forget_before(step)
+        self._semitones.forget_before(step)
