@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import portrait_b64  # noqa: E402
 
-FLOODER = ROOT / "tests" / "ws_flood.py"
+FLOODER = ROOT / "tests" / "support" / "ws_flood.py"
 RATE_HZ = 16_000
 VICTIM_KEY, FLOOD_KEY = "victim-key", "flood-key"
 SETTLE_S = 3.0  # victim frames before measuring

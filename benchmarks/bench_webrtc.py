@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_stream import start_server  # noqa: E402
 from tests.conftest import clip_pcm16  # noqa: E402
-from tests.webrtc_sync import apertures, best_lag_frames  # noqa: E402
+from tests.support.webrtc_sync import apertures, best_lag_frames  # noqa: E402
 
 SIZE = 512
 RATE = 48_000

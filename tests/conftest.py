@@ -98,3 +98,143 @@ def judge():
 def speech_pcm() -> np.ndarray:
     """LibriVox 0870 as int16 PCM at 16 kHz, for the live WebSocket protocols."""
     return clip_pcm16("0870", 16_000)
+
+
+# -- Markers (registered in pyproject.toml) ------------------------------------------------
+# What a test needs beyond Python, and which tests the quick subset leaves out:
+#     pytest -m "not slow and not browser and not redis"
+# runs the rest in under a minute on two cores. Entries are test modules (every test in them)
+# or module::test (every parameter of it); one place, so the quick subset reads as one list.
+# An entry that names no test any more is an error, so a rename cannot unmark a test quietly.
+
+BROWSER_TESTS = (
+    "test_index_page",
+    "test_live_page",
+    "test_live_page_firefox",
+    "test_hostile_http::test_api_docs_render_in_a_browser_under_their_policy",
+)
+REDIS_TESTS = (
+    "test_jobs_redis",
+    "test_deploy::test_two_replicas_from_the_container_command_share_jobs",
+)
+# Over about a second on two shared cores (pytest --durations), and whole modules whose tests
+# each start a process, a server or a browser.
+SLOW_TESTS = (
+    "test_animate_cli",
+    "test_hostile_http",
+    "test_hostile_live",
+    "test_index_page",
+    "test_jobs",
+    "test_jobs_redis",
+    "test_live_page",
+    "test_live_page_firefox",
+    "test_motion_worker",
+    "test_one_motion",
+    "test_openapi_fuzz",
+    "test_say",
+    "test_session_processes",
+    "test_stream_ws",
+    "test_webrtc",
+    "test_animate_route::test_audio_longer_than_the_limit_is_refused",
+    "test_animate_route::test_full_render_pool_answers_429_with_retry_after",
+    "test_animate_route::test_webm_by_default_with_the_speech_and_a_face",
+    "test_avatars::test_photo_over_the_pixel_limit_is_refused",
+    "test_bad_input::test_audio_over_the_limit",
+    "test_bad_input::test_face_too_small",
+    "test_bad_input::test_image_that_is_not_an_image",
+    "test_bad_input::test_missing_image",
+    "test_bad_input::test_no_face",
+    "test_bad_input::test_output_folder_missing",
+    "test_bad_input::test_several_faces_animates_the_largest",
+    "test_deploy::test_a_library_install_holds_no_web_stack",
+    "test_deploy::test_two_replicas_from_the_container_command_share_jobs",
+    "test_engine_kinds::test_audio_driven_engine_hears_each_frames_own_window_and_lookahead",
+    "test_engine_kinds::test_audio_frames_wait_for_their_lookahead",
+    "test_engine_kinds::test_remote_batch_keeps_frames_on_their_way_and_drops_interrupted_ones",
+    "test_engine_kinds::test_remote_engine_is_asked_its_latency_ahead_and_paced",
+    "test_generate_route::test_flashhead_http_client_gets_frames_of_the_portrait",
+    "test_generate_route::test_without_a_shared_directory_generate_says_how_to_enable_it",
+    "test_lipsync_export::test_cli_writes_stdout_and_files",
+    "test_lipsync_export::test_cues_cover_the_audio_without_gaps",
+    "test_lipsync_route::test_audio_is_judged_by_content_not_by_name",
+    "test_lipsync_route::test_every_format_matches_the_library",
+    "test_lipsync_route::test_fps_and_options_reach_the_export",
+    "test_live_lipsync::test_any_sample_rate",
+    "test_live_lipsync::test_chunking_does_not_change_the_frames",
+    "test_live_lipsync::test_lips_close_on_bilabials_and_agree_with_batch",
+    "test_live_lipsync::test_music_keeps_the_mouth_at_rest",
+    "test_memory_bounds::test_analysis_memory_does_not_grow_with_the_speech",
+    "test_memory_bounds::test_speech_without_pauses_is_decoded_in_bounded_pieces",
+    "test_memory_bounds::test_streamed_prosody_is_final_once_measured",
+    "test_memory_bounds::test_video_audio_from_a_stream_is_the_same_as_from_memory",
+    "test_motion::test_bilabials_close_and_vowels_open",
+    "test_motion::test_blinks_are_natural_and_motion_is_deterministic",
+    "test_motion::test_frame_count_covers_the_audio",
+    "test_motion::test_motion_made_as_the_pieces_arrive_is_the_whole_clips",
+    "test_motion::test_pauses_blink_glance_and_accents_raise_the_brows",
+    "test_omnirt_ws::test_a_photo_without_a_face_is_refused_in_protocol_terms",
+    "test_omnirt_ws::test_flashhead_client_runs_a_whole_session",
+    "test_phones::test_each_guessed_word_is_reported_once",
+    "test_phones::test_fast_recognition_frame_accuracy",
+    "test_phones::test_long_speech_is_decoded_in_pieces_cut_in_its_pauses",
+    "test_phones::test_non_speech_is_silence",
+    "test_phones::test_phones_from_audio_dispatches_on_transcript",
+    "test_phones::test_recognition_frame_accuracy",
+    "test_phones::test_recognition_is_deterministic_and_thread_safe",
+    "test_phones::test_speech_the_transcript_leaves_out_is_recognized",
+    "test_phones::test_wrong_transcript_falls_back_to_recognition",
+    "test_pick_reference::test_cli_no_usable_face_exits_2",
+    "test_pick_reference::test_cli_table_json_sheet_and_best",
+    "test_pick_reference::test_untouched_frontal_photo_ranks_first",
+    "test_pick_reference_route::test_bad_uploads_name_the_file",
+    "test_pick_reference_route::test_ranking_matches_the_command_line",
+    "test_quality_judge::test_smiles_with_teeth_are_not_closed",
+    "test_render::test_any_reasonable_portrait_speaks",
+    "test_render::test_rest_closes_the_mouth",
+    "test_render::test_tongue_tip_rises_inside_the_open_mouth",
+    "test_serve_extra::test_serve_without_the_extra_says_how_to_install_it",
+    "test_server_basics::test_metrics_are_exposed",
+    "test_server_basics::test_probes_and_json_errors",
+    "test_service_security::test_a_transcript_is_not_a_way_around_the_limits",
+    "test_service_security::test_cors_only_for_configured_origins",
+    "test_service_security::test_decompression_bombs_are_refused_before_decoding",
+    "test_service_security::test_each_upload_is_limited",
+    "test_service_security::test_every_non_public_route_needs_a_key",
+    "test_service_security::test_rate_limit_per_key_with_retry_after",
+    "test_session::test_batch_session_pairs_every_frame_with_its_audio",
+    "test_session::test_live_session_shows_idle_frames_between_turns",
+)
+
+
+def _marks_by_entry() -> dict[str, list[str]]:
+    marks: dict[str, list[str]] = {}
+    for name, entries in (
+        ("browser", BROWSER_TESTS),
+        ("redis", REDIS_TESTS),
+        ("slow", SLOW_TESTS),
+    ):
+        for entry in entries:
+            module = entry.split("::")[0]
+            if not (ROOT / "tests" / f"{module}.py").exists():
+                raise pytest.UsageError(f"tests/conftest.py marks {entry}: no tests/{module}.py")
+            marks.setdefault(entry, []).append(name)
+    return marks
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by them
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    marks = _marks_by_entry()
+    checked: set[str] = set()
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        module = item.path.stem
+        if module not in checked:
+            checked.add(module)
+            for entry in marks:
+                prefix, _, test = entry.partition("::")
+                if prefix == module and test and not hasattr(item.module, test):
+                    raise pytest.UsageError(f"tests/conftest.py marks {entry}: no such test")
+        for entry in (module, f"{module}::{item.originalname}"):
+            for name in marks.get(entry, ()):
+                item.add_marker(name)

@@ -9,19 +9,14 @@ import pytest
 
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.job_helpers import probe_video
-from tests.server_helpers import running_server
+from tests.support.servers import running_server, server_fixture
+from tests.support.video_probe import probe_video
 
 CLIP = "0880"  # 3.0 s of read speech
 CLIP_S = 2.99
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("animate")
-    config = ServerConfig.from_env({}, allow_anonymous=True, data_dir=data_dir)
-    with running_server(config) as running:
-        yield running
+server = server_fixture()
 
 
 def _animate(base_url: str, image: str = "obama.jpg", audio=None, **form) -> httpx.Response:

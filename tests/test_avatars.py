@@ -11,18 +11,12 @@ from PIL import Image, ImageEnhance
 
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, SAMPLES
-from tests.server_helpers import running_server
+from tests.support.servers import running_server, server_fixture
 
 CRITERIA = {"faces", "resolution", "pose", "eyes", "mouth", "sharpness", "exposure", "lighting"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {}, api_keys=("alice", "bob"), data_dir=tmp_path_factory.mktemp("avatars")
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(api_keys=("alice", "bob"))
 
 
 def _client(server, key: str) -> httpx.Client:

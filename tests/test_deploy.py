@@ -32,7 +32,7 @@ import yaml
 from headcast.server import ServerConfig
 from headcast.server.app import ROUTERS
 from headcast.server.routes import health
-from tests.server_helpers import free_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"

@@ -9,26 +9,19 @@ import os
 import av
 import httpx
 import numpy as np
-import pytest
 from opentalking.providers.synthesis.flashhead.http_client import FlashHeadHTTPClient
 
 from headcast.audio import load_audio
 from headcast.face.image_io import load_image
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, SAMPLES, clip_wav
-from tests.server_helpers import config_with_shared_dir, running_server
+from tests.support.servers import running_server, server_fixture
 
 FPS = 25
 SAMPLE_RATE_HZ = 16_000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = config_with_shared_dir(
-        tmp_path_factory.mktemp("generate"), allow_anonymous=True, default_size_px=256
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(shared_dir=True, default_size_px=256)
 
 
 def _speech_pcm(seconds: float) -> np.ndarray:

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from headcast.errors import InputError
 from headcast.server import ServerConfig, create_app
 from headcast.server.http.admission import route_rules
-from tests.server_helpers import config_with_shared_dir, free_port, running_server
+from tests.support.servers import free_port, running_server, server_config
 
 KEY = "sesame-7f3a9c"
 CHROMIUM = "/usr/bin/chromium"
@@ -36,7 +36,7 @@ MB = 1024 * 1024
 
 
 def _config(root: Path, **settings) -> ServerConfig:
-    return config_with_shared_dir(root, api_keys=(KEY,), **settings)
+    return server_config(root, shared_dir=True, api_keys=(KEY,), **settings)
 
 
 def _raw_exchange(port: int, request: bytes, timeout_s: float = 10.0) -> tuple[int, dict, dict]:
@@ -109,7 +109,7 @@ def test_non_ascii_keys_are_refused_not_crashed(tmp_path):
 
 def test_a_non_ascii_key_works_as_utf8(tmp_path):
     key = "clé-✓"
-    config = config_with_shared_dir(tmp_path, api_keys=(key,))
+    config = server_config(tmp_path, shared_dir=True, api_keys=(key,))
     with running_server(config) as server:
         ok = httpx.get(server.base_url + "/v1/avatars", headers={"X-API-Key": key.encode()})
         assert ok.status_code == 200, ok.text

@@ -11,20 +11,19 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from headcast.server import ServerConfig
 from headcast.server.state import app_state
 from tests.conftest import portrait_b64
-from tests.server_helpers import running_server, until
+from tests.support.servers import server_fixture
+from tests.support.waiting import until
 
 SIZE = 128
 RATE_HZ = 16_000
 BACKLOG_S = 2.0
 CHUNK_SAMPLES = 1600  # 100 ms pushes
-FLOODER = Path(__file__).with_name("ws_flood.py")
+FLOODER = Path(__file__).parent / "support" / "ws_flood.py"
 STREAM_FIELDS = ("size", "seed", "sample_rate", "fps", "jpeg_quality", "output_sample_rate")
 OMNIRT_FIELDS = ("fps", "sample_rate", "width", "height", "chunk_samples", "seed")
 NOT_FINITE = ("NaN", "Infinity", "-Infinity", "1e400", "-1e400")
@@ -86,19 +85,12 @@ async def _ping(ws, inbox: Inbox, timeout_s: float = 10.0) -> None:
 # -- finding 4: the audio backlog ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def backlog_server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {},
-        allow_anonymous=True,
-        data_dir=tmp_path_factory.mktemp("d"),
-        max_live_backlog_s=BACKLOG_S,
-        # Far above what the test sends: only the backlog may refuse it.
-        ws_messages_per_s=1e6,
-        ws_bytes_per_s=1e10,
-    )
-    with running_server(config) as running:
-        yield running
+backlog_server = server_fixture(
+    max_live_backlog_s=BACKLOG_S,
+    # Far above what the test sends: only the backlog may refuse it.
+    ws_messages_per_s=1e6,
+    ws_bytes_per_s=1e10,
+)
 
 
 def test_stream_backlog_refuses_audio_beyond_the_limit(backlog_server):
@@ -206,16 +198,10 @@ def test_omnirt_chunk_beyond_the_backlog_is_refused_and_the_connection_kept(back
 # -- finding 5: floods and per-key quotas ----------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def two_keys_server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {},
-        api_keys=("victim-key", "flood-key"),
-        data_dir=tmp_path_factory.mktemp("d"),
-        max_live_sessions=2,  # one a key
-    )
-    with running_server(config) as running:
-        yield running
+two_keys_server = server_fixture(
+    api_keys=("victim-key", "flood-key"),
+    max_live_sessions=2,  # one a key
+)
 
 
 def test_a_flooding_connection_is_cut_off_and_another_key_keeps_streaming(two_keys_server):
@@ -295,11 +281,7 @@ def test_one_key_cannot_take_every_live_session(two_keys_server):
 # -- finding 6: numbers that are not numbers -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def plain_server(tmp_path_factory):
-    config = ServerConfig.from_env({}, allow_anonymous=True, data_dir=tmp_path_factory.mktemp("d"))
-    with running_server(config) as running:
-        yield running
+plain_server = server_fixture()
 
 
 def _with_literal(message: dict, path: tuple[str, ...], literal: str) -> str:

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.server_helpers import running_server
+from tests.support.servers import server_fixture
 
 CHROMIUM = "/usr/bin/chromium"
 API_KEY = "page-key"
@@ -21,13 +20,7 @@ RENDER_TIMEOUT_MS = 120_000
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs /usr/bin/chromium")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {}, api_keys=(API_KEY,), data_dir=tmp_path_factory.mktemp("page")
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(api_keys=(API_KEY,))
 
 
 def test_page_is_static_and_self_contained(server):

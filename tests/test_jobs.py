@@ -12,24 +12,16 @@ from headcast.server import ServerConfig
 from headcast.server.jobs.record import MAX_ATTEMPTS, JobRecord, JobState
 from headcast.server.jobs.sqlite_store import SqliteJobStore
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.job_helpers import ServeProcess, cached_avatar_id, probe_video, wait_for_job
-from tests.server_helpers import running_server
+from tests.support.jobs import cached_avatar_id, wait_for_job
+from tests.support.serve_process import ServeProcess
+from tests.support.servers import running_server, server_fixture
+from tests.support.video_probe import probe_video
 
 SHORT, SHORT_S = "0880", 2.99  # seconds of speech
 LONG = "0870"  # 7.1 s: long enough to catch its job running
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {},
-        allow_anonymous=True,
-        rate_limit_per_min=0,
-        data_dir=tmp_path_factory.mktemp("jobs"),
-        workers=1,
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(rate_limit_per_min=0, workers=1)
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,10 @@ import redis
 
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_wav
-from tests.job_helpers import ServeProcess, cached_avatar_id, probe_video, wait_for_job
-from tests.server_helpers import free_port, running_server
+from tests.support.jobs import cached_avatar_id, wait_for_job
+from tests.support.serve_process import ServeProcess
+from tests.support.servers import free_port, running_server
+from tests.support.video_probe import probe_video
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 # A killed replica's jobs are requeued this soon. Long enough that a live replica, busy in

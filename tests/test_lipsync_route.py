@@ -7,21 +7,14 @@ import pytest
 
 from headcast.lipsync import lipsync
 from headcast.motion.export import FORMATS, export, moho_dat, rhubarb_json, rhubarb_tsv
-from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.server_helpers import running_server
+from tests.support.servers import server_fixture
 
 CLIP = "0930"  # 3.3 s with a transcript
 CLIP_S = 3.29
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {}, api_keys=("k1",), data_dir=tmp_path_factory.mktemp("lipsync"), max_text_chars=500
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(api_keys=("k1",), max_text_chars=500)
 
 
 def _post(server, data: dict | None = None, audio: bytes | None = None, name="speech.wav"):

@@ -19,7 +19,7 @@ from PIL import Image
 
 from headcast.server import ServerConfig
 from headcast.server.state import app_state
-from tests.server_helpers import running_server
+from tests.support.servers import running_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -16,9 +16,15 @@ from PIL import Image
 
 from headcast.server import ServerConfig
 from headcast.server.state import app_state
-from tests.server_helpers import running_server
+from tests.support.servers import running_server
+from tests.support.webdriver_bidi import (
+    KEY_ENTER,
+    KEY_TAB,
+    FirefoxPage,
+    find_firefox,
+    headless_firefox,
+)
 from tests.test_live_page import KEY, PLAYING, SPEAKING_SHOTS, TEXT, check_spoke_and_rested
-from tests.webdriver_bidi import KEY_ENTER, KEY_TAB, FirefoxPage, find_firefox, headless_firefox
 
 FIREFOX = find_firefox()
 pytestmark = pytest.mark.skipif(

@@ -10,29 +10,18 @@ import struct
 
 import cv2
 import numpy as np
-import pytest
 from opentalking.providers.synthesis.flashhead import FlashHeadWSClient
 from websockets.asyncio.client import connect
 
-from headcast.server import ServerConfig
 from headcast.server.state import app_state
 from tests.conftest import MEDIA, portrait_b64
-from tests.server_helpers import running_server
+from tests.support.servers import server_fixture
 
 SIZE = 256
 MAX_UPLOAD_BYTES = 300_000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {},
-        allow_anonymous=True,
-        max_upload_bytes=MAX_UPLOAD_BYTES,
-        data_dir=tmp_path_factory.mktemp("data"),
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(max_upload_bytes=MAX_UPLOAD_BYTES)
 
 
 def _url(server) -> str:

@@ -8,32 +8,27 @@ minute.
 
 from __future__ import annotations
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from tests.server_helpers import config_with_shared_dir, running_server
+from tests.support.servers import server_fixture
 
 KEY = "fuzz-key"
 MAX_EXAMPLES = 6
 
 
-@pytest.fixture(scope="module")
-def fuzzed_server(tmp_path_factory):
-    config = config_with_shared_dir(
-        tmp_path_factory.mktemp("fuzz"),
-        api_keys=(KEY,),
-        rate_limit_per_min=0,
-        max_upload_bytes=256 * 1024,
-        max_audio_s=2.0,
-        max_text_chars=40,
-        max_queued_jobs=2,
-        max_live_sessions=2,
-    )
-    with running_server(config) as running:
-        yield running
+fuzzed_server = server_fixture(
+    shared_dir=True,
+    api_keys=(KEY,),
+    rate_limit_per_min=0,
+    max_upload_bytes=256 * 1024,
+    max_audio_s=2.0,
+    max_text_chars=40,
+    max_queued_jobs=2,
+    max_live_sessions=2,
+)
 
 
 def _fuzz(operation, mode: GenerationMode, called: list[str]) -> None:

@@ -9,18 +9,13 @@ import pytest
 from PIL import Image
 
 from headcast.face.reference_score import WEIGHTS, rank_references
-from headcast.server import ServerConfig
 from tests.conftest import MEDIA, SAMPLES
-from tests.server_helpers import running_server
+from tests.support.servers import server_fixture
 
 PHOTOS = [MEDIA / "obama.jpg", MEDIA / "obama2.jpg", MEDIA / "biden.jpg", SAMPLES / "astronaut.png"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env({}, api_keys=("k1",), data_dir=tmp_path_factory.mktemp("pick"))
-    with running_server(config) as running:
-        yield running
+server = server_fixture(api_keys=("k1",))
 
 
 def _post(server, files: list[tuple[str, bytes]]) -> httpx.Response:

@@ -7,7 +7,7 @@ import pytest
 
 from headcast.errors import InputError
 from headcast.server import ServerConfig
-from tests.server_helpers import running_server
+from tests.support.servers import running_server
 
 
 def test_refuses_to_start_without_keys_unless_told(tmp_path):

@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.server_helpers import config_with_shared_dir, running_server
+from tests.support.servers import running_server, server_fixture
 
 KEY = "good-key"
 AUTH = {"X-API-Key": KEY}
@@ -33,20 +33,16 @@ PUBLIC_PREFIXES = ("/static/", "/live/", "/docs/")
 POLICY_VIOLATION = 1008
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = config_with_shared_dir(
-        tmp_path_factory.mktemp("security"),
-        api_keys=(KEY,),
-        max_upload_bytes=MAX_UPLOAD_BYTES,
-        max_audio_s=5.0,
-        max_image_pixels=4_000_000,
-        max_text_chars=200,
-        rate_limit_per_min=0,
-        auth_failures_per_min=0,  # wrong keys on every route, on purpose; throttling: own test
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(
+    shared_dir=True,
+    api_keys=(KEY,),
+    max_upload_bytes=MAX_UPLOAD_BYTES,
+    max_audio_s=5.0,
+    max_image_pixels=4_000_000,
+    max_text_chars=200,
+    rate_limit_per_min=0,
+    auth_failures_per_min=0,  # wrong keys on every route, on purpose; throttling: own test
+)
 
 
 def _assert_json_error(response: httpx.Response, status: int | tuple[int, ...], what: object):

@@ -11,29 +11,21 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from headcast.face import prepare_avatar
 from headcast.live.pool import SessionPool
-from headcast.server import ServerConfig
 from headcast.server.state import app_state
 from headcast.session import SegmentFinished
 from tests.conftest import SAMPLES, portrait_b64
-from tests.server_helpers import running_server
+from tests.support.servers import server_fixture
 
 SIZE = 256
 CHUNK_SAMPLES = 1600
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {}, allow_anonymous=True, data_dir=tmp_path_factory.mktemp("d"), session_processes=2
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(session_processes=2)
 
 
 def _shared_memory() -> set[str]:

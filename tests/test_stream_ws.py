@@ -22,7 +22,8 @@ from headcast.audio import load_audio
 from headcast.server import ServerConfig
 from headcast.server.state import app_state
 from tests.conftest import clip_wav, portrait_b64
-from tests.server_helpers import running_server, until
+from tests.support.servers import running_server, server_fixture
+from tests.support.waiting import until
 
 SIZE = 256
 FPS = 25
@@ -30,11 +31,7 @@ FRAME_HEADER = struct.Struct("<4sIdiII")
 CHUNK_SAMPLES = 1600  # 100 ms pushes
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env({}, allow_anonymous=True, data_dir=tmp_path_factory.mktemp("d"))
-    with running_server(config) as running:
-        yield running
+server = server_fixture()
 
 
 def _start(**fields) -> str:

@@ -20,8 +20,8 @@ from headcast.audio import load_audio
 from headcast.server import ServerConfig
 from headcast.server.state import app_state
 from tests.conftest import MEDIA, clip_pcm16, clip_wav
-from tests.server_helpers import running_server
-from tests.webrtc_sync import apertures, best_lag_frames
+from tests.support.servers import running_server, server_fixture
+from tests.support.webrtc_sync import apertures, best_lag_frames
 
 KEY = "webrtc-test-key"
 OTHER_KEY = "someone-else"
@@ -36,13 +36,7 @@ LONG_TEXT = (
 )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = ServerConfig.from_env(
-        {}, api_keys=(KEY, OTHER_KEY), data_dir=tmp_path_factory.mktemp("data")
-    )
-    with running_server(config) as running:
-        yield running
+server = server_fixture(api_keys=(KEY, OTHER_KEY))
 
 
 def client(server, key: str = KEY) -> httpx.AsyncClient:

@@ -1,6 +1,6 @@
 """A hostile WebSocket client, run as its own process: floods tiny PCM messages and pings.
 
-``python tests/ws_flood.py URL KEY SECONDS [--reconnect]`` sends as fast as it can until the
+``python tests/support/ws_flood.py URL KEY SECONDS [--reconnect]`` sends as fast as it can until the
 server closes the connection (or, with ``--reconnect``, until SECONDS are up, connecting again
 each time it is cut off), then prints one JSON line: what it sent and how it was stopped.
 """

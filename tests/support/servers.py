@@ -1,8 +1,8 @@
-"""A real headcast server on a loopback port, in a background thread of the test process."""
+"""Real headcast servers on loopback ports, in a background thread of the test process, and the
+one factory of the tests' server fixtures."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from headcast.server import ServerConfig, create_app
 from headcast.server.http.uvicorn_config import uvicorn_config
@@ -25,12 +27,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def config_with_shared_dir(root: Path, **settings: Any) -> ServerConfig:
-    """A configuration keeping its data in ``root/data``, with ``root/shared`` (made here) as the
-    folder that requests may name files in; ``settings`` as for ``ServerConfig.from_env``."""
-    shared = root / "shared"
-    shared.mkdir()
-    return ServerConfig.from_env({}, data_dir=root / "data", shared_dir=shared, **settings)
+def server_config(root: Path, *, shared_dir: bool = False, **settings: Any) -> ServerConfig:
+    """A configuration keeping its data in ``root/data``; ``settings`` as for
+    ``ServerConfig.from_env``. Callers are anonymous unless ``api_keys`` are given. With
+    ``shared_dir``, ``root/shared`` (made here) is the folder that requests may name files in."""
+    if "api_keys" not in settings:
+        settings.setdefault("allow_anonymous", True)
+    if shared_dir:
+        settings["shared_dir"] = root / "shared"
+        settings["shared_dir"].mkdir()
+    return ServerConfig.from_env({}, data_dir=root / "data", **settings)
 
 
 @dataclass
@@ -38,7 +44,7 @@ class RunningServer:
     config: ServerConfig
     base_url: str
     ws_url: str
-    app: object
+    app: FastAPI
 
 
 @contextmanager
@@ -70,9 +76,17 @@ def running_server(config: ServerConfig, timeout_s: float = 30.0) -> Iterator[Ru
         thread.join(timeout=15)
 
 
-async def until(condition: Callable[[], bool], timeout_s: float = 15.0) -> None:
-    """Wait (asynchronously) for ``condition``; an assertion error after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
+def server_fixture(*, shared_dir: bool = False, **settings: Any) -> Callable[..., Any]:
+    """A module-scoped fixture: a server on a fresh data directory, configured as by
+    ``server_config``. Assign it to the fixture's name in a test module::
+
+        server = server_fixture(api_keys=("k1",), max_text_chars=500)
+    """
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+        root = tmp_path_factory.mktemp("server")
+        with running_server(server_config(root, shared_dir=shared_dir, **settings)) as running:
+            yield running
+
+    return fixture
