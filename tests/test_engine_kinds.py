@@ -24,6 +24,7 @@ from headcast.render import (
     EngineInput,
     EngineKind,
     FrameAudio,
+    check_engine,
     engine_capabilities,
     get_engine,
     list_engines,
@@ -416,6 +417,9 @@ def test_what_an_engine_cannot_do_is_refused_at_construction(avatar):
     Session(avatar, engine="test-files-only").close()  # a file is fine
     with pytest.raises(InputError, match=r"unknown engine 'nope' \(available: .*warp"):
         Session(avatar, engine="nope")
+    with pytest.raises(InputError, match=r"engine 'test-512-only' renders 512 px only"):
+        check_engine("test-512-only", size_px=256, fps=FPS, live=False)
+    assert check_engine("test-512-only", size_px=512, fps=FPS, live=True).min_size_px == 512
     with pytest.raises(ValueError, match="audio_rate_hz"):
         EngineCapabilities(kind=EngineKind.AUDIO)
     with pytest.raises(ValueError, match="remote_input"):

@@ -78,6 +78,14 @@ def engine_capabilities(name: str) -> EngineCapabilities:
     return capabilities_of(_factory(name))
 
 
+def check_engine(name: str, *, size_px: int, fps: float, live: bool) -> EngineCapabilities:
+    """What ``name`` can do, once it is known to render ``size_px`` squares at ``fps`` (live or
+    into a file); InputError naming the engine otherwise. For front ends, before any work."""
+    capabilities = engine_capabilities(name)
+    capabilities.check(name, size_px=size_px, fps=fps, live=live)
+    return capabilities
+
+
 def get_engine(name: str = DEFAULT_ENGINE) -> Engine[Any]:
     """The engine registered under ``name``; its session's type follows its kind."""
     engine = _factory(name)()
