@@ -420,6 +420,10 @@ def test_what_an_engine_cannot_do_is_refused_at_construction(avatar):
     with pytest.raises(InputError, match=r"engine 'test-512-only' renders 512 px only"):
         check_engine("test-512-only", size_px=256, fps=FPS, live=False)
     assert check_engine("test-512-only", size_px=512, fps=FPS, live=True).min_size_px == 512
+    with pytest.raises(InputError, match=r"'test-audio-checksum' is fed audio, not motion"):
+        check_engine(
+            "test-audio-checksum", size_px=256, fps=FPS, live=False, fed=EngineInput.MOTION
+        )
     with pytest.raises(ValueError, match="audio_rate_hz"):
         EngineCapabilities(kind=EngineKind.AUDIO)
     with pytest.raises(ValueError, match="remote_input"):

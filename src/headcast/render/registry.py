@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from headcast.errors import InputError
-from headcast.render.capabilities import EngineCapabilities, EngineKind
+from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.engine import Engine
 
 ENTRY_POINT_GROUP = "headcast.engines"
@@ -78,11 +78,18 @@ def engine_capabilities(name: str) -> EngineCapabilities:
     return capabilities_of(_factory(name))
 
 
-def check_engine(name: str, *, size_px: int, fps: float, live: bool) -> EngineCapabilities:
+def check_engine(
+    name: str, *, size_px: int, fps: float, live: bool, fed: EngineInput | None = None
+) -> EngineCapabilities:
     """What ``name`` can do, once it is known to render ``size_px`` squares at ``fps`` (live or
-    into a file); InputError naming the engine otherwise. For front ends, before any work."""
+    into a file), and to take ``fed`` input when given (a render that only has FaceMotion to
+    give); InputError naming the engine otherwise. For front ends, before any work."""
     capabilities = engine_capabilities(name)
     capabilities.check(name, size_px=size_px, fps=fps, live=live)
+    if fed is not None and capabilities.input is not fed:
+        raise InputError(
+            f"engine '{name}' is fed {capabilities.input}, not {fed}: use it in a live session"
+        )
     return capabilities
 
 
