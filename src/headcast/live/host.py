@@ -103,16 +103,16 @@ class SessionHost:
 
     def _dispatch(self, message: object) -> None:
         if isinstance(message, OpenSession):
-            hosted = _Hosted(message)
-            self._sessions[message.session_id] = hosted
-            hosted.inputs.put((0, message))
+            opened = _Hosted(message)
+            self._sessions[message.session_id] = opened
+            opened.inputs.put((0, message))
             thread = threading.Thread(
-                target=self._serve_inputs, args=(hosted,), name="input", daemon=True
+                target=self._serve_inputs, args=(opened,), name="input", daemon=True
             )
-            hosted.thread = thread
+            opened.thread = thread
             thread.start()
             return
-        hosted = self._sessions.get(message.session_id)  # type: ignore[attr-defined]
+        hosted = self._sessions.get(getattr(message, "session_id", ""))
         if hosted is None:
             return  # released already
         if isinstance(message, SessionInput):
@@ -179,6 +179,7 @@ class SessionHost:
         assert session is not None
         try:
             if message.action == "push_audio":
+                assert message.pcm is not None
                 session.push_audio(
                     message.pcm, message.sample_rate, interrupts_seen=interrupts_seen
                 )
@@ -252,27 +253,28 @@ def _joined_pushes(item: tuple[int, object], inputs: queue.Queue, taken: deque) 
     generation, message = item
     if taken or not (isinstance(message, SessionInput) and message.action == "push_audio"):
         return item
-    parts = [message.pcm]
+    assert message.pcm is not None
+    parts: list[np.ndarray] = [message.pcm]
     budget = int(MAX_JOINED_PUSH_S * message.sample_rate) - len(message.pcm)
     while budget > 0:
         try:
             following = inputs.get_nowait()
         except queue.Empty:
             break
-        joins = (
-            following is not None
+        pcm = (
+            following[1].pcm
+            if following is not None
             and following[0] == generation
             and isinstance(following[1], SessionInput)
             and following[1].action == "push_audio"
             and following[1].sample_rate == message.sample_rate
-            and following[1].pcm.dtype == message.pcm.dtype
-            and len(following[1].pcm) <= budget
+            else None
         )
-        if not joins:
+        if pcm is None or pcm.dtype != message.pcm.dtype or len(pcm) > budget:
             taken.append(following)
             break
-        parts.append(following[1].pcm)
-        budget -= len(following[1].pcm)
+        parts.append(pcm)
+        budget -= len(pcm)
     if len(parts) == 1:
         return item
     return generation, replace(message, pcm=np.concatenate(parts))

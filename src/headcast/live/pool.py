@@ -57,7 +57,7 @@ class SessionFailed(RuntimeError):
 class SessionProcess:
     """One session process and the thread reading its pipe."""
 
-    def __init__(self, context: multiprocessing.context.BaseContext, number: int) -> None:
+    def __init__(self, context: multiprocessing.context.ForkServerContext, number: int) -> None:
         parent, child = context.Pipe()
         self.process = context.Process(
             target=host_main, args=(child,), name=f"headcast-sessions-{number}", daemon=True
@@ -268,7 +268,7 @@ class SessionPool:
         self._processes: list[SessionProcess] = []
         self._lock = asyncio.Lock()
         self._started = 0
-        self._context: multiprocessing.context.BaseContext | None = None
+        self._context: multiprocessing.context.ForkServerContext | None = None
 
     async def open(
         self, avatar: Avatar, session_id: str, max_backlog_s: float = math.inf, **options: Any
@@ -295,7 +295,7 @@ class SessionPool:
         self._processes.append(process)
         return process
 
-    def _get_context(self) -> multiprocessing.context.BaseContext:
+    def _get_context(self) -> multiprocessing.context.ForkServerContext:
         if self._context is None:
             # The fork server imports the heavy modules once; each session process is a fork
             # of it, ready in milliseconds, and never a fork of this threaded process.

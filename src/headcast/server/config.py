@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from headcast.errors import InputError
 from headcast.limits import DEFAULT_FPS, DEFAULT_SIZE_PX, MAX_SIZE_PX, MIN_SIZE_PX, fps_error
@@ -79,7 +80,7 @@ class ServerConfig:
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServerConfig:
         """Defaults, then ``$HEADCAST_*`` variables, then explicit ``overrides`` (None = unset)."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None and raw.strip() != "":

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, compile_path
+from starlette.routing import BaseRoute, Mount, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from headcast.server.config import ServerConfig
@@ -45,7 +46,9 @@ def route_rules(routes: Iterable[BaseRoute]) -> list[RouteRule]:
         keyed = isinstance(route, APIRoute) and _declares(route.dependant, require_api_key)
         if isinstance(route, APIRoute) and route.body_field is not None and not keyed:
             raise ValueError(f"{path} reads a request body but does not require an API key")
-        pattern = compile_path(path)[0] if not hasattr(route, "routes") else route.path_regex
+        pattern = (
+            compile_path(path)[0] if not hasattr(route, "routes") else cast(Mount, route).path_regex
+        )
         rules.append(RouteRule(path, pattern, keyed))
     return rules
 

@@ -44,7 +44,9 @@ def record_render(frames: int, seconds: float) -> None:
 
 def install_request_metrics(app: FastAPI) -> None:
     @app.middleware("http")
-    async def _count(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
+    async def _count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

@@ -17,6 +17,7 @@ Uploaded audio and finished videos are files on the data volume that all replica
 from __future__ import annotations
 
 import time
+from typing import cast
 from urllib.parse import urlsplit
 
 import redis
@@ -163,11 +164,12 @@ class RedisJobStore:
         return bool(added)
 
     def get(self, job_id: str) -> JobRecord | None:
-        raw = self._redis.hgetall(_job_key(job_id))
+        # decode_responses=True: every reply is str, which redis-py's types do not know.
+        raw = cast(dict[str, str], self._redis.hgetall(_job_key(job_id)))
         return JobRecord.from_fields(raw) if raw else None
 
     def list(self, owner: str, limit: int) -> list[JobRecord]:
-        ids = self._redis.zrevrange(f"{PREFIX}owner:{owner}", 0, limit - 1)
+        ids = cast(list[str], self._redis.zrevrange(f"{PREFIX}owner:{owner}", 0, limit - 1))
         pipe = self._redis.pipeline(transaction=False)
         for job_id in ids:
             pipe.hgetall(_job_key(job_id))
@@ -182,9 +184,12 @@ class RedisJobStore:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            # BLMOVE's timeout is in seconds with decimals; 0 would block forever.
-            job_id = self._redis.blmove(
-                QUEUE, _processing(worker), max(0.01, min(left, MAX_BLOCK_S)), "RIGHT", "LEFT"
+            # BLMOVE's timeout is in seconds with decimals (redis-py types it as int); 0 would
+            # block forever.
+            timeout = max(0.01, min(left, MAX_BLOCK_S))
+            job_id = cast(
+                str | None,
+                self._redis.blmove(QUEUE, _processing(worker), timeout, "RIGHT", "LEFT"),  # type: ignore[arg-type]
             )
             if job_id is None:
                 continue
@@ -227,7 +232,7 @@ class RedisJobStore:
 
     def recover(self, worker: str) -> int:
         found = 0
-        for other in self._redis.smembers(WORKERS):
+        for other in cast(set[str], self._redis.smembers(WORKERS)):
             if other == worker:
                 continue
             n = self._recover(

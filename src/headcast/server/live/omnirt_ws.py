@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,7 +183,8 @@ class RealtimeAvatar:
 
     async def close(self, sessions: LiveSessions) -> None:
         sessions.close(self.live.id)
-        await self._frames.aclose()
+        if isinstance(self._frames, AsyncGenerator):  # what sessions' frames() are
+            await self._frames.aclose()
 
 
 async def _create(websocket: WebSocket, message: dict[str, Any], caller: str) -> RealtimeAvatar:

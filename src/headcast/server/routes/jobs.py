@@ -196,7 +196,8 @@ async def cancel_job(request: Request, job_id: str, caller: str = Depends(requir
     job = await _owned_job(request, job_id, caller)
     was_queued = job.state == JobState.QUEUED
     if not job.state.finished:
-        job = await asyncio.to_thread(_store(request).cancel, job.id) or job
+        cancelled = await asyncio.to_thread(_store(request).cancel, job.id)
+        job = cancelled or job
     if was_queued and job.state == JobState.CANCELLED:
         remove_job_files(
             request_state(request).job_system.files, job.id

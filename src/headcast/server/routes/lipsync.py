@@ -18,7 +18,6 @@ from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
 from headcast.server.state import request_state
 
-DEFAULT_FORMAT = "rhubarb-tsv"
 MAX_SOUND_FILE_CHARS = 255  # the upload's name, echoed in Rhubarb JSON/XML metadata
 
 router = APIRouter(tags=["lip-sync"])
@@ -26,6 +25,7 @@ router = APIRouter(tags=["lip-sync"])
 LipSyncFormat = enum.Enum(  # type: ignore[misc]
     "LipSyncFormat", {name.replace("-", "_"): name for name in FORMATS}, type=str
 )
+DEFAULT_FORMAT = LipSyncFormat("rhubarb-tsv")
 
 
 @router.post(
@@ -38,7 +38,7 @@ async def post_lipsync(
     request: Request,
     audio: Annotated[UploadFile, File(description="speech: WAV, MP3, OGG, FLAC, M4A, WebM")],
     text: Annotated[str | None, Form(description="transcript, for exact timing")] = None,
-    format: Annotated[LipSyncFormat, Form(description="export format")] = DEFAULT_FORMAT,  # type: ignore[valid-type]
+    format: Annotated[LipSyncFormat, Form(description="export format")] = DEFAULT_FORMAT,
     fps: Annotated[
         float, Form(ge=MIN_FPS, le=MAX_FPS, description="frame-based formats")
     ] = DEFAULT_FPS,

@@ -112,7 +112,8 @@ async def _take(queue: deque[T | None], ready: asyncio.Event) -> T:
     item = queue[0]
     if item is None:  # the end marker stays, for every later call
         raise MediaStreamError
-    return queue.popleft()
+    queue.popleft()
+    return item
 
 
 class SessionVideoTrack(MediaStreamTrack):
@@ -180,6 +181,7 @@ class MicrophoneInput:
                 # A sender that stops sending (microphone turned off) ends the turn too.
                 timeout_s = self.turns.pause_ms / 1000 if self.turns.speaking else None
                 frame = await asyncio.wait_for(self.track.recv(), timeout_s)
+                assert isinstance(frame, av.AudioFrame)  # an audio track's media
                 pieces = self.turns.feed(*_mono_int16(frame))
             except TimeoutError:
                 pieces = self.turns.sender_stopped()
