@@ -7,9 +7,8 @@ import threading
 import httpx
 import pytest
 
-from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.support.servers import running_server, server_fixture
+from tests.support.servers import running_server, server_config, server_fixture
 from tests.support.video_probe import probe_video
 
 CLIP = "0880"  # 3.0 s of read speech
@@ -81,7 +80,7 @@ def test_bad_input_is_refused_with_a_json_error(server, form, files, status, say
 
 
 def test_audio_longer_than_the_limit_is_refused(tmp_path):
-    config = ServerConfig.from_env({}, allow_anonymous=True, data_dir=tmp_path, max_audio_s=1.0)
+    config = server_config(tmp_path, max_audio_s=1.0)
     with running_server(config) as server:
         response = _animate(server.base_url, size="128")
     assert response.status_code == 422
@@ -89,9 +88,7 @@ def test_audio_longer_than_the_limit_is_refused(tmp_path):
 
 
 def test_full_render_pool_answers_429_with_retry_after(tmp_path):
-    config = ServerConfig.from_env(
-        {}, allow_anonymous=True, data_dir=tmp_path, workers=1, max_queued_jobs=1
-    )
+    config = server_config(tmp_path, workers=1, max_queued_jobs=1)
     responses: list[httpx.Response] = []
     with running_server(config) as server:
 

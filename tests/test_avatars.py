@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from headcast.server import ServerConfig
 from tests.conftest import MEDIA, SAMPLES
-from tests.support.servers import running_server, server_fixture
+from tests.support.servers import running_server, server_config, server_fixture
 
 CRITERIA = {"faces", "resolution", "pose", "eyes", "mouth", "sharpness", "exposure", "lighting"}
 
@@ -114,9 +113,7 @@ def test_bad_photos_are_refused_and_not_stored(server, data, status, says):
 
 
 def test_photo_over_the_pixel_limit_is_refused(tmp_path):
-    config = ServerConfig.from_env(
-        {}, allow_anonymous=True, data_dir=tmp_path, max_image_pixels=500_000
-    )
+    config = server_config(tmp_path, max_image_pixels=500_000)
     with running_server(config) as server:
         response = httpx.post(
             server.base_url + "/v1/avatars",

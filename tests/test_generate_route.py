@@ -13,9 +13,8 @@ from opentalking.providers.synthesis.flashhead.http_client import FlashHeadHTTPC
 
 from headcast.audio import load_audio
 from headcast.face.image_io import load_image
-from headcast.server import ServerConfig
 from tests.conftest import MEDIA, SAMPLES, clip_wav
-from tests.support.servers import running_server, server_fixture
+from tests.support.servers import running_server, server_config, server_fixture
 
 FPS = 25
 SAMPLE_RATE_HZ = 16_000
@@ -160,7 +159,7 @@ def test_bad_requests_are_explained(server):
 
 
 def test_without_a_shared_directory_generate_says_how_to_enable_it(tmp_path):
-    config = ServerConfig.from_env({}, allow_anonymous=True, data_dir=tmp_path)
+    config = server_config(tmp_path)
     with running_server(config) as server:
         response = _generate(server, "a.jpg", "b.wav")
     assert response.status_code == 503

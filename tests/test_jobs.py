@@ -14,7 +14,7 @@ from headcast.server.jobs.sqlite_store import SqliteJobStore
 from tests.conftest import MEDIA, clip_text, clip_wav
 from tests.support.jobs import cached_avatar_id, wait_for_job
 from tests.support.serve_process import ServeProcess
-from tests.support.servers import running_server, server_fixture
+from tests.support.servers import running_server, server_config, server_fixture
 from tests.support.video_probe import probe_video
 
 SHORT, SHORT_S = "0880", 2.99  # seconds of speech
@@ -134,14 +134,7 @@ def test_cancel_jobs_and_a_job_whose_avatar_went_away(server, client, avatar_id)
 
 
 def test_full_queue_answers_429_with_retry_after(tmp_path):
-    config = ServerConfig.from_env(
-        {},
-        allow_anonymous=True,
-        rate_limit_per_min=0,
-        data_dir=tmp_path,
-        workers=1,
-        max_queued_jobs=2,
-    )
+    config = server_config(tmp_path, rate_limit_per_min=0, workers=1, max_queued_jobs=2)
     with (
         running_server(config) as server,
         httpx.Client(base_url=server.base_url, timeout=60) as client,
@@ -226,9 +219,7 @@ def test_a_job_cut_short_twice_fails_cleanly(tmp_path):
 
 
 def test_a_graceful_stop_hands_the_running_job_back(tmp_path):
-    config = ServerConfig.from_env(
-        {}, allow_anonymous=True, rate_limit_per_min=0, data_dir=tmp_path, workers=1
-    )
+    config = server_config(tmp_path, rate_limit_per_min=0, workers=1)
     with (
         running_server(config) as server,
         httpx.Client(base_url=server.base_url, timeout=60) as client,
@@ -252,11 +243,10 @@ def test_a_graceful_stop_hands_the_running_job_back(tmp_path):
 
 
 def test_one_key_cannot_fill_the_queue_for_the_others(tmp_path):
-    config = ServerConfig.from_env(
-        {},
+    config = server_config(
+        tmp_path,
         api_keys=("tenant-a", "tenant-b"),
         rate_limit_per_min=0,
-        data_dir=tmp_path,
         workers=1,
         max_queued_jobs=4,  # two keys: each may have two waiting
     )

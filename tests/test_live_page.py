@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from headcast.server import ServerConfig
 from headcast.server.state import app_state
-from tests.support.servers import running_server
+from tests.support.servers import running_server, server_config
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -74,7 +73,7 @@ def check_spoke_and_rested(
 
 
 def test_live_page_speaks_typed_text(tmp_path, judge):
-    config = ServerConfig.from_env({}, api_keys=(KEY,), data_dir=tmp_path)
+    config = server_config(tmp_path, api_keys=(KEY,))
     with (
         running_server(config) as server,
         playwright_api.sync_playwright() as playwright,

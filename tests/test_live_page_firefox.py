@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from headcast.server import ServerConfig
 from headcast.server.state import app_state
-from tests.support.servers import running_server
+from tests.support.servers import running_server, server_config
 from tests.support.webdriver_bidi import (
     KEY_ENTER,
     KEY_TAB,
@@ -75,7 +74,7 @@ def screenshots(page: FirefoxPage, count: int) -> list[np.ndarray]:
 
 
 def test_live_page_speaks_typed_text_in_firefox(tmp_path, judge):
-    config = ServerConfig.from_env({}, api_keys=(KEY,), data_dir=tmp_path)
+    config = server_config(tmp_path, api_keys=(KEY,))
     assert FIREFOX is not None
     with running_server(config) as server, headless_firefox(FIREFOX) as page:
         page.navigate(server.base_url + "/live")

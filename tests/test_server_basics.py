@@ -7,7 +7,7 @@ import pytest
 
 from headcast.errors import InputError
 from headcast.server import ServerConfig
-from tests.support.servers import running_server
+from tests.support.servers import running_server, server_config
 
 
 def test_refuses_to_start_without_keys_unless_told(tmp_path):
@@ -28,7 +28,7 @@ def test_environment_is_read_and_flags_win(tmp_path):
 
 
 def test_probes_and_json_errors(tmp_path):
-    config = ServerConfig.from_env({}, api_keys=("k1",), data_dir=tmp_path)
+    config = server_config(tmp_path, api_keys=("k1",))
     with running_server(config) as server:
         healthz = httpx.get(server.base_url + "/healthz")
         assert healthz.json() == {"status": "ok"}
@@ -44,7 +44,7 @@ def test_probes_and_json_errors(tmp_path):
 
 
 def test_metrics_are_exposed(tmp_path):
-    config = ServerConfig.from_env({}, allow_anonymous=True, data_dir=tmp_path)
+    config = server_config(tmp_path)
     with running_server(config) as server:
         httpx.get(server.base_url + "/healthz")
         text = httpx.get(server.base_url + "/metrics").text

@@ -21,9 +21,8 @@ import pytest
 import websockets.sync.client
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
-from headcast.server import ServerConfig
 from tests.conftest import MEDIA, clip_text, clip_wav
-from tests.support.servers import running_server, server_fixture
+from tests.support.servers import running_server, server_config, server_fixture
 
 KEY = "good-key"
 AUTH = {"X-API-Key": KEY}
@@ -425,7 +424,7 @@ def test_path_traversal_is_refused_everywhere(server):
 
 
 def test_rate_limit_per_key_with_retry_after(tmp_path):
-    config = ServerConfig.from_env({}, api_keys=("a", "b"), data_dir=tmp_path, rate_limit_per_min=3)
+    config = server_config(tmp_path, api_keys=("a", "b"), rate_limit_per_min=3)
     with running_server(config) as server:
         for _ in range(3):
             assert (
@@ -444,9 +443,7 @@ def test_rate_limit_per_key_with_retry_after(tmp_path):
 
 
 def test_cors_only_for_configured_origins(tmp_path):
-    config = ServerConfig.from_env(
-        {}, api_keys=(KEY,), data_dir=tmp_path, cors_origins=("https://app.example",)
-    )
+    config = server_config(tmp_path, api_keys=(KEY,), cors_origins=("https://app.example",))
     with running_server(config) as server:
         preflight = {"Access-Control-Request-Method": "POST",
                      "Access-Control-Request-Headers": "x-api-key"}  # fmt: skip

@@ -19,10 +19,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from headcast.audio import load_audio
-from headcast.server import ServerConfig
 from headcast.server.state import app_state
 from tests.conftest import clip_wav, portrait_b64
-from tests.support.servers import running_server, server_fixture
+from tests.support.servers import running_server, server_config, server_fixture
 from tests.support.waiting import until
 
 SIZE = 256
@@ -286,7 +285,7 @@ def test_protocol_errors_leave_the_stream_running(server):
 
 @pytest.mark.parametrize("path", ["/v1/stream", "/v1/avatar/realtime"])
 def test_api_key_is_required_when_keys_are_configured(tmp_path, path):
-    config = ServerConfig.from_env({}, api_keys=("sesame",), data_dir=tmp_path)
+    config = server_config(tmp_path, api_keys=("sesame",))
 
     async def scenario(url) -> dict:
         ws = await connect(url)

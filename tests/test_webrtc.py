@@ -20,7 +20,7 @@ from headcast.audio import load_audio
 from headcast.server import ServerConfig
 from headcast.server.state import app_state
 from tests.conftest import MEDIA, clip_pcm16, clip_wav
-from tests.support.servers import running_server, server_fixture
+from tests.support.servers import running_server, server_config, server_fixture
 from tests.support.webrtc_sync import apertures, best_lag_frames
 
 KEY = "webrtc-test-key"
@@ -395,10 +395,9 @@ def test_configured_ice_servers_reach_the_server_and_the_page(tmp_path):
             LoopbackStunServer, local_addr=("127.0.0.1", 0)
         )
         port = transport.get_extra_info("sockname")[1]
-        config = ServerConfig.from_env(
-            {},
+        config = server_config(
+            tmp_path,
             api_keys=(KEY,),
-            data_dir=tmp_path,
             ice_servers=(f"stun:127.0.0.1:{port}", "turn:127.0.0.1:3478?transport=udp"),
             turn_username="user",
             turn_credential="secret",
