@@ -18,8 +18,7 @@ from headcast.server.http.log_redaction import install_log_redaction
 from headcast.server.http.metrics import install_request_metrics
 from headcast.server.http.security import NoSniff
 from headcast.server.jobs.data_dir_lock import lock_data_dir
-from headcast.server.live import omnirt_ws, stream_ws, webrtc
-from headcast.server.live import routes as live_controls
+from headcast.server.live import controls, omnirt_ws, stream_ws, webrtc
 from headcast.server.routes import (
     animate,
     avatars,
@@ -46,7 +45,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     avatars.router,
     jobs.router,
     webrtc.router,
-    live_controls.router,
+    controls.router,
     pages.router,
     stream_ws.router,
     omnirt_ws.router,
