@@ -22,7 +22,7 @@ class BrowAccents:
 
     def hear(self, track: PhoneTrack, known_s: float, now_s: float, semitones: SemitonesOf) -> None:
         """Look at the vowels complete by ``known_s``; an accent found after its rise should
-        have begun rises from ``now_s``."""
+        have begun rises from ``now_s``, in the time a rise takes."""
         rate = T.CURVE_RATE_HZ
         for phone in track.phones:
             middle = 0.5 * (phone.start_s + phone.end_s)
@@ -38,8 +38,9 @@ class BrowAccents:
             if self._accents and middle - self._accents[-1][1] < T.BROW_MIN_GAP_S:
                 continue
             strength = min(peak / (2 * T.BROW_ACCENT_MIN_SEMITONES), 1.0)
+            # Found late (a short look-ahead), it still takes its whole rise, from now.
             rise_start = max(middle - T.BROW_RISE_MS / 1000, now_s)
-            self._accents.append((rise_start, max(middle, rise_start), strength))
+            self._accents.append((rise_start, rise_start + T.BROW_RISE_MS / 1000, strength))
         del self._accents[:-2]  # accents are far enough apart that two cover any moment
 
     def raise_at(self, t: float) -> float:
