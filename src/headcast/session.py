@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import soxr
@@ -87,6 +87,7 @@ class Session:
         lookahead_ms: float = DEFAULT_LOOKAHEAD_MS,
         head_motion: bool = True,
         seed: int = 0,
+        fast_phones: bool = True,
     ) -> None:
         if (output_rate / fps) % 1:
             raise ValueError("output_rate / fps must be a whole number of samples")
@@ -102,6 +103,7 @@ class Session:
         self._idle = IdleMotion(seed)
         self._lookahead_ms = lookahead_ms
         self._head_motion = head_motion
+        self._fast_phones = fast_phones
         self._seed = seed
         self._lock = threading.Lock()  # queues shared by input and output
         self._input_lock = threading.Lock()  # one push / segment end at a time
@@ -373,9 +375,6 @@ class Session:
                 if segment.requests:
                     request = segment.requests.popleft()
                     audio = self._take_audio(segment)
-                    if isinstance(request, FaceMotion):
-                        # The face keeps blinking and moving across segments, not just within one.
-                        request = replace(request, blink=max(request.blink, self._idle.blink(t)))
                     return request, audio, segment.number
                 if segment.ended and segment.finished_feed:
                     self._segments.popleft()
@@ -411,6 +410,7 @@ class Session:
             lookahead_ms=self._lookahead_ms,
             seed=self._seed + number,
             head_motion=self._head_motion,
+            fast_phones=self._fast_phones,
         )
         return _Segment(number, feed)
 

@@ -86,10 +86,13 @@ def speech_feed(
     lookahead_ms: float,
     seed: int,
     head_motion: bool,
+    fast_phones: bool = True,
 ) -> SpeechFeed:
     """The feed for one segment of speech to an engine with these capabilities.
 
     ``lookahead_ms`` is the lip-sync's; an audio-fed engine's look-ahead is its own.
+    ``fast_phones`` recognizes the phones with the cheaper recognizer (a file's motion uses
+    the accurate one).
     """
     if capabilities.input is EngineInput.AUDIO:
         assert capabilities.audio_rate_hz is not None
@@ -99,5 +102,7 @@ def speech_feed(
             )
         )
     return MotionFeed(
-        LiveLipSync(fps, lookahead_ms=lookahead_ms, seed=seed, head_motion=head_motion)
+        LiveLipSync(
+            fps, lookahead_ms=lookahead_ms, seed=seed, head_motion=head_motion, fast=fast_phones
+        )
     )
