@@ -1,7 +1,7 @@
 """A session process: hosts live ``Session``s for the pool, so that they use every core.
 
 One Python process cannot keep several sessions' lip-sync and rendering on more than about one
-core; the pool spreads its live sessions over a few of these processes. The pipe's reader
+core; the pool spreads its live sessions over a few of these processes. The channel's reader
 (this process's main thread) hands each session's input to that session's own thread in order,
 applies interrupts at once, and frames are produced on an event loop and written into the
 session's shared-memory ring.
@@ -18,7 +18,6 @@ import queue
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
-from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 
 import cv2
@@ -36,10 +35,10 @@ from headcast.live.wire import (
     Release,
     SegmentDone,
     SessionInput,
-    Shutdown,
     ring_bytes,
     ring_shape,
 )
+from headcast.live.worker_process import MessageChannel
 from headcast.session import Session, VideoFrame
 
 RELEASE_WAIT_S = 5.0
@@ -68,9 +67,8 @@ class _Hosted:
 class SessionHost:
     """Everything one session process runs."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._send_lock = threading.Lock()
+    def __init__(self, channel: MessageChannel) -> None:
+        self._channel = channel
         self._sessions: dict[str, _Hosted] = {}
         self._released_threads: list[threading.Thread] = []
         self._loop = asyncio.new_event_loop()
@@ -83,11 +81,9 @@ class SessionHost:
         try:
             while True:
                 try:
-                    message = self._conn.recv()
-                except (EOFError, OSError):
-                    break  # the pool is gone
-                if isinstance(message, Shutdown):
-                    break
+                    message = self._channel.receive()
+                except (EOFError, OSError, ValueError):
+                    break  # the pool closed the channel, or is gone
                 self._dispatch(message)
         finally:
             for session_id in list(self._sessions):
@@ -98,8 +94,8 @@ class SessionHost:
             self._loop_thread.join(RELEASE_WAIT_S)
 
     def _send(self, message: object) -> None:
-        with self._send_lock, contextlib.suppress(OSError, EOFError):
-            self._conn.send(message)
+        with contextlib.suppress(OSError, ValueError):
+            self._channel.send(message)
 
     def _dispatch(self, message: object) -> None:
         if isinstance(message, OpenSession):
@@ -308,8 +304,8 @@ async def _cancel(task: asyncio.Task) -> None:
         await task
 
 
-def host_main(conn: Connection) -> None:
+def host_main(channel: MessageChannel) -> None:
     """Entry point of a session process."""
     # Parallelism comes from the processes; OpenCV's own threads would only contend with them.
     cv2.setNumThreads(1)
-    SessionHost(conn).run()
+    SessionHost(channel).run()

@@ -5,8 +5,9 @@ speech, 2 s for recognition). Run in a thread, it stalls every other thread of t
 that long: the analysis of a new photo, the renderer's setup, other requests' jobs. A worker
 process runs it beside them instead. The worker is a fresh interpreter started on first use (a
 plain subprocess: nothing of the caller's program is imported or run again there), kept for
-later calls with its decoders. It runs ``clip_motion`` and hands the frames back in batches as
-they become final, with its log records, which are replayed here.
+later calls with its decoders; ``worker_process`` starts it and carries the messages. It runs
+``clip_motion`` and hands the frames back in batches as they become final, with its log
+records, which are replayed here.
 
 Where no worker can be started, the motion is made in this process instead. A worker that
 dies or stalls during a request fails that request (the input may be what broke it, so it is
@@ -20,19 +21,14 @@ import logging
 import os
 import pickle
 import queue
-import struct
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
 
-import headcast
 from headcast.audio.clip import Audio
 from headcast.errors import HeadcastError
+from headcast.live.worker_process import MessageChannel, WorkerGone, WorkerProcess
 from headcast.motion.build import MotionBatch, MotionOptions, clip_motion
 from headcast.motion.face_motion import FaceMotion
 from headcast.phones.track import PhoneTrack
@@ -40,38 +36,18 @@ from headcast.phones.track import PhoneTrack
 log = logging.getLogger(__name__)
 
 _LOGGER_NAME = "headcast"
-_LENGTH = struct.Struct("<Q")
-MAX_MESSAGE_BYTES = 1 << 30  # a longer header is not one of ours: the pipe is out of step
-MAX_BUFFERS = 64  # out-of-band buffers of one message (an Audio has one)
 # A decode runs at a few percent of real time; this allows for a machine a hundred times busier.
 TIMEOUT_BASE_S = 60.0
 TIMEOUT_PER_AUDIO_S = 2.0
 QUEUE_POLL_S = 1.0  # how often a request not yet sent looks again
 MAX_ATTEMPTS = 3  # workers tried for one request, where the earlier ones had been stopped
-_PACKAGE_ROOT = str(Path(headcast.__file__).resolve().parent.parent)
-# Before anything is imported: Ctrl-C, which reaches the whole process group, is left to the
-# caller (the worker ends when its stdin closes); file descriptor 1 becomes the reply pipe and
-# everything else written to stdout goes to stderr, so no stray print can corrupt a reply.
-_SERVE = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-    "replies = os.fdopen(os.dup(1), 'wb'); os.dup2(2, 1); "
-    "sys.path.insert(0, sys.argv[1]); "
-    "from headcast.live.motion_worker import serve; serve(replies)"
-)
+STOP_WAIT_S = 5.0  # for a worker whose channel is closed to end by itself
 # glibc otherwise raises its mmap threshold to the size of each large block freed (up to
 # 32 MB), after which the whole-clip pass's buffers are carved from the heap and stay there,
 # resident, for as long as the worker lives (~15 MB for 10 minutes of speech). A fixed
 # threshold sends every large block straight back to the system when it is freed (a value
 # set in the caller's environment is kept).
 MALLOC_MMAP_THRESHOLD_BYTES = 128 * 1024
-
-
-class WorkerGone(Exception):
-    """The worker process could not be started, or stopped answering."""
-
-    def __init__(self, reason: str, *, started: bool) -> None:
-        super().__init__(reason)
-        self.started = started  # False: it never ran, so the motion may be made here instead
 
 
 @dataclass(frozen=True)
@@ -111,15 +87,10 @@ class _Worker:
     """One worker process; one request at a time."""
 
     def __init__(self) -> None:
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", _SERVE, _PACKAGE_ROOT],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env={"MALLOC_MMAP_THRESHOLD_": str(MALLOC_MMAP_THRESHOLD_BYTES), **os.environ},
-            )
-        except OSError as exc:
-            raise WorkerGone(f"cannot start it: {exc}", started=False) from None
+        self.worker = WorkerProcess.interpreter(
+            serve, env={"MALLOC_MMAP_THRESHOLD_": str(MALLOC_MMAP_THRESHOLD_BYTES)}
+        )
+        self.process = self.worker.process
         self.lock = threading.Lock()
         self.called_off = False  # stopped by a request called off, not by a fault of its own
 
@@ -132,43 +103,33 @@ class _Worker:
                 ticket.worker = self  # from here on a call-off stops it, even mid-send
             try:
                 try:
-                    message = (request.audio, request.options, request.phones, request.transcript)
-                    _send(self.process.stdin, message)
-                except (OSError, ValueError) as exc:  # ValueError: its pipe was closed here
-                    # It had stopped before it could read the request.
+                    self.worker.send(
+                        (request.audio, request.options, request.phones, request.transcript)
+                    )
+                    ticket.sent.set()
+                    request.audio = None  # sent: no other worker, nor the caller, needs it now
+                    while True:
+                        outcome = self.worker.receive()
+                        if not isinstance(outcome, _Outcome):
+                            raise WorkerGone("it sent an unexpected reply", started=True)
+                        yield outcome
+                        if outcome.done:
+                            return
+                except WorkerGone:
                     self.close()
-                    raise WorkerGone(f"it had stopped ({exc})", started=False) from None
-                ticket.sent.set()
-                request.audio = None  # sent: from here on no other worker, nor the caller, needs it
-                while True:
-                    try:
-                        outcome = _receive(self.process.stdout)
-                    except Exception as exc:  # a closed or garbled pipe, or a reply that won't load
-                        self.close()
-                        reason = str(exc) or type(exc).__name__
-                        raise WorkerGone(f"it stopped ({reason})", started=True) from None
-                    if not isinstance(outcome, _Outcome):
-                        self.close()
-                        raise WorkerGone("it sent an unexpected reply", started=True)
-                    yield outcome
-                    if outcome.done:
-                        return
+                    raise
             finally:
                 with ticket.lock:
                     ticket.worker = None
 
+    def running(self) -> bool:
+        return self.worker.running()
+
+    def kill(self) -> None:
+        self.worker.kill()
+
     def close(self) -> None:
-        for pipe in (self.process.stdin, self.process.stdout):
-            try:
-                if pipe is not None:
-                    pipe.close()
-            except OSError:
-                pass  # a pipe to a process that is gone
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.worker.stop(wait_s=STOP_WAIT_S)
 
 
 _worker: _Worker | None = None
@@ -279,13 +240,13 @@ class PendingMotion:
             self._ticket.cancelled = True
             if self._ticket.worker is not None:
                 self._ticket.worker.called_off = True
-                self._ticket.worker.process.kill()
+                self._ticket.worker.kill()
 
 
 def worker_running() -> bool:
     """Whether a worker is up already, so that a request to it costs no start-up."""
     with _worker_lock:
-        return _worker is not None and _worker.process.poll() is None
+        return _worker is not None and _worker.running()
 
 
 def start_worker() -> None:
@@ -328,58 +289,12 @@ def _current_worker() -> tuple[_Worker, bool]:
     """The running worker, started if need be, and whether it was just started."""
     global _worker
     with _worker_lock:
-        if _worker is not None and _worker.process.poll() is None:
+        if _worker is not None and _worker.running():
             return _worker, False
         if _worker is not None:
             _worker.close()
         _worker = _Worker()
         return _worker, True
-
-
-def _send(pipe: IO[bytes] | None, message: Any) -> None:
-    # Arrays go out of band, straight from their memory: the speech is never copied into the
-    # pickle, nor the pickle into a frame.
-    buffers: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
-    _write_frame(pipe, data, [buffer.raw() for buffer in buffers])
-
-
-def _write_frame(pipe: IO[bytes] | None, data: bytes, buffers: Sequence[memoryview] = ()) -> None:
-    """One message: the lengths of its pickle and of its out-of-band buffers, then their bytes."""
-    if pipe is None:
-        raise OSError("no pipe")
-    sizes = [len(data), *(buffer.nbytes for buffer in buffers)]
-    pipe.write(_LENGTH.pack(len(buffers)) + b"".join(_LENGTH.pack(size) for size in sizes))
-    pipe.write(data)
-    for buffer in buffers:
-        pipe.write(buffer)
-    pipe.flush()
-
-
-def _receive(pipe: IO[bytes] | None) -> Any:
-    if pipe is None:
-        raise OSError("no pipe")
-    (count,) = _LENGTH.unpack(_read_exactly(pipe, _LENGTH.size))
-    if count > MAX_BUFFERS:
-        raise ValueError("the pipe is out of step")
-    sizes = struct.unpack(f"<{count + 1}Q", _read_exactly(pipe, _LENGTH.size * (count + 1)))
-    if any(size > MAX_MESSAGE_BYTES for size in sizes):
-        raise ValueError("the pipe is out of step")
-    data = _read_exactly(pipe, sizes[0])
-    return pickle.loads(data, buffers=[_read_exactly(pipe, size) for size in sizes[1:]])
-
-
-def _read_exactly(pipe: IO[bytes], size: int) -> bytearray:
-    """``size`` bytes read straight into their own buffer (EOFError if the pipe closes first)."""
-    out = bytearray(size)
-    view = memoryview(out)
-    filled = 0
-    while filled < size:
-        n = pipe.readinto(view[filled:])  # type: ignore[attr-defined]
-        if not n:
-            raise EOFError("the pipe closed")
-        filled += n
-    return out
 
 
 class _Collect(logging.Handler):
@@ -414,12 +329,11 @@ def _picklable(outcome: _Outcome) -> bytes:
         return pickle.dumps(_Outcome(None, plain, outcome.records, done=True))
 
 
-def serve(replies: IO[bytes]) -> None:
-    """The worker's loop: requests on stdin, replies on ``replies``, until stdin closes.
+def serve(channel: MessageChannel) -> None:
+    """The worker's loop: requests and replies on ``channel``, until the caller closes it.
 
     A request gets a reply per batch of frames as each becomes final, then a last one.
     """
-    requests = sys.stdin.buffer
     logger = logging.getLogger(_LOGGER_NAME)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
@@ -429,13 +343,13 @@ def serve(replies: IO[bytes]) -> None:
     def reply(batch: MotionBatch | None, error: BaseException | None, done: bool) -> None:
         records, collect.records = collect.records, []  # those since the last reply
         try:
-            _write_frame(replies, _picklable(_Outcome(batch, error, records, done)))
+            channel.send_pickled(_picklable(_Outcome(batch, error, records, done)))
         except OSError:
             os._exit(0)  # the caller has gone
 
     while True:
         try:
-            audio, options, phones, transcript = _receive(requests)
+            audio, options, phones, transcript = channel.receive()
         except (EOFError, OSError):
             return
         try:

@@ -37,13 +37,13 @@ from headcast.live.wire import (
     Release,
     SegmentDone,
     SessionInput,
-    Shutdown,
     ring_shape,
 )
+from headcast.live.worker_process import WorkerGone, WorkerProcess
 from headcast.session import SegmentFinished, VideoFrame
 
 PROCESS_EXIT_WAIT_S = 5.0
-PROCESS_EXITED = "the session process exited"
+PROCESS_STOPPED = "the session process stopped"
 
 # Modules headcast imports only where they are used, to start quickly: a session process
 # would otherwise pay for them (about half a second) in its first turn.
@@ -55,60 +55,58 @@ class SessionFailed(RuntimeError):
 
 
 class SessionProcess:
-    """One session process and the thread reading its pipe."""
+    """One session process and the threads writing and reading its channel."""
 
     def __init__(self, context: multiprocessing.context.ForkServerContext, number: int) -> None:
-        parent, child = context.Pipe()
-        self.process = context.Process(
-            target=host_main, args=(child,), name=f"headcast-sessions-{number}", daemon=True
-        )
-        self.process.start()
-        child.close()
-        self._conn = parent
-        # Writes go through a thread: a full pipe must never stall the event loop.
+        name = f"headcast-sessions-{number}"
+        try:
+            self.worker = WorkerProcess.forked(context, host_main, name)
+        except WorkerGone as gone:
+            raise SessionFailed(f"no session process: {gone}") from None
+        # Writes go through a thread: a full channel must never stall the event loop.
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self.sessions: dict[str, RemoteSession] = {}
         self.alive = True
-        for target, role in ((self._read, "reader"), (self._write, "writer")):
-            threading.Thread(
-                target=target, name=f"headcast-sessions-{number}-{role}", daemon=True
-            ).start()
+        self._writer = threading.Thread(target=self._write, name=f"{name}-writer", daemon=True)
+        self._writer.start()
+        threading.Thread(target=self._read, name=f"{name}-reader", daemon=True).start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.worker.pid
 
     def send(self, message: object) -> None:
         if not self.alive:
-            raise SessionFailed(PROCESS_EXITED)
+            raise SessionFailed(PROCESS_STOPPED)
         self._outbox.put(message)
 
     def _write(self) -> None:
         while (message := self._outbox.get()) is not None:
             try:
-                self._conn.send(message)
-            except (OSError, EOFError, ValueError):
+                self.worker.send(message)
+            except WorkerGone:
                 break
         self.alive = False
 
     def _read(self) -> None:
         while True:
             try:
-                message = self._conn.recv()
-            except (EOFError, OSError):
+                message = self.worker.receive()
+            except WorkerGone as gone:
+                reason = f"{PROCESS_STOPPED}: {gone}"
                 break
             session = self.sessions.get(message.session_id)
             if session is not None:
                 session._deliver(message)
         self.alive = False
         for session_id, session in list(self.sessions.items()):
-            session._deliver(Ended(session_id, PROCESS_EXITED))
+            session._deliver(Ended(session_id, reason))
 
     def stop(self) -> None:
-        with contextlib.suppress(SessionFailed):
-            self.send(Shutdown())
-        self._outbox.put(None)
-        self.process.join(PROCESS_EXIT_WAIT_S)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(PROCESS_EXIT_WAIT_S)
-        self._conn.close()
+        self.alive = False
+        self._outbox.put(None)  # after what is queued: the process reads it all, then ends
+        self._writer.join(PROCESS_EXIT_WAIT_S)
+        self.worker.stop(PROCESS_EXIT_WAIT_S)
 
 
 class RemoteSession:
@@ -125,7 +123,7 @@ class RemoteSession:
         self.session_id = session_id
         self.fps = float(options["fps"])
         self.output_rate = int(options["output_rate"])
-        # Counted here, before the pipe: refused audio never reaches the session process.
+        # Counted here, before the channel: refused audio never reaches the session process.
         self.backlog = AudioBacklog(max_backlog_s, 1 / self.fps)
         self._request = OpenSession(session_id, avatar, options)
         self._process = process
@@ -153,10 +151,10 @@ class RemoteSession:
     @property
     def process_id(self) -> int | None:
         """The operating system's id of the process that makes this session's frames."""
-        return self._process.process.pid
+        return self._process.pid
 
     def _deliver(self, message: object) -> None:
-        """From the pipe's reader thread."""
+        """From the channel's reader thread."""
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is listening
             self._loop.call_soon_threadsafe(self._inbox.put_nowait, message)
 
@@ -268,7 +266,6 @@ class SessionPool:
         self._processes: list[SessionProcess] = []
         self._lock = asyncio.Lock()
         self._started = 0
-        self._context: multiprocessing.context.ForkServerContext | None = None
 
     async def open(
         self, avatar: Avatar, session_id: str, max_backlog_s: float = math.inf, **options: Any
@@ -291,27 +288,27 @@ class SessionPool:
         if idle is not None and (not idle.sessions or len(self._processes) >= self.max_processes):
             return idle
         self._started += 1
-        process = await asyncio.to_thread(SessionProcess, self._get_context(), self._started)
+        process = await asyncio.to_thread(SessionProcess, session_processes(), self._started)
         self._processes.append(process)
         return process
-
-    def _get_context(self) -> multiprocessing.context.ForkServerContext:
-        if self._context is None:
-            # The fork server imports the heavy modules once; each session process is a fork
-            # of it, ready in milliseconds, and never a fork of this threaded process.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["headcast.live.host", *LOADED_ON_USE])
-            self._context = context
-        return self._context
 
     def session_counts(self) -> list[int]:
         """Sessions on each running session process."""
         return [len(p.sessions) for p in self._processes if p.alive]
 
     def process_ids(self) -> list[int]:
-        return [p.process.pid for p in self._processes if p.alive and p.process.pid is not None]
+        return [p.pid for p in self._processes if p.alive and p.pid is not None]
 
     def close(self) -> None:
         processes, self._processes = self._processes, []
         for process in processes:
             process.stop()
+
+
+def session_processes() -> multiprocessing.context.ForkServerContext:
+    """Where session processes come from: forks of a fork server that has the heavy modules
+    imported once, each ready in milliseconds and never a fork of this threaded process (the
+    fork server is one per program, so whatever starts it first sets what it imports)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["headcast.live.host", *LOADED_ON_USE])
+    return context

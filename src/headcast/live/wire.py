@@ -1,6 +1,6 @@
-"""Messages between the pool and its session processes (pickled over one pipe per process).
+"""Messages between the pool and its session processes (over one channel per process).
 
-Frames travel through a shared-memory ring per session, not the pipe: a message names the
+Frames travel through a shared-memory ring per session, not the channel: a message names the
 slot. The pool grants the host credits, one per free slot, so a host never overwrites a frame
 the pool has not copied out yet and never runs ahead of a slow consumer.
 """
@@ -57,11 +57,6 @@ class Release:
     """The transport is gone: stop the session and free its memory."""
 
     session_id: str
-
-
-@dataclass(frozen=True)
-class Shutdown:
-    pass
 
 
 # -- host → pool -----------------------------------------------------------------------------
