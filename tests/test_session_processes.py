@@ -84,6 +84,8 @@ def test_sessions_spread_over_processes_and_free_their_memory(server, speech_pcm
 
 
 def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
+    before = _shared_memory()
+
     async def scenario():
         ws, session_id = await _open(server)
         assert await _speak_and_count_frames(ws, speech_pcm[:8000]) > 0
@@ -107,6 +109,10 @@ def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
     assert any(e["type"] == "error" for e in events), events
     assert frames >= 12
     assert pid not in app_state(server.app).live_sessions.pool.process_ids()
+    deadline = time.monotonic() + 10
+    while _shared_memory() - before:
+        assert time.monotonic() < deadline, "the dead process's frame ring was not freed"
+        time.sleep(0.05)
 
 
 def test_queued_pushes_join_in_order_up_to_a_tenth_of_a_second():

@@ -18,13 +18,12 @@ import queue
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
-from multiprocessing.shared_memory import SharedMemory
 
 import cv2
 import numpy as np
 
+from headcast.live.frame_ring import FRAME_SLOTS, FrameRing
 from headcast.live.wire import (
-    FRAME_SLOTS,
     Credit,
     Ended,
     FrameReady,
@@ -35,8 +34,6 @@ from headcast.live.wire import (
     Release,
     SegmentDone,
     SessionInput,
-    ring_bytes,
-    ring_shape,
 )
 from headcast.live.worker_process import MessageChannel
 from headcast.session import Session, VideoFrame
@@ -57,8 +54,7 @@ class _Hosted:
     cut: set[int] = field(default_factory=set)  # segments whose stale frames were not sent
     sent: int = 0  # frames sent: the ring's slots are used in turn
     session: Session | None = None
-    ring: SharedMemory | None = None
-    frames: np.ndarray | None = None
+    ring: FrameRing | None = None
     credits: asyncio.Semaphore | None = None
     pump: asyncio.Task | None = None
     thread: threading.Thread | None = None
@@ -155,13 +151,11 @@ class SessionHost:
         request = hosted.open
         try:
             session = Session(request.avatar, **request.options)
-            size = request.avatar.size_px
-            ring = SharedMemory(create=True, size=ring_bytes(size))
+            ring = FrameRing.create(request.avatar.size_px)
         except Exception as exc:  # reported to the pool, which raises it to the caller
             self._send(Ended(request.session_id, f"{type(exc).__name__}: {exc}"))
             return
         hosted.ring = ring
-        hosted.frames = np.ndarray(ring_shape(size), np.uint8, buffer=ring.buf)
         hosted.session = session
         self._send(Opened(request.session_id, ring.name))  # before any frame of the session
         asyncio.run_coroutine_threadsafe(self._start_pump(hosted), self._loop).result()
@@ -189,8 +183,8 @@ class SessionHost:
             pass  # input after close: the pool refuses it before it gets here
 
     async def _pump(self, hosted: _Hosted) -> None:
-        session, frames, credits = hosted.session, hosted.frames, hosted.credits
-        assert session is not None and frames is not None and credits is not None
+        session, ring, credits = hosted.session, hosted.ring, hosted.credits
+        assert session is not None and ring is not None and credits is not None
         session_id = hosted.open.session_id
         try:
             async for item in session.frames():
@@ -204,7 +198,7 @@ class SessionHost:
                             continue
                         slot = hosted.sent % FRAME_SLOTS
                         hosted.sent += 1
-                        frames[slot] = item.image
+                        ring.frames[slot] = item.image
                         self._send(
                             FrameReady(session_id, slot, item.audio, item.speaking, item.segment)
                         )
@@ -227,11 +221,9 @@ class SessionHost:
         if hosted.session is not None:
             with contextlib.suppress(Exception):
                 hosted.session.close()
-        hosted.frames = None
         if hosted.ring is not None:
-            hosted.ring.close()
-            with contextlib.suppress(FileNotFoundError):
-                hosted.ring.unlink()
+            hosted.ring.close(unlink=True)
+            hosted.ring = None
         hosted.session = None
         return_freed_memory()
 

@@ -18,13 +18,13 @@ import multiprocessing
 import queue
 import threading
 from collections.abc import AsyncIterator
-from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import numpy as np
 
 from headcast.face.avatar import Avatar
 from headcast.live.backlog import AudioBacklog
+from headcast.live.frame_ring import FrameRing
 from headcast.live.host import host_main
 from headcast.live.wire import (
     Credit,
@@ -37,7 +37,6 @@ from headcast.live.wire import (
     Release,
     SegmentDone,
     SessionInput,
-    ring_shape,
 )
 from headcast.live.worker_process import WorkerGone, WorkerProcess
 from headcast.session import SegmentFinished, VideoFrame
@@ -130,8 +129,7 @@ class RemoteSession:
         self._size = avatar.size_px
         self._loop = asyncio.get_running_loop()
         self._inbox: asyncio.Queue = asyncio.Queue()
-        self._ring: SharedMemory | None = None
-        self._frames: np.ndarray | None = None
+        self._ring: FrameRing | None = None
         self._closed = False
         self._released = False
         self._frame_count = 0  # frames passed on: the next one's index
@@ -145,8 +143,7 @@ class RemoteSession:
         if isinstance(reply, Ended):
             raise SessionFailed(reply.error or "the session could not be opened")
         assert isinstance(reply, Opened)
-        self._ring = SharedMemory(name=reply.ring_name)
-        self._frames = np.ndarray(ring_shape(self._size), np.uint8, buffer=self._ring.buf)
+        self._ring = FrameRing.attach(reply.ring_name, self._size)
 
     @property
     def process_id(self) -> int | None:
@@ -212,9 +209,9 @@ class RemoteSession:
         while not self._released:
             message = await self._inbox.get()
             if isinstance(message, FrameReady):
-                assert self._frames is not None
+                assert self._ring is not None
                 stale = message.speaking and self._unacknowledged > 0
-                image = None if stale else self._frames[message.slot].copy()
+                image = None if stale else self._ring.frames[message.slot].copy()
                 with contextlib.suppress(SessionFailed):
                     self._process.send(Credit(self.session_id))
                 if image is None:
@@ -250,9 +247,9 @@ class RemoteSession:
         self._process.sessions.pop(self.session_id, None)
         with contextlib.suppress(SessionFailed):
             self._process.send(Release(self.session_id))
-        self._frames = None
         if self._ring is not None:
-            self._ring.close()
+            # A session process that died left its ring behind: it is freed here instead.
+            self._ring.close(unlink=not self._process.worker.running())
             self._ring = None
         # Wake a reader blocked on the inbox so that its iteration ends.
         self._inbox.put_nowait(Ended(self.session_id))

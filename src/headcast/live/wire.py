@@ -1,8 +1,6 @@
 """Messages between the pool and its session processes (over one channel per process).
 
-Frames travel through a shared-memory ring per session, not the channel: a message names the
-slot. The pool grants the host credits, one per free slot, so a host never overwrites a frame
-the pool has not copied out yet and never runs ahead of a slow consumer.
+Frames travel through each session's ``FrameRing``; a message names the slot.
 """
 
 from __future__ import annotations
@@ -13,9 +11,6 @@ from typing import Any
 import numpy as np
 
 from headcast.face.avatar import Avatar
-
-FRAME_SLOTS = 4  # frames a session may have rendered and not yet taken by its transport
-
 
 # -- pool → host -----------------------------------------------------------------------------
 
@@ -65,7 +60,7 @@ class Release:
 @dataclass(frozen=True)
 class Opened:
     session_id: str
-    ring_name: str  # shared memory holding FRAME_SLOTS frames of the avatar's size
+    ring_name: str  # the session's FrameRing
 
 
 @dataclass(frozen=True)
@@ -100,11 +95,3 @@ class Ended:
 
     session_id: str
     error: str | None = None
-
-
-def ring_shape(avatar_size_px: int) -> tuple[int, int, int, int]:
-    return (FRAME_SLOTS, avatar_size_px, avatar_size_px, 3)
-
-
-def ring_bytes(avatar_size_px: int) -> int:
-    return int(np.prod(ring_shape(avatar_size_px)))
