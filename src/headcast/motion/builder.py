@@ -20,7 +20,7 @@ from headcast.motion.head import SpeakingHead
 from headcast.motion.idle import motion_streams
 from headcast.motion.mouth import mouth_curves
 from headcast.motion.prosody import ProsodyStream
-from headcast.phones.track import PhoneTrack
+from headcast.phones.track import Phone, PhoneTrack
 
 # The mouth of a frame is smoothed with speech this far either side of it.
 MOUTH_REACH_S = 4 * T.SMOOTHING_SIGMA_MS / 1000 + 0.02
@@ -73,8 +73,9 @@ class MotionBuilder:
     ) -> FaceMotion:
         t = i / self.fps
         rate = T.CURVE_RATE_HZ
-        horizon_s = min(known_s, t + self.lookahead_s)
-        local = track.between(t - T.MOUTH_CONTEXT_S, horizon_s)
+        # Rounded: t + look-ahead and the audio heard may differ by a float's last bit.
+        horizon_s = round(min(known_s, t + self.lookahead_s), 6)
+        local = _heard_by(track.between(t - T.MOUTH_CONTEXT_S, horizon_s), horizon_s)
         lo, hi = int((t - T.MOUTH_CONTEXT_S) * rate), int((t + MOUTH_REACH_S) * rate) + 1
         lo = max(lo, 0)
         mouth = mouth_curves(
@@ -121,3 +122,13 @@ class MotionBuilder:
                 self._blinks.add(t)
             if glance < T.GAZE_AWAY_PROBABILITY:
                 self._gaze.glance_away(t, -1.0 if side < 0.5 else 1.0, 0.6 + 0.6 * seconds)
+
+
+def _heard_by(track: PhoneTrack, horizon_s: float) -> PhoneTrack:
+    """The phones as heard up to ``horizon_s``: one still going on then ends there, so a frame
+    is made alike whether the rest of the phone is known (a file) or not yet (a stream)."""
+    phones = tuple(
+        p if p.end_s <= horizon_s else Phone(p.label, p.start_s, horizon_s, p.confidence)
+        for p in track.phones
+    )
+    return PhoneTrack(phones, track.duration_s, track.source)
