@@ -22,6 +22,7 @@ from headcast.server.live import controls, omnirt_ws, stream_ws, webrtc
 from headcast.server.routes import (
     animate,
     avatars,
+    engines,
     generate,
     health,
     index_page,
@@ -43,6 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     index_page.router,
     animate.router,
     avatars.router,
+    engines.router,
     jobs.router,
     webrtc.router,
     controls.router,

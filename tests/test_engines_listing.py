@@ -1,0 +1,74 @@
+"""The engines listed by ``headcast engines`` and ``GET /v1/engines``, with what each can do."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from headcast.render import (
+    EngineCapabilities,
+    EngineInput,
+    EngineKind,
+    get_engine,
+    register_engine,
+    unregister_engine,
+)
+from tests.conftest import run_cli
+from tests.support.servers import server_fixture
+
+KEY = "engines-key"
+server = server_fixture(api_keys=(KEY,))
+
+
+class _RemoteOnly:
+    """Declared only: listing an engine never starts it."""
+
+    capabilities = EngineCapabilities(
+        kind=EngineKind.REMOTE,
+        remote_input=EngineInput.AUDIO,
+        audio_rate_hz=16000,
+        audio_lookahead_ms=320.0,
+        frame_latency_ms=150.0,
+        min_size_px=512,
+        max_size_px=512,
+    )
+
+    def start(self, avatar):
+        raise AssertionError("listing starts no engine")
+
+
+def test_engines_command_lists_warp_with_what_it_can_do():
+    table = run_cli("engines")
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:3] == ["ENGINE", "KIND", "SIZE"]
+    warp = next(r for r in rows if r.startswith("warp"))
+    assert "(default)" in warp and "128–1024" in warp and "5–60" in warp and " yes " in warp
+
+    listing = run_cli("engines", "--json")
+    assert listing.returncode == 0, listing.stderr
+    body = json.loads(listing.stdout)
+    assert body["default"] == "warp"
+    assert body["engines"]["warp"] == json.loads(
+        json.dumps(get_engine("warp").capabilities.as_dict())
+    )
+
+
+def test_engines_endpoint_lists_each_engine_by_name_behind_the_key(server):
+    assert httpx.get(server.base_url + "/v1/engines").status_code == 401
+    register_engine("test-remote-listed", _RemoteOnly)
+    try:
+        answer = httpx.get(server.base_url + "/v1/engines", headers={"X-API-Key": KEY})
+    finally:
+        unregister_engine("test-remote-listed")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["default"] == "warp"
+    warp = body["engines"]["warp"]
+    assert warp["kind"] == "motion" and warp["live"] is True
+    assert warp["sizes_px"] == [128, 1024] and warp["fps"] == [5.0, 60.0]
+    remote = body["engines"]["test-remote-listed"]
+    assert remote["kind"] == "remote" and remote["input"] == "audio"
+    assert remote["frame_latency_ms"] == 150.0 and remote["audio_lookahead_ms"] == 320.0
+    assert remote["sizes_px"] == [512, 512]
