@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     start_worker()
     from headcast.animate import animate, check_output_path
     from headcast.cli.progress import frame_progress, print_summary
+    from headcast.render import EngineInput, check_engine
 
     check_output_path(args.output)
+    check_engine(args.engine, size_px=args.size, fps=args.fps, live=False, fed=EngineInput.MOTION)
     text = read_text_argument(args.text) if args.text is not None else None
     with frame_progress(args.quiet) as progress:
         result = animate(

@@ -30,7 +30,9 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_SIZE_PX})",
     )
     p.add_argument(
-        "--engine", default="warp", help="rendering engine (default: warp, the built-in CPU engine)"
+        "--engine",
+        default="warp",
+        help="rendering engine (default: warp, the built-in CPU engine; `headcast engines` lists them)",
     )
     p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
     p.add_argument(

@@ -57,6 +57,7 @@ class JobRecord:
     worker: str = ""  # the worker running it now, or the last one that did
     error_code: str | None = None
     error_message: str | None = None
+    engine: str = "warp"  # the rendering engine, by name
 
     @classmethod
     def new(cls, owner: str, **spec: Any) -> JobRecord:
@@ -115,11 +116,12 @@ class JobRecord:
             "fps": self.fps,
             "size": self.size_px,
             "attempts": self.attempts,
+            "engine": self.engine,
         }
 
 
 _OPTIONAL_TEXT = {"text", "voice", "error_code", "error_message"}
-_DEFAULTS: dict[str, Any] = {"progress": 0.0, "attempts": 0, "worker": ""}
+_DEFAULTS: dict[str, Any] = {"progress": 0.0, "attempts": 0, "worker": "", "engine": "warp"}
 _CONVERT: dict[str, Any] = {
     "state": JobState,
     "fps": float,

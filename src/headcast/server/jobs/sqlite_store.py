@@ -34,6 +34,7 @@ _COLUMNS = (
     "worker TEXT NOT NULL DEFAULT ''",
     "error_code TEXT",
     "error_message TEXT",
+    "engine TEXT NOT NULL DEFAULT 'warp'",
 )
 _NAMES = tuple(c.split()[0] for c in _COLUMNS)
 
@@ -54,6 +55,11 @@ class SqliteJobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
         self._db.execute(f"CREATE TABLE IF NOT EXISTS jobs ({', '.join(_COLUMNS)})")
+        # A table made before jobs chose an engine gets the column, its jobs warp's.
+        known = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for column in _COLUMNS:
+            if column.split()[0] not in known:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, created_at)")
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at)")
         self._lock = threading.Lock()

@@ -163,6 +163,7 @@ class JobWorkers:
             phones=phones,
             fps=job.fps,
             size=job.size_px,
+            engine=job.engine,
             max_audio_s=self.config.max_audio_s,
             check_reference=False,  # scored once, when the avatar was uploaded
             progress=progress,

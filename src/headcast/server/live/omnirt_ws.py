@@ -27,6 +27,7 @@ from headcast.server.live.ws_protocol import (
     accept,
     check_size,
     connection_rate,
+    engine_field,
     input_sample_rate,
     max_message_bytes,
     number,
@@ -194,6 +195,7 @@ async def _create(websocket: WebSocket, message: dict[str, Any], caller: str) ->
     if not isinstance(inputs, dict) or not isinstance(options, dict):
         raise ProtocolError("bad_request", "inputs and config must be JSON objects")
     spec = chunk_spec(options, config.default_size_px)
+    engine = engine_field(options, size_px=max(spec.width, spec.height), fps=spec.fps)
     live = await open_live_session(
         websocket,
         inputs.get("image_b64"),
@@ -204,6 +206,7 @@ async def _create(websocket: WebSocket, message: dict[str, Any], caller: str) ->
         realtime=False,
         head_motion=bool(options.get("head_motion", True)),
         seed=int(number(options, "seed", 0, -(2**31), 2**31 - 1, integer=True)),
+        engine=engine,
     )
     return RealtimeAvatar(live, spec, str(message.get("model") or DEFAULT_MODEL))
 

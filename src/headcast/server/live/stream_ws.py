@@ -38,6 +38,7 @@ from headcast.server.live.ws_protocol import (
     as_protocol_error,
     check_size,
     connection_rate,
+    engine_field,
     input_sample_rate,
     max_message_bytes,
     number,
@@ -79,6 +80,7 @@ class StreamOptions:
     jpeg_quality: int
     head_motion: bool
     seed: int
+    engine: str
 
 
 def stream_options(message: dict[str, Any], config: ServerConfig) -> StreamOptions:
@@ -117,6 +119,7 @@ def stream_options(message: dict[str, Any], config: ServerConfig) -> StreamOptio
         jpeg_quality=number(message, "jpeg_quality", DEFAULT_JPEG_QUALITY, 10, 100, integer=True),
         head_motion=bool(message.get("head_motion", True)),
         seed=number(message, "seed", 0, -(2**31), 2**31 - 1, integer=True),
+        engine=engine_field(message, size_px=size, fps=fps),
     )
 
 
@@ -267,6 +270,7 @@ async def _start(
         realtime=True,
         head_motion=options.head_motion,
         seed=options.seed,
+        engine=options.engine,
     )
     feed = _Feed(live, rate, owned=True)
     try:

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from headcast.limits import MAX_SIZE_PX, MIN_SIZE_PX
+from headcast.render import DEFAULT_ENGINE, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
@@ -60,6 +61,7 @@ class WebRtcOffer(BaseModel):
     )
     head_motion: bool = Field(True, description="sway the head while idle and speaking")
     seed: int = Field(0, description="seed for blinks and head sway")
+    engine: str = Field(DEFAULT_ENGINE, description="rendering engine (GET /v1/engines)")
 
 
 class WebRtcAnswer(BaseModel):
@@ -127,6 +129,9 @@ async def webrtc_offer(
 ) -> WebRtcAnswer:
     state = request_state(request)
     config = state.config
+    check_engine(
+        body.engine, size_px=body.size or config.default_size_px, fps=config.default_fps, live=True
+    )
     offer = _check_offer(body.sdp)
     if body.size is not None and body.size % 2:
         raise ApiError(422, "bad_input", "size must be an even number of pixels")
@@ -158,6 +163,7 @@ async def webrtc_offer(
             realtime=True,
             head_motion=body.head_motion,
             seed=body.seed,
+            engine=body.engine,
         )
     except BaseException:
         await pc.close()

@@ -19,8 +19,9 @@ from typing import Any
 from fastapi import WebSocket
 from starlette.websockets import WebSocketState
 
-from headcast.errors import HeadcastError
+from headcast.errors import HeadcastError, InputError
 from headcast.limits import DEFAULT_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
+from headcast.render import DEFAULT_ENGINE, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
@@ -162,6 +163,19 @@ def number(
     if not lo <= value <= hi:
         raise ProtocolError("bad_request", f"{name} must be within {lo:g}–{hi:g}, got {value}")
     return int(value) if integer else float(value)
+
+
+def engine_field(fields: dict[str, Any], *, size_px: int, fps: float) -> str:
+    """The engine named by the ``engine`` field (default: the built-in one), checked to render
+    this size and rate live."""
+    name = fields.get("engine", DEFAULT_ENGINE)
+    if not isinstance(name, str):
+        raise ProtocolError("bad_request", f"engine must be an engine's name, got {name!r}")
+    try:
+        check_engine(name, size_px=size_px, fps=fps, live=True)
+    except InputError as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
+    return name
 
 
 def input_sample_rate(fields: dict[str, Any]) -> int:

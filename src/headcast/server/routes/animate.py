@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from headcast.animate import animate
+from headcast.render import DEFAULT_ENGINE, EngineInput, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.audio_upload import check_audio
 from headcast.server.http.media_limits import check_image, check_text
@@ -61,17 +62,21 @@ async def post_animate(
     format: Annotated[str | None, Form(description="webm (VP9 + Opus, default) or mp4")] = None,
     fps: Annotated[float | None, Form(description="frames per second (default 25)")] = None,
     size: Annotated[int | None, Form(description="width and height in pixels")] = None,
+    engine: Annotated[str, Form(description="rendering engine (GET /v1/engines)")] = DEFAULT_ENGINE,
     _caller: str = Depends(require_api_key),
 ) -> FileResponse:
     config: ServerConfig = request_state(request).config
     options = check_video_options(format, fps, size, config, default_format="webm")
+    check_engine(
+        engine, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
+    )
     transcript = check_text(text, "text", config)
     speech = await read_upload(audio, "audio", config.max_upload_bytes)
     photo = await read_upload(image, "image", config.max_upload_bytes)
     check_image(photo, "image", config)
     output = _output_folder(config) / f"{secrets.token_hex(16)}.{options.format}"
     await request_state(request).work_slots.run(
-        _render, photo, speech, transcript, options, output, config
+        _render, photo, speech, transcript, options, output, config, engine
     )
     return FileResponse(
         output,
@@ -88,6 +93,7 @@ def _render(
     options: VideoOptions,
     output: Path,
     config: ServerConfig,
+    engine: str,
 ) -> None:
     """Decode (inside the slot: decoding is work too), then render to ``output``."""
     check_audio(speech, "audio", config)
@@ -98,6 +104,7 @@ def _render(
         text=transcript,
         fps=options.fps,
         size=options.size_px,
+        engine=engine,
         max_audio_s=config.max_audio_s,
         check_reference=False,
         progress=RenderMeter(),

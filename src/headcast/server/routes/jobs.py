@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
+from headcast.render import DEFAULT_ENGINE, EngineInput, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.audio_upload import check_audio
 from headcast.server.http.errors import ApiError
@@ -99,10 +100,14 @@ async def post_job(
     format: Annotated[str | None, Form(description="mp4 (default) or webm")] = None,
     fps: Annotated[float | None, Form(description="frames per second (default 25)")] = None,
     size: Annotated[int | None, Form(description="width and height in pixels")] = None,
+    engine: Annotated[str, Form(description="rendering engine (GET /v1/engines)")] = DEFAULT_ENGINE,
     caller: str = Depends(require_api_key),
 ) -> JSONResponse:
     config: ServerConfig = request_state(request).config
     options = check_video_options(format, fps, size, config, default_format="mp4")
+    check_engine(
+        engine, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
+    )
     avatar = owned_avatar(request, avatar_id, caller)
     words = check_text(text, "text", config)
     data: bytes | None = None
@@ -132,6 +137,7 @@ async def post_job(
         has_audio=data is not None,
         text=words,
         voice=(voice.strip() or None) if voice and data is None else None,
+        engine=engine,
     )
     files: JobFiles = request_state(request).job_system.files
     if data is not None:

@@ -18,6 +18,7 @@ from headcast.limits import DEFAULT_SAMPLE_RATE_HZ
 from headcast.live.backlog import AudioBacklog
 from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
 from headcast.live.protocol import LiveSession
+from headcast.render import DEFAULT_ENGINE
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.sessions.speech import LiveSpeech
@@ -64,6 +65,7 @@ class LiveSessions:
         realtime: bool = True,
         head_motion: bool = True,
         seed: int = 0,
+        engine: str = DEFAULT_ENGINE,
     ) -> RegisteredSession:
         """Analyse the portrait (off the event loop) and register a new session."""
         async with self._lock:
@@ -101,6 +103,7 @@ class LiveSessions:
                 realtime=realtime,
                 head_motion=head_motion,
                 seed=seed,
+                engine=engine,
             )
         except SessionFailed as exc:
             self._forget(session_id)
