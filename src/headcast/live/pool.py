@@ -46,7 +46,7 @@ PROCESS_STOPPED = "the session process stopped"
 
 # Modules headcast imports only where they are used, to start quickly: a session process
 # would otherwise pay for them (about half a second) in its first turn.
-LOADED_ON_USE = ("scipy.interpolate", "scipy.ndimage")
+LOADED_ON_USE = ("scipy.ndimage",)
 
 
 class SessionFailed(RuntimeError):

@@ -81,6 +81,15 @@ def clip_motion(
     try:
         feed = int(FEED_S * ANALYSIS_SAMPLE_RATE_HZ)
         for start in range(0, len(audio.samples), feed):
+            # Phones found a piece at a time come first: the audio is heard no further ahead
+            # of them than a feed, so the first frames go out with the first piece.
+            while not lipsync.phones.complete and lipsync.phones.known_s * audio.sample_rate < start:
+                known_s = lipsync.phones.known_s
+                made = lipsync.hear_more_phones()
+                if made:
+                    yield MotionBatch([motion for _, motion in made])
+                if lipsync.phones.known_s == known_s:
+                    break
             made = lipsync.push_audio(audio.samples[start : start + feed], audio.sample_rate)
             if made:
                 yield MotionBatch([motion for _, motion in made])

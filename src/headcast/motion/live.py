@@ -103,6 +103,12 @@ class LiveLipSync:
         self._finished = True
         self._phones.close()
 
+    def hear_more_phones(self) -> Frames:
+        """Wait for the phone source to know more (a clip's next piece of phones); returns
+        the frames that made final."""
+        self._phones.wait()
+        return self._make(max(self._builder.ready(self._known_s()), self.frames_emitted))
+
     def finish(self) -> Frames:
         """End of the audio: every remaining frame up to its end."""
         return [frame for step in self.finish_stepwise() for frame in step]
@@ -146,9 +152,11 @@ class LiveLipSync:
     def _feed(self, samples: np.ndarray) -> Frames:
         self._pending = np.concatenate([self._pending, samples])
         out: Frames = []
+        # Measured in one go (a block's values do not depend on what follows it), then
+        # heard block by block.
+        self._prosody.push(self._pending[: len(self._pending) // self._block * self._block])
         while len(self._pending) >= self._block:
             block, self._pending = self._pending[: self._block], self._pending[self._block :]
-            self._prosody.push(block)
             self._phones.push(block)
             self._heard += len(block)
             ready = self._builder.ready(self._known_s())

@@ -8,6 +8,7 @@ from headcast.motion import tunables as T
 from headcast.motion.coarticulation import spread_rounding
 from headcast.motion.constraints import apply_constraints
 from headcast.motion.keys import mouth_keys
+from headcast.motion.pchip import pchip
 from headcast.motion.visemes import MOUTH_CONTROLS
 from headcast.phones.track import PhoneTrack
 
@@ -27,9 +28,7 @@ def mouth_curves(
     ``loudness`` is the envelope in [0, 1] at ``T.CURVE_RATE_HZ`` from step ``loudness_start``
     (time 0 by default; a live stream passes only its recent steps).
     """
-    # scipy.interpolate alone costs about half a second of start-up; load it on use.
-    from scipy.interpolate import PchipInterpolator
-    from scipy.ndimage import gaussian_filter1d
+    from scipy.ndimage import gaussian_filter1d  # costs start-up time: loaded on use
 
     keys = spread_rounding(mouth_keys(track))
     rate = T.CURVE_RATE_HZ
@@ -47,7 +46,7 @@ def mouth_curves(
     key_t = np.array([k.time_s for k in keys])
     values = np.array([[getattr(k.shape, name) for name in MOUTH_CONTROLS] for k in keys])
     if len(key_t) >= 2:
-        curves = PchipInterpolator(key_t, values, axis=0, extrapolate=True)(fine_t)
+        curves = pchip(key_t, values, fine_t)
     else:
         curves = np.zeros((len(fine_t), len(MOUTH_CONTROLS)))
     curves = gaussian_filter1d(curves, sigma * rate, axis=0, mode="nearest")

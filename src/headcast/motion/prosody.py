@@ -19,6 +19,7 @@ from headcast.motion import tunables as T
 
 STEP_SAMPLES = ANALYSIS_SAMPLE_RATE_HZ // T.CURVE_RATE_HZ
 QUIET_BELOW_LOUD_DB = 30.0  # this far below the recent loud level counts as silent
+BLOCK_STEPS = 4  # steps judged against one reference: the 40 ms a live stream decodes at once
 
 
 class _Steps:
@@ -79,43 +80,54 @@ class ProsodyStream:
         return self._loudness.end
 
     def push(self, samples: np.ndarray) -> None:
+        """Measure whole steps of audio; each 40 ms block of them (counted from the start of
+        the stream) is judged against the speech up to its end, however the pushes fall."""
         if len(samples) % STEP_SAMPLES:
             raise ValueError(f"prosody takes whole {STEP_SAMPLES}-sample steps")
         n = len(samples) // STEP_SAMPLES
         if n == 0:
             return
+        first = self.n_steps
         steps = samples.reshape(n, STEP_SAMPLES).astype(np.float64)
         db = 10 * np.log10(np.mean(steps**2, axis=1) + 1e-12)
-        self._db = np.concatenate([self._db, db])
+        f0 = self._pitch(samples, n)
         history = int(T.LOUDNESS_HISTORY_S * T.CURVE_RATE_HZ)
-        loud = float(np.percentile(self._db[-history:], 95))
-        self._db = self._db[-history:]
-        level = np.clip((db - (loud - QUIET_BELOW_LOUD_DB)) / QUIET_BELOW_LOUD_DB, 0.0, 1.0)
-        self._loudness.append(level.astype(np.float32))
-        self._semitones.append(self._pitch(samples, n))
+        pitch_history = int(T.PITCH_HISTORY_S * T.CURVE_RATE_HZ)
+        recent_db = np.concatenate([self._db, db])
+        loudness = np.empty(n, np.float32)
+        semitones = np.zeros(n, np.float32)
+        cut = 0
+        while cut < n:
+            stop = min(cut + BLOCK_STEPS - (first + cut) % BLOCK_STEPS, n)
+            end = len(self._db) + stop  # in recent_db
+            loud = float(np.percentile(recent_db[max(end - history, 0) : end], 95))
+            level = (db[cut:stop] - (loud - QUIET_BELOW_LOUD_DB)) / QUIET_BELOW_LOUD_DB
+            loudness[cut:stop] = np.clip(level, 0.0, 1.0)
+            for k in range(cut, stop):
+                if np.isfinite(f0[k]):
+                    self._voiced_log2.append(float(np.log2(f0[k])))
+                    self._voiced_steps.append(first + k)
+            while self._voiced_steps and self._voiced_steps[0] < first + stop - pitch_history:
+                self._voiced_steps.popleft()
+                self._voiced_log2.popleft()
+            if self._voiced_log2:
+                median = float(np.median(self._voiced_log2))
+                voiced = np.isfinite(f0[cut:stop])
+                semitones[cut:stop][voiced] = 12 * (np.log2(f0[cut:stop][voiced]) - median)
+            cut = stop
+        self._db = recent_db[-history:]
+        self._loudness.append(loudness)
+        self._semitones.append(semitones)
 
     def _pitch(self, samples: np.ndarray, n: int) -> np.ndarray:
+        """F0 of the ``n`` steps of ``samples`` (NaN where unvoiced)."""
         audio = np.concatenate([self._context, samples])
         self._context = audio[-len(self._context) :]
         # Frame k of pitch_hz is centred on sample k * STEP_SAMPLES of ``audio``: only those
         # whose whole window is here are taken, so pitch runs half a window behind.
         first = len(self._context) // STEP_SAMPLES // 2
         f0 = pitch_hz(audio, ANALYSIS_SAMPLE_RATE_HZ)[first : first + n]
-        f0 = np.pad(f0, (0, n - len(f0)), constant_values=np.nan)
-        out = np.zeros(n, np.float32)
-        base = self.n_steps - n  # their loudness is in already
-        history = int(T.PITCH_HISTORY_S * T.CURVE_RATE_HZ)
-        for k in np.flatnonzero(np.isfinite(f0)):
-            self._voiced_log2.append(float(np.log2(f0[k])))
-            self._voiced_steps.append(base + int(k))
-        while self._voiced_steps and self._voiced_steps[0] < base + n - history:
-            self._voiced_steps.popleft()
-            self._voiced_log2.popleft()
-        if self._voiced_log2:
-            median = float(np.median(self._voiced_log2))
-            voiced = np.isfinite(f0)
-            out[voiced] = 12 * (np.log2(f0[voiced]) - median)
-        return out
+        return np.pad(f0, (0, n - len(f0)), constant_values=np.nan)
 
     def loudness(self, start: int, stop: int) -> np.ndarray:
         """Loudness of steps ``start … stop - 1`` (those not measured yet are silent)."""
