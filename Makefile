@@ -30,6 +30,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	scripts/install_test_system_deps.sh
 	$(VENV)/bin/ruff check src tests quality benchmarks scripts
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)
