@@ -133,3 +133,15 @@ def test_jobs_keep_their_engine_and_refuse_one_they_cannot_use(server, tmp_path)
         assert store.get(chosen.id).to_api()["engine"] == "test-hears-speech"
     finally:
         store.close("test")
+
+
+def test_animate_refuses_an_engine_fed_speech_before_any_work(tmp_path):
+    """A file is drawn from FaceMotion: the library refuses an audio-driven engine at once,
+    naming it, and writes nothing."""
+    from headcast.animate import animate
+    from headcast.errors import InputError
+
+    out = tmp_path / "out.mp4"
+    with pytest.raises(InputError, match="test-hears-speech"):
+        animate(MEDIA / "obama.jpg", clip_wav("0870"), out, engine="test-hears-speech")
+    assert not out.exists()

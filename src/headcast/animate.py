@@ -25,6 +25,8 @@ from headcast.motion.build import MotionBatch, MotionOptions, clip_motion, frame
 from headcast.motion.face_motion import FaceMotion
 from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, get_engine
+from headcast.render.capabilities import EngineInput
+from headcast.render.registry import check_engine
 from headcast.video import VideoWriter
 
 log = logging.getLogger(__name__)
@@ -169,6 +171,8 @@ def animate(
     problem = fps_error(fps)
     if problem:
         raise InputError(problem)
+    # A file is drawn from FaceMotion: an engine fed the speech itself renders in a session.
+    check_engine(engine, size_px=size, fps=fps, live=False, fed=EngineInput.MOTION)
     stages: dict[str, float] = {}
 
     t0 = time.perf_counter()
