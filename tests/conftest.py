@@ -121,6 +121,7 @@ REDIS_TESTS = (
 # each start a process, a server or a browser.
 SLOW_TESTS = (
     "test_animate_cli",
+    "test_engine_choice",
     "test_hostile_http",
     "test_hostile_live",
     "test_index_page",
@@ -153,6 +154,7 @@ SLOW_TESTS = (
     "test_engine_kinds::test_audio_frames_wait_for_their_lookahead",
     "test_engine_kinds::test_remote_batch_keeps_frames_on_their_way_and_drops_interrupted_ones",
     "test_engine_kinds::test_remote_engine_is_asked_its_latency_ahead_and_paced",
+    "test_engines_listing::test_engines_command_lists_warp_with_what_it_can_do",
     "test_generate_route::test_base64_and_data_uri_inputs_and_unknown_config_keys",
     "test_generate_route::test_flashhead_http_client_gets_frames_of_the_portrait",
     "test_generate_route::test_without_a_shared_directory_generate_says_how_to_enable_it",
@@ -177,6 +179,7 @@ SLOW_TESTS = (
     "test_omnirt_ws::test_a_photo_without_a_face_is_refused_in_protocol_terms",
     "test_omnirt_ws::test_flashhead_client_runs_a_whole_session",
     "test_omnirt_ws::test_frames_per_chunk_carry_the_remainder",
+    "test_omnirt_ws::test_protocol_errors_are_answered_and_the_session_survives",
     "test_phones::test_each_guessed_word_is_reported_once",
     "test_phones::test_fast_recognition_frame_accuracy",
     "test_phones::test_long_speech_is_decoded_in_pieces_cut_in_its_pauses",
@@ -193,6 +196,7 @@ SLOW_TESTS = (
     "test_pick_reference_route::test_ranking_matches_the_command_line",
     "test_quality_judge::test_smiles_with_teeth_are_not_closed",
     "test_render::test_any_reasonable_portrait_speaks",
+    "test_render::test_gaze_correction_re_aims_a_photo_that_looks_away",
     "test_render::test_rest_closes_the_mouth",
     "test_render::test_tongue_tip_rises_inside_the_open_mouth",
     "test_serve_extra::test_serve_without_the_extra_says_how_to_install_it",
