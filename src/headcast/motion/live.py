@@ -77,13 +77,14 @@ class LiveLipSync:
             raise RuntimeError("push_audio after finish")
         samples = _as_float(pcm)
         if sample_rate != ANALYSIS_SAMPLE_RATE_HZ:
-            if self._in_rate != sample_rate:
+            resampler = self._resampler
+            if resampler is None or self._in_rate != sample_rate:
                 self._flush_resampler()
-                self._resampler = soxr.ResampleStream(
+                resampler = soxr.ResampleStream(
                     sample_rate, ANALYSIS_SAMPLE_RATE_HZ, 1, dtype="float32"
                 )
-                self._in_rate = sample_rate
-            samples = self._resampler.resample_chunk(samples)
+                self._resampler, self._in_rate = resampler, sample_rate
+            samples = resampler.resample_chunk(samples)
         else:
             self._flush_resampler()
         return self._feed(samples)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -375,7 +376,8 @@ def _lendable(runs: list[list], group: list[int], at_end: bool) -> int:
 
 def _optimise_timing(runs: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """Stretches long enough to register; no flicker of short shapes inside open stretches."""
-    cells = [list(r) for r in runs]
+    # [start, end, shape] lists whose edges are moved in place.
+    cells: list[list[Any]] = [list(r) for r in runs]
     groups = _stretches(cells)
     for g, group in enumerate(groups):
         length = cells[group[-1]][1] - cells[group[0]][0]
@@ -391,7 +393,7 @@ def _optimise_timing(runs: list[tuple[int, int, str]]) -> list[tuple[int, int, s
             take = min(need, _MAX_BORROW, _lendable(cells, groups[g + 1], at_end=False))
             cells[group[-1]][1] += take
             cells[groups[g + 1][0]][0] += take
-    merged = _merge(tuple(r) for r in cells)
+    merged = _merge((start, end, shape) for start, end, shape in cells)
     out: list[tuple[int, int, str]] = []
     for group in _stretches(merged):
         part = [merged[i] for i in group]

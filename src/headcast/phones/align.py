@@ -208,7 +208,7 @@ def word_spans(audio: Audio, transcript: str) -> list[sphinx.Span] | None:
     return spans
 
 
-def _align(dec: Decoder, pcm: bytes, text: str) -> list[sphinx.Span] | None:
+def _align(dec: Decoder, pcm: bytes | memoryview, text: str) -> list[sphinx.Span] | None:
     """Phone spans from the two alignment passes, or None if the text does not fit the audio."""
     try:
         dec.set_align_text(text)

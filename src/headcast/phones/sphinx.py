@@ -140,7 +140,8 @@ def utterance(audio: Audio, *, block_samples: int = UTTERANCE_BLOCK_SAMPLES) -> 
         filled += b - a
     if filled < n:
         pcm.resize(filled, refcheck=False)  # nothing else refers to it yet
-    return Utterance(memoryview(pcm).cast("B"), kept)
+    # numpy 1.26's stubs do not count an ndarray as a buffer; it is one.
+    return Utterance(memoryview(pcm).cast("B"), kept)  # type: ignore[arg-type]
 
 
 def _silent_and_flat(pcm: np.ndarray, block_samples: int) -> tuple[np.ndarray, np.ndarray]:
