@@ -39,13 +39,13 @@ def joined(batches: list[MotionBatch]) -> tuple[list[FaceMotion], PhoneTrack | N
 def test_worker_makes_the_same_motion_and_replays_its_warnings(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    text = transcript("0880").replace("disposed", "dispozed")
+    text = transcript("0880").replace("disposed", "dizposed")
     with caplog.at_level(logging.WARNING, logger="headcast.phones"):
         pending = [motion_in_worker(clip(name), OPTIONS, transcript=text_) for name, text_ in
                    (("0880", text), ("0870", None))]  # fmt: skip
         results = [p.result() for p in pending]
         assert motion_worker.worker_running()  # made there, not by falling back to this process
-        assert "'dispozed' is not in the dictionary" in caplog.text
+        assert "'dizposed' is not in the dictionary" in caplog.text
     assert results[0] == joined(made_here(clip("0880"), text))
     assert results[0][1] == align_phones(clip("0880"), text)
     assert results[1] == joined(made_here(clip("0870"), None))
