@@ -339,6 +339,9 @@ def serve(channel: MessageChannel) -> None:
     logger.propagate = False
     collect = _Collect()
     logger.addHandler(collect)
+    # What the library loads on first use, loaded before the first request comes (the CLI
+    # starts the worker while it loads the rest): the mouth's smoothing filter.
+    import scipy.ndimage  # noqa: F401
 
     def reply(batch: MotionBatch | None, error: BaseException | None, done: bool) -> None:
         records, collect.records = collect.records, []  # those since the last reply
