@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from headcast.cli.audio_limit import add_audio_limit_option, max_audio_s
-from headcast.cli.render_options import add_render_options, check_render_options
+from headcast.cli.render_options import add_render_options, check_render_options, render_settings
 from headcast.cli.text_arg import read_text_argument
 
 
@@ -47,12 +47,7 @@ def run(args: argparse.Namespace) -> int:
             args.audio,
             args.output,
             text=text,
-            fps=args.fps,
-            size=args.size,
-            engine=args.engine,
-            head_motion=not args.no_head_motion,
-            correct_gaze=args.correct_gaze,
-            seed=args.seed,
+            **render_settings(args),
             max_audio_s=limit_s,
             progress=progress,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from headcast.errors import InputError
 from headcast.limits import (
@@ -52,3 +53,15 @@ def check_render_options(args: argparse.Namespace) -> None:
         raise InputError(error)
     if not MIN_SIZE_PX <= args.size <= MAX_SIZE_PX:
         raise InputError(f"size must be between {MIN_SIZE_PX} and {MAX_SIZE_PX}, got {args.size}")
+
+
+def render_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``animate`` that the render options set."""
+    return {
+        "fps": args.fps,
+        "size": args.size,
+        "engine": args.engine,
+        "head_motion": not args.no_head_motion,
+        "correct_gaze": args.correct_gaze,
+        "seed": args.seed,
+    }

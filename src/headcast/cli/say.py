@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from headcast.cli.render_options import add_render_options, check_render_options
+from headcast.cli.render_options import add_render_options, check_render_options, render_settings
 from headcast.cli.speech_options import add_speech_options, synthesis_options
 from headcast.cli.text_arg import read_text_argument
 
@@ -44,12 +44,7 @@ def run(args: argparse.Namespace) -> int:
             speech.audio,
             args.output,
             phones=speech.phones,
-            fps=args.fps,
-            size=args.size,
-            engine=args.engine,
-            head_motion=not args.no_head_motion,
-            correct_gaze=args.correct_gaze,
-            seed=args.seed,
+            **render_settings(args),
             progress=progress,
         )
     if not args.quiet:
