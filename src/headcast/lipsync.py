@@ -11,10 +11,10 @@ from pathlib import Path
 
 from headcast.audio import Audio, conform_audio, load_audio
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
-from headcast.errors import HeadcastError, InputError
+from headcast.errors import InputError
 from headcast.limits import DEFAULT_MAX_AUDIO_S, fps_error
 from headcast.live.motion_worker import motion_in_worker as motion_in_worker_process
-from headcast.motion.build import MotionOptions, clip_motion, motion_track
+from headcast.motion.build import MotionOptions, clip_motion, collect_motion, motion_track
 from headcast.motion.export import FORMATS, LipSyncResult, export
 from headcast.motion.mouth_cues import EXTENDED_SHAPES, mouth_cues
 from headcast.phones import PhoneTrack
@@ -63,13 +63,9 @@ def lipsync(
             speech, options, phones=phones, transcript=transcript
         ).result()
     else:
-        frames, track = [], None
-        for batch in clip_motion(speech, options, phones=phones, transcript=transcript):
-            frames += batch.frames
-            track = batch.track or track
-        if track is None:
-            raise HeadcastError("the motion ended without its phones")
-        phones = track
+        frames, phones = collect_motion(
+            clip_motion(speech, options, phones=phones, transcript=transcript)
+        )
     motion = motion_track(frames, phones, fps)
     cues = tuple(mouth_cues(phones, extended=shapes))
     return LipSyncResult(phones, cues, motion, fps, name, shapes)

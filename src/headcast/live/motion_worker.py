@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from headcast.audio.clip import Audio
 from headcast.errors import HeadcastError
 from headcast.live.worker_process import MessageChannel, WorkerGone, WorkerProcess
-from headcast.motion.build import MotionBatch, MotionOptions, clip_motion
+from headcast.motion.build import MotionBatch, MotionOptions, clip_motion, collect_motion
 from headcast.motion.face_motion import FaceMotion
 from headcast.phones.track import PhoneTrack
 
@@ -224,14 +224,7 @@ class PendingMotion:
 
     def result(self) -> tuple[list[FaceMotion], PhoneTrack]:
         """Every frame and the phones, or the error making them raised."""
-        frames: list[FaceMotion] = []
-        track: PhoneTrack | None = None
-        for batch in self.batches():
-            frames += batch.frames
-            track = batch.track or track
-        if track is None:
-            raise HeadcastError("could not make the motion: the phones never came")
-        return frames, track
+        return collect_motion(self.batches())
 
     def cancel(self) -> None:
         """Call the request off: not sent, it never will be; under way, its worker is stopped

@@ -16,6 +16,7 @@ import numpy as np
 
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ, Audio
 from headcast.audio.decode import resample
+from headcast.errors import HeadcastError
 from headcast.motion import tunables as T
 from headcast.motion.face_motion import CONTROL_NAMES, FaceMotion, MotionTrack
 from headcast.motion.live import Frames, LiveLipSync
@@ -83,31 +84,31 @@ def clip_motion(
         for start in range(0, len(audio.samples), feed):
             # Phones found a piece at a time come first: the audio is heard no further ahead
             # of them than a feed, so the first frames go out with the first piece.
-            while not lipsync.phones.complete and lipsync.phones.known_s * audio.sample_rate < start:
+            while (
+                not lipsync.phones.complete and lipsync.phones.known_s * audio.sample_rate < start
+            ):
                 known_s = lipsync.phones.known_s
                 made = lipsync.hear_more_phones()
                 if made:
-                    yield MotionBatch([motion for _, motion in made])
+                    yield MotionBatch(_motions(made))
                 if lipsync.phones.known_s == known_s:
                     break
             made = lipsync.push_audio(audio.samples[start : start + feed], audio.sample_rate)
             if made:
-                yield MotionBatch([motion for _, motion in made])
+                yield MotionBatch(_motions(made))
         # Frames made while phones are still being found go out at once; only those made
         # once they are all known (no decoding left) wait, so that the last has the phones.
         steps: list[Frames] = []
         for made in lipsync.finish_stepwise():
             if not lipsync.phones.complete:
                 if made:
-                    yield MotionBatch([motion for _, motion in made])
+                    yield MotionBatch(_motions(made))
             else:
                 steps.append(made)
         for made in steps[:-1]:
             if made:
-                yield MotionBatch([motion for _, motion in made])
-        yield MotionBatch(
-            [motion for _, motion in steps[-1]], lipsync.phones.track(0.0, math.inf)
-        )
+                yield MotionBatch(_motions(made))
+        yield MotionBatch(_motions(steps[-1]), lipsync.phones.track(0.0, math.inf))
     finally:
         lipsync.close()
 
@@ -129,8 +130,24 @@ def build_motion(
             ANALYSIS_SAMPLE_RATE_HZ,
         )
     options = MotionOptions(fps, seed, head_motion, lookahead_ms)
-    frames = [m for batch in clip_motion(audio, options, phones=track) for m in batch.frames]
+    frames, _ = collect_motion(clip_motion(audio, options, phones=track))
     return motion_track(frames, track, fps)
+
+
+def collect_motion(batches: Iterable[MotionBatch]) -> tuple[list[FaceMotion], PhoneTrack]:
+    """Every frame of a clip's batches, and the phones its last batch carries."""
+    frames: list[FaceMotion] = []
+    track: PhoneTrack | None = None
+    for batch in batches:
+        frames += batch.frames
+        track = batch.track or track
+    if track is None:
+        raise HeadcastError("could not make the motion: the phones never came")
+    return frames, track
+
+
+def _motions(made: Frames) -> list[FaceMotion]:
+    return [motion for _, motion in made]
 
 
 def motion_track(frames: Iterable[FaceMotion], track: PhoneTrack, fps: float) -> MotionTrack:

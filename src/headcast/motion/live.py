@@ -18,7 +18,7 @@ from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.motion import tunables as T
 from headcast.motion.builder import MotionBuilder
 from headcast.motion.face_motion import FaceMotion
-from headcast.motion.prosody import ProsodyStream
+from headcast.motion.prosody import STEP_SAMPLES, ProsodyStream
 from headcast.phones.source import PhoneSource
 from headcast.phones.stream import BLOCK_MS, PhoneStream
 
@@ -108,7 +108,7 @@ class LiveLipSync:
         """Wait for the phone source to know more (a clip's next piece of phones); returns
         the frames that made final."""
         self._phones.wait()
-        return self._make(max(self._builder.ready(self._known_s()), self.frames_emitted))
+        return self._make(self._builder.ready(self._known_s()))
 
     def finish(self) -> Frames:
         """End of the audio: every remaining frame up to its end."""
@@ -122,23 +122,16 @@ class LiveLipSync:
         yield self._feed(np.zeros(0, np.float32))
         if len(self._pending):
             tail = len(self._pending)
-            step = self._prosody_step
-            self._prosody.push(np.pad(self._pending, (0, -tail % step)))
+            self._prosody.push(np.pad(self._pending, (0, -tail % STEP_SAMPLES)))
             self._phones.push(self._pending)
             self._heard += tail
             self._pending = np.zeros(0, np.float32)
         self._phones.finish()
         self._finished = True
         while not self._phones.complete:
-            self._phones.wait()
-            yield self._make(self._builder.ready(self._known_s()))
-        n_total = max(int(round(self._heard / ANALYSIS_SAMPLE_RATE_HZ * self.fps)), 1)
-        yield self._make(max(n_total, self.frames_emitted))
+            yield self.hear_more_phones()
+        yield self._make(max(int(round(self._heard / ANALYSIS_SAMPLE_RATE_HZ * self.fps)), 1))
         self._phones.close()
-
-    @property
-    def _prosody_step(self) -> int:
-        return ANALYSIS_SAMPLE_RATE_HZ // T.CURVE_RATE_HZ
 
     def _known_s(self) -> float:
         return min(self._phones.known_s, self._heard / ANALYSIS_SAMPLE_RATE_HZ)

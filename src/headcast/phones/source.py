@@ -120,9 +120,6 @@ class PhonesInPieces:
     def track(self, since_s: float, until_s: float) -> PhoneTrack:
         return self._joined.between(since_s, until_s)
 
-    def whole(self) -> PhoneTrack:
-        return self._joined
-
     def close(self) -> None:
         close = getattr(self._pieces, "close", None)
         if close is not None:
