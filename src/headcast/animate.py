@@ -68,7 +68,6 @@ class _ArrivingMotion:
         self._batches = batches
         self._frames: list[FaceMotion] = []
         self._first = 0  # index of self._frames[0]
-        self._track: PhoneTrack | None = None
         self.n_frames = n_frames
         self.waited_s = 0.0
 
@@ -84,11 +83,10 @@ class _ArrivingMotion:
         self._first = index
         return self._frames[0]
 
-    def finish(self) -> PhoneTrack | None:
-        """Take what is left (the phones come with the last batch)."""
+    def finish(self) -> None:
+        """Take what is left: the motion is made to its end, and an error on the way raised."""
         while self._take():
             pass
-        return self._track
 
     def _take(self) -> bool:
         started = time.perf_counter()
@@ -97,7 +95,6 @@ class _ArrivingMotion:
         if batch is None:
             return False
         self._frames += batch.frames
-        self._track = batch.track or self._track
         return True
 
 
@@ -159,8 +156,8 @@ def animate(
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
     recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
-    renders as idle frames). The face moves as a live session would move it for the same
-    speech, with a longer look-ahead. ``motion_in_worker`` makes the motion in a worker
+    renders as idle frames). The face moves as a live session moves it for the same speech
+    (only the phone recognizer is the more accurate one). ``motion_in_worker`` makes the motion in a worker
     process: frames are rendered as soon as their motion is final while the rest of the
     speech is decoded, and the caller's other threads keep running meanwhile. By default it
     is used where its start-up (about half a second) pays: when it is running already, when
