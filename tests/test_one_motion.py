@@ -11,7 +11,7 @@ from headcast.audio import load_audio
 from headcast.face import prepare_avatar
 from headcast.lipsync import lipsync
 from headcast.motion.face_motion import CONTROL_NAMES, FaceMotion
-from headcast.motion.tunables import FILE_LOOKAHEAD_MS
+from headcast.motion.tunables import LOOKAHEAD_MS
 from headcast.render.capabilities import EngineCapabilities, EngineKind
 from headcast.render.registry import register_engine, unregister_engine
 from headcast.session import SegmentFinished, Session
@@ -84,7 +84,7 @@ def test_a_file_and_a_live_session_move_the_face_alike(avatar, recorder):
         avatar,
         engine=recorder.name,
         fps=FPS,
-        lookahead_ms=FILE_LOOKAHEAD_MS,
+        lookahead_ms=LOOKAHEAD_MS,
         fast_phones=False,
         seed=seed - 1,  # a session's first turn is seeded with its seed + 1
     )

@@ -35,7 +35,7 @@ class MotionOptions:
     fps: float = 25.0
     seed: int = 0
     head_motion: bool = True
-    lookahead_ms: float = T.FILE_LOOKAHEAD_MS
+    lookahead_ms: float = T.LOOKAHEAD_MS
     fast: bool = False  # the cheaper, less accurate phone recognizer
 
 
@@ -120,7 +120,7 @@ def build_motion(
     *,
     seed: int = 0,
     head_motion: bool = True,
-    lookahead_ms: float = T.FILE_LOOKAHEAD_MS,
+    lookahead_ms: float = T.LOOKAHEAD_MS,
 ) -> MotionTrack:
     """FaceMotion for every frame of ``audio``, whose phones are ``track``; the same inputs
     and seed give the same motion."""

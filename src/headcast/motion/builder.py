@@ -35,7 +35,7 @@ class MotionBuilder:
         *,
         seed: int = 0,
         head_motion: bool = True,
-        lookahead_s: float = T.FILE_LOOKAHEAD_MS / 1000,
+        lookahead_s: float = T.LOOKAHEAD_MS / 1000,
     ) -> None:
         self.fps = fps
         self.lookahead_s = lookahead_s

@@ -22,7 +22,7 @@ from headcast.motion.prosody import STEP_SAMPLES, ProsodyStream
 from headcast.phones.source import PhoneSource
 from headcast.phones.stream import BLOCK_MS, PhoneStream
 
-DEFAULT_LOOKAHEAD_MS = T.LIVE_LOOKAHEAD_MS
+DEFAULT_LOOKAHEAD_MS = T.LOOKAHEAD_MS
 MAX_LOOKAHEAD_MS = T.MAX_LOOKAHEAD_MS
 PHONE_HISTORY_MARGIN_S = 2.0  # phones kept beyond the mouth context, so none it sees is cut
 

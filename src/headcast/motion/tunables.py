@@ -49,9 +49,8 @@ BROW_MIN_GAP_S = 1.2
 # BROW_RISE_MS before its accented vowel; 120 ms serves both well enough. A file waits no
 # longer than a live stream: on the five LibriVox clips a longer look-ahead closed the lips on
 # no more /p b m/ with a transcript (29 of 29 at 120 ms and at 1 s) and on fewer without one
-# (25 of 29 at 120 ms, 22 at 250 ms to 4 s), so a file and a stream move the face alike.
-FILE_LOOKAHEAD_MS = 120.0
-LIVE_LOOKAHEAD_MS = 120.0
+# (25 of 29 at 120 ms, 22 at 250 ms to 4 s), so a file and a stream use the same one.
+LOOKAHEAD_MS = 120.0
 MAX_LOOKAHEAD_MS = 1000.0
 MOUTH_CONTEXT_S = 0.8  # phones further back than this no longer shape the current frame
 
