@@ -45,6 +45,12 @@ class Avatar:
     person: np.ndarray  # (size, size) uint8, 255 on the person, 0 on the background
     # Added to every frame's gaze: (0, 0) keeps the photo's gaze, see ``aimed_at_camera``.
     gaze_offset: tuple[float, float] = (0.0, 0.0)
+    # The folder of the enrolled avatar this portrait is the representative frame of, when
+    # it is one (``headcast.enrol``); engines that draw from real frames read it.
+    enrolment: str | None = None
+    # How much of a recorded head motion the frames keep (enrolled avatars: 0 holds the head
+    # still); a photo's head moves as its FaceMotion says.
+    head_motion: float = 1.0
 
     def aimed_at_camera(self) -> Avatar:
         """This avatar with its irises re-aimed at the camera when the photo looks away."""
