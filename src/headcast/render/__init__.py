@@ -14,10 +14,12 @@ from headcast.render.engine import (
 from headcast.render.frame_audio import FrameAudio
 from headcast.render.registry import (
     DEFAULT_ENGINE,
+    ENROLLED_ENGINE,
     AvailableEngine,
     available_engines,
     check_engine,
     engine_capabilities,
+    engine_for,
     get_engine,
     list_engines,
     register_engine,
@@ -26,6 +28,7 @@ from headcast.render.registry import (
 
 __all__ = [
     "DEFAULT_ENGINE",
+    "ENROLLED_ENGINE",
     "AudioEngine",
     "AudioEngineSession",
     "AvailableEngine",
@@ -42,6 +45,7 @@ __all__ = [
     "available_engines",
     "check_engine",
     "engine_capabilities",
+    "engine_for",
     "get_engine",
     "list_engines",
     "register_engine",

@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
+from headcast.enrol.portrait import is_enrolled
 from headcast.errors import InputError
+from headcast.face.avatar import Avatar
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.engine import Engine
 
 ENTRY_POINT_GROUP = "headcast.engines"
 DEFAULT_ENGINE = "warp"
+ENROLLED_ENGINE = "enrolled"  # the default for an avatar enrolled from a video
 # Found even where the package's metadata is not installed (running from a source tree).
-_BUILT_IN = {DEFAULT_ENGINE: "headcast.render.warp:WarpEngine"}
+_BUILT_IN = {
+    DEFAULT_ENGINE: "headcast.render.warp:WarpEngine",
+    ENROLLED_ENGINE: "headcast.render.enrolled:EnrolledEngine",
+}
 # An engine that declares nothing is taken for what the first engines were: motion-driven.
 _UNDECLARED = EngineCapabilities(kind=EngineKind.MOTION)
 
@@ -91,6 +97,18 @@ def check_engine(
             f"engine '{name}' is fed {capabilities.input}, not {fed}: use it in a live session"
         )
     return capabilities
+
+
+def engine_for(portrait: object, requested: str | None = None) -> str:
+    """The engine asked for, else the portrait's own: an enrolled avatar (an Avatar with its
+    enrolment, or its name or folder) draws from its real frames, a photo is warped."""
+    if requested:
+        return requested
+    if isinstance(portrait, Avatar):
+        enrolled = portrait.enrolment is not None
+    else:
+        enrolled = is_enrolled(portrait)
+    return ENROLLED_ENGINE if enrolled else DEFAULT_ENGINE
 
 
 def get_engine(name: str = DEFAULT_ENGINE) -> Engine[Any]:

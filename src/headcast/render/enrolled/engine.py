@@ -1,0 +1,122 @@
+"""Engine "enrolled": real frames of a person, enrolled from a video.
+
+Each frame shows the next frame of the person's own base (their head motion and blinks,
+joined across similar frames so it runs for any length); on it goes the atlas mouth that
+best fits the frame's FaceMotion, moved onto the base frame's head and blended in.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from headcast.enrol.mouth_frame import LOWER_FACE, apply, compose, invert
+from headcast.enrol.mouth_targets import MouthTargets
+from headcast.enrol.store import EnrolledAvatar, open_enrolled
+from headcast.errors import InputError
+from headcast.face.avatar import Avatar
+from headcast.motion.face_motion import FaceMotion
+from headcast.motion.visemes import MOUTH_CONTROLS
+from headcast.render.capabilities import EngineCapabilities, EngineKind
+from headcast.render.enrolled import tunables as T
+from headcast.render.enrolled.base_player import BasePlayer
+from headcast.render.enrolled.mouth_choice import MouthChooser
+from headcast.render.enrolled.mouth_paste import paste_mouth
+
+
+class EnrolledSession:
+    def __init__(
+        self, enrolled: EnrolledAvatar, size_px: int, head_motion: float, seed: int
+    ) -> None:
+        a = enrolled.arrays
+        self._enrolled = enrolled
+        self._size_px = size_px
+        self._head_motion = head_motion
+        self._kept = a["kept"]
+        lower = np.searchsorted(self._kept, LOWER_FACE)
+        self._base_outline = a["landmarks"][:, lower]
+        self._mouth_outline = a["mouth_points"][:, lower]
+        eyes = np.searchsorted(self._kept, (33, 263))
+        self._iod = np.linalg.norm(a["landmarks"][:, eyes[0]] - a["landmarks"][:, eyes[1]], axis=-1)
+        self._to_reference = a["to_reference"].astype(np.float64)
+        self._pose = a["pose"]
+        box = a["mouth_box"]
+        self._crop_origin = np.array([[1.0, 0.0, float(box[0])], [0.0, 1.0, float(box[1])]])
+        usable = a["usable"]
+        self._player = BasePlayer(
+            usable, a["join_to"], a["join_cost"], a["features"], a["speaking"], enrolled.fps, seed
+        )
+        self._chooser = MouthChooser(a["shapes"], a["pose"], usable, MouthTargets.from_arrays(a))
+        self._recent_jaw: list[float] = []
+        self._window = max(int(T.SPEAKING_WINDOW_S * enrolled.fps), 1)
+
+    def render(self, motion: FaceMotion) -> np.ndarray:
+        controls = np.array([getattr(motion, name) for name in MOUTH_CONTROLS], np.float32)
+        self._recent_jaw = [
+            *self._recent_jaw[-(self._window - 1) :],
+            motion.jaw_open + motion.lip_press,
+        ]
+        step = self._player.step(max(self._recent_jaw) > T.SPEAKING_JAW_OPEN)
+        b = step.index
+        base = self._enrolled.base.image(b)
+        if step.fading_from is not None:
+            old = self._enrolled.base.image(step.fading_from)
+            base = cv2.addWeighted(old, step.fade_weight, base, 1.0 - step.fade_weight, 0.0)
+        mouth = self._chooser.choose(controls, self._pose[b])
+        from_reference = invert(self._to_reference[b])
+        outline = self._base_outline[b]
+        steady = None
+        if self._head_motion < 1.0:
+            # Part of the way back to the representative frame's pose and place.
+            steady = (1.0 - self._head_motion) * self._to_reference[b] + self._head_motion * np.eye(
+                2, 3
+            )
+            base = cv2.warpAffine(
+                base,
+                steady,
+                base.shape[1::-1],
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+            from_reference = compose(steady, from_reference)
+            outline = apply(steady, outline)
+        frame = paste_mouth(
+            base,
+            self._enrolled.mouths.image(mouth),
+            compose(from_reference, self._crop_origin),
+            apply(from_reference, self._mouth_outline[mouth]),
+            outline,
+            float(self._iod[b]),
+        )
+        if frame.shape[0] != self._size_px:
+            shrink = frame.shape[0] > self._size_px
+            frame = cv2.resize(
+                frame,
+                (self._size_px, self._size_px),
+                interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+            )
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+class EnrolledEngine:
+    """Engine "enrolled": the person's own frames, with mouths from their own clip."""
+
+    name = "enrolled"
+    capabilities = EngineCapabilities(
+        kind=EngineKind.MOTION,
+        live=True,
+        first_frame_latency_ms=8.0,
+        description="real frames of a person enrolled from a video (headcast enrol)",
+    )
+
+    def start(self, avatar: Avatar) -> EnrolledSession:
+        if avatar.enrolment is None:
+            raise InputError(
+                "engine 'enrolled' draws from an enrolled avatar, not a photo: enrol a video "
+                "of the person first (headcast enrol VIDEO -o NAME) and name it instead"
+            )
+        enrolled = open_enrolled(avatar.enrolment)
+        return EnrolledSession(enrolled, avatar.size_px, avatar.head_motion, seed=0)

@@ -1,0 +1,29 @@
+"""The numbers of the enrolled engine, in one place."""
+
+from __future__ import annotations
+
+# Base playback: stretches between joins last this long (uniformly drawn), and a join is
+# crossfaded over this many frames.
+STRETCH_MIN_S = 2.0
+STRETCH_MAX_S = 6.0
+JOIN_FADE_FRAMES = 3
+# Speaking and idle stretches of the base: after this long out of step with the speech, a
+# join into a stretch of the right kind is taken as soon as one is offered.
+STATE_MISMATCH_S = 1.0
+SPEAKING_JAW_OPEN = 0.05  # motion with the jaw this open within the last half second speaks
+SPEAKING_WINDOW_S = 0.5
+
+# Mouth choice: weights of the shape numbers (opening, width, rounding, press, teeth,
+# tongue), each in units of its spread over the atlas.
+SHAPE_WEIGHTS = (3.0, 1.5, 1.0, 1.0, 0.6, 0.3)
+# A mouth from a head turned or tipped this many degrees from the base frame's costs as
+# much as one spread of the opening.
+POSE_SCALE_DEG = 6.0
+# Moving on to the next frame of the clip is free; any other mouth pays this, and pays for
+# looking unlike the one that naturally follows (``SMOOTHNESS_WEIGHT``).
+SWITCH_COST = 0.6
+SMOOTHNESS_WEIGHT = 0.5
+
+# Blending: the seam is feathered over this share of the inter-ocular distance, and the
+# mouth's colour matched to the base frame in the band where they meet.
+FEATHER_IOD = 0.05
