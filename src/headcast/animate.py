@@ -15,8 +15,9 @@ import numpy as np
 from headcast.audio import Audio
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.audio.source import SpeechSource, read_for_analysis, speech_source
+from headcast.enrol.portrait import enrolled_folder, prepare_portrait
 from headcast.errors import InputError
-from headcast.face import Avatar, prepare_avatar
+from headcast.face import Avatar
 from headcast.face.avatar import is_prepared, read_photo_file
 from headcast.limits import DEFAULT_MAX_AUDIO_S, fps_error
 from headcast.live.motion_worker import motion_in_worker as motion_in_worker_process
@@ -26,7 +27,7 @@ from headcast.motion.face_motion import FaceMotion
 from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, get_engine
 from headcast.render.capabilities import EngineInput
-from headcast.render.registry import check_engine
+from headcast.render.registry import check_engine, engine_for
 from headcast.video import VideoWriter
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def animate(
     phones: PhoneTrack | None = None,
     fps: float = 25.0,
     size: int = 512,
-    engine: str = "warp",
+    engine: str | None = None,
     head_motion: bool = True,
     correct_gaze: bool = False,
     seed: int = 0,
@@ -153,6 +154,9 @@ def animate(
 ) -> AnimateResult:
     """Render ``image`` speaking ``audio`` into ``output`` (.mp4: H.264+AAC, .webm: VP9+Opus).
 
+    ``image`` is a portrait photo (a file or its bytes), or an enrolled avatar by name or
+    folder (``headcast.enrol``). ``engine`` None draws it with its own engine: "enrolled"
+    for an enrolled avatar, "warp" for a photo.
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
     recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
@@ -168,6 +172,8 @@ def animate(
     problem = fps_error(fps)
     if problem:
         raise InputError(problem)
+    enrolled = enrolled_folder(image)
+    engine = engine_for(image, engine)
     # A file is drawn from FaceMotion: an engine fed the speech itself renders in a session.
     check_engine(engine, size_px=size, fps=fps, live=False, fed=EngineInput.MOTION)
     stages: dict[str, float] = {}
@@ -189,15 +195,21 @@ def animate(
 
     name = _name(image, "image")
     # Read once: the avatar and the reference score are both looked up by the bytes.
-    photo = read_photo_file(image, name) if isinstance(image, str | Path) else image
+    portrait: Path | bytes = (
+        enrolled
+        if enrolled is not None
+        else read_photo_file(image, name)
+        if isinstance(image, str | Path)
+        else image
+    )
 
     def prepare_face() -> _Face:
         started = time.perf_counter()
-        avatar = prepare_avatar(photo, size, name=name)
+        avatar = prepare_portrait(portrait, size, name=name, head_motion=float(head_motion))
         if correct_gaze:
             avatar = avatar.aimed_at_camera()
-        if check_reference:
-            _warn_if_poor_reference(photo, name)
+        if check_reference and isinstance(portrait, bytes):
+            _warn_if_poor_reference(portrait, name)
         face_s = time.perf_counter() - started
         started = time.perf_counter()
         session = renderer.start(avatar)
@@ -212,7 +224,7 @@ def animate(
         motion_in_worker = (
             worker_running()
             or phones is None
-            or not is_prepared(photo, size)
+            or (isinstance(portrait, bytes) and not is_prepared(portrait, size))
             or audio_duration_s > MOTION_HERE_MAX_S
         )
     pending = (

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soxr
@@ -27,7 +27,7 @@ from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
 from headcast.motion.idle import IdleMotion
 from headcast.motion.live import DEFAULT_LOOKAHEAD_MS
-from headcast.render import EngineInput, FrameRequest, get_engine
+from headcast.render import EngineInput, FrameRequest, engine_for, get_engine
 from headcast.render.frame_audio import silent_frame
 from headcast.render.frame_pipeline import FramePipeline
 from headcast.render.speech_feeds import SpeechFeed, speech_feed
@@ -80,7 +80,7 @@ class Session:
         self,
         avatar: Avatar,
         *,
-        engine: str = "warp",
+        engine: str | None = None,
         fps: float = 25.0,
         output_rate: int = DEFAULT_OUTPUT_RATE_HZ,
         realtime: bool = False,
@@ -95,6 +95,9 @@ class Session:
         self.output_rate = output_rate
         self.realtime = realtime
         self._samples_per_frame = int(round(output_rate / fps))
+        engine = engine_for(avatar, engine)
+        if not head_motion:
+            avatar = replace(avatar, head_motion=0.0)
         chosen = get_engine(engine)
         self.capabilities = chosen.capabilities
         height, width = avatar.image.shape[:2]
