@@ -11,7 +11,7 @@ right eye (on the image's left), 42–47 the left eye, 48–59 outer lips, 60–
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -199,7 +199,13 @@ class FaceJudge:
         a shape), so every ``redetect_every`` frames a HOG search around the box (~3-5 ms)
         confirms it, and a full-frame search runs when it does not.
         """
-        results: list[FaceMeasure | None] = []
+        return [measure for _, measure in self.follow(frames, redetect_every)]
+
+    def follow(
+        self, frames: Iterable[np.ndarray], redetect_every: int = 5
+    ) -> Iterator[tuple[np.ndarray, FaceMeasure | None]]:
+        """``track`` one frame at a time: each frame with its measure, as they are read (a long
+        video need not be held to read more off its frames than the landmarks)."""
         box: Box | None = None
         for index, frame_rgb in enumerate(frames):
             frame = np.ascontiguousarray(frame_rgb)
@@ -209,8 +215,7 @@ class FaceJudge:
                     box = None  # lost or moved away: search the whole frame
             result = self.measure(frame, box)
             box = result.box if result is not None else None
-            results.append(result)
-        return results
+            yield frame, result
 
     def _make(self, points: np.ndarray, box: Box, detected: bool) -> FaceMeasure:
         iod = _inter_ocular(points)
