@@ -132,6 +132,7 @@ SLOW_TESTS = (
     "test_motion_worker",
     "test_one_motion",
     "test_openapi_fuzz",
+    "test_reenactment_judge",
     "test_say",
     "test_session_processes",
     "test_stream_ws",
