@@ -112,6 +112,8 @@ class _MeshTracker:
                 min_detection_confidence=MIN_DETECTION_CONFIDENCE,
                 min_tracking_confidence=MIN_DETECTION_CONFIDENCE,
             )
+            # Its graph starts on threads that log as they start: one frame waits for them.
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
 
     def points(self, image_rgb: np.ndarray) -> np.ndarray | None:
         with quiet_native_stderr():
