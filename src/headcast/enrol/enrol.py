@@ -22,7 +22,13 @@ from headcast.enrol.base_graph import base_features, build_base_graph
 from headcast.enrol.coverage import CoverageReport, coverage_report
 from headcast.enrol.face_track import ANCHORS, Pose, find_face, head_pose, stabilise, tracked_frames
 from headcast.enrol.mouth_frame import LOWER_FACE, MouthBox, apply, cut_mouth, similarity
-from headcast.enrol.mouth_shape import INNER_LIP_LOOP, inside_of_mouth, shape_of
+from headcast.enrol.mouth_shape import (
+    INNER_LIP_LOOP,
+    OUTER_LIP_LOOP,
+    inside_of_mouth,
+    shape_of,
+    skin_colour,
+)
 from headcast.enrol.mouth_targets import mouth_targets
 from headcast.enrol.speech_labels import speech_labels
 from headcast.enrol.store import (
@@ -162,6 +168,7 @@ def _enrol_into(
     shapes = np.zeros((n, 6), np.float32)
     shapes[:, :4] = shapes4
     mouth_points = np.zeros((n, len(KEPT), 2), np.float32)
+    skin = np.zeros((n, 3), np.float32)
     reader = BlobReader(folder / BASE_FILE, np.asarray(base.offsets, np.int64))
     mouths = BlobWriter(folder / MOUTHS_FILE, T.MOUTH_JPEG_QUALITY)
     try:
@@ -172,6 +179,10 @@ def _enrol_into(
                 mouth_points[i] = in_ref[list(KEPT)]
                 inner = in_ref[list(INNER_LIP_LOOP)] - (box.x0, box.y0)
                 shapes[i, 4:] = inside_of_mouth(crop, inner)
+                origin = (box.x0, box.y0)
+                skin[i] = skin_colour(
+                    crop, in_ref[list(LOWER_FACE)] - origin, in_ref[list(OUTER_LIP_LOOP)] - origin
+                )
             else:
                 crop = np.zeros((box.height, box.width, 3), np.uint8)
             mouths.add(crop)
@@ -207,6 +218,7 @@ def _enrol_into(
         to_reference=to_reference,
         usable=usable,
         shapes=shapes,
+        skin_rgb=skin,
         pose=np.column_stack([pose.yaw_deg, pose.pitch_deg, pose.roll_deg]).astype(np.float32),
         speaking=labels.speaking if labels is not None else np.zeros(n, bool),
         visemes=labels.visemes if labels is not None else np.zeros(n, np.int8),

@@ -50,4 +50,19 @@ def inside_of_mouth(crop: np.ndarray, inner_lips: np.ndarray) -> tuple[float, fl
     return float(teeth.mean()), float(tongue.mean())
 
 
+def skin_colour(crop: np.ndarray, lower_face: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """Mean RGB of the lower face's skin in a crop: inside its outline, outside the lips
+    (both in the crop's pixels, the lips' outline widened by a quarter of its height)."""
+    face = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillConvexPoly(face, cv2.convexHull(np.round(lower_face).astype(np.int32)), (1,))
+    centre = lips.mean(0)
+    wide = centre + (lips - centre) * 1.25
+    cv2.fillConvexPoly(face, cv2.convexHull(np.round(wide).astype(np.int32)), (0,))
+    inside = face.astype(bool)
+    if inside.sum() < 16:
+        return crop.reshape(-1, 3).mean(0).astype(np.float32)
+    return crop[inside].mean(0).astype(np.float32)
+
+
 INNER_LIP_LOOP = regions.INNER_LIP_LOOP
+OUTER_LIP_LOOP = regions.OUTER_LIP_LOOP

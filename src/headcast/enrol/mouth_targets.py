@@ -3,8 +3,8 @@ measured shape numbers of this person's mouths.
 
 With speech in the clip, the map is learnt from it: each frame's controls (what the motion
 step makes of the clip's own sound) against the shape measured on that frame, by ridge
-regression, then a monotone map of each shape number so that the predictions spread as the
-real shapes do (a regression alone shrinks towards the mean: closures would not close).
+regression, stretched so that the predictions spread as the real shapes do (a regression
+alone shrinks towards the mean: closures would not close).
 Without speech, a generic map spans the range of shapes the clip shows.
 """
 
@@ -18,64 +18,79 @@ from headcast.enrol.mouth_shape import SHAPE_NAMES
 from headcast.motion.visemes import MOUTH_CONTROLS
 
 RIDGE = 2.0
-QUANTILES = np.linspace(0.0, 1.0, 41)
-MIN_SPEECH_FRAMES = 100  # fewer frames of speech than this: the generic map
+SPREAD_QUANTILES = (0.1, 0.95)  # the spread a map is stretched to
+MIN_SPEECH_FRAMES = 100
+CLOSED_QUANTILE = 0.05  # the clip's closed lips: this share of its frames are as closed  # fewer frames of speech than this: the generic map
 _C = {name: i for i, name in enumerate(MOUTH_CONTROLS)}
 _S = {name: i for i, name in enumerate(SHAPE_NAMES)}
 
 
 @dataclass(frozen=True)
 class MouthTargets:
-    """controls (…, 8) → shape numbers (…, 6)."""
+    """controls (…, 8) → shape numbers (…, 6), an affine map (shape numbers are never
+    negative)."""
 
     weights: np.ndarray  # (6, 8)
     bias: np.ndarray  # (6,)
-    # Per shape number, the predicted values at QUANTILES and the real ones they map to.
-    predicted_quantiles: np.ndarray  # (6, len(QUANTILES)); empty: no monotone map
-    real_quantiles: np.ndarray
 
     def __call__(self, controls: np.ndarray) -> np.ndarray:
-        linear = controls @ self.weights.T + self.bias
-        if self.predicted_quantiles.size == 0:
-            return linear.astype(np.float32)
-        out = np.empty_like(linear)
-        for k in range(linear.shape[-1]):
-            out[..., k] = np.interp(
-                linear[..., k], self.predicted_quantiles[k], self.real_quantiles[k]
-            )
-        return out.astype(np.float32)
+        return np.maximum(controls @ self.weights.T + self.bias, 0.0).astype(np.float32)
 
     def as_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "map_weights": self.weights,
-            "map_bias": self.bias,
-            "map_predicted_q": self.predicted_quantiles,
-            "map_real_q": self.real_quantiles,
-        }
+        return {"map_weights": self.weights, "map_bias": self.bias}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> MouthTargets:
-        return cls(
-            arrays["map_weights"],
-            arrays["map_bias"],
-            arrays["map_predicted_q"],
-            arrays["map_real_q"],
-        )
+        return cls(arrays["map_weights"], arrays["map_bias"])
+
+
+# Each shape number is learnt from the controls that make it only: with phones recognized
+# from the clip, a free fit leans on whatever control happens to correlate (the opening then
+# follows the jaw less than the jaw does).
+DRIVEN_BY: dict[str, tuple[str, ...]] = {
+    "opening": ("jaw_open", "lip_press", "lower_lip_tuck"),
+    "width": ("mouth_stretch", "lip_pucker", "lip_funnel"),
+    "rounding": ("lip_pucker", "lip_funnel", "mouth_stretch"),
+    "press": ("lip_press", "lower_lip_tuck", "jaw_open"),
+    "teeth": ("jaw_open", "upper_lip_raise", "lower_lip_tuck", "mouth_stretch"),
+    "tongue": ("tongue_tip", "jaw_open"),
+}
 
 
 def learn_targets(controls: np.ndarray, shapes: np.ndarray) -> MouthTargets:
     """The map learnt from frames whose controls and shapes are both known."""
-    x = np.hstack([controls, np.ones((len(controls), 1), np.float32)]).astype(np.float64)
-    penalty = RIDGE * np.eye(x.shape[1])
-    penalty[-1, -1] = 0.0
-    solution = np.linalg.solve(x.T @ x + penalty, x.T @ shapes.astype(np.float64))
-    weights, bias = solution[:-1].T, solution[-1]
+    weights = np.zeros((len(SHAPE_NAMES), len(MOUTH_CONTROLS)))
+    bias = np.zeros(len(SHAPE_NAMES))
+    for k, shape in enumerate(SHAPE_NAMES):
+        cols = [_C[c] for c in DRIVEN_BY[shape]]
+        x = np.hstack([controls[:, cols], np.ones((len(controls), 1))]).astype(np.float64)
+        penalty = RIDGE * np.eye(x.shape[1])
+        penalty[-1, -1] = 0.0
+        solution = np.linalg.solve(x.T @ x + penalty, x.T @ shapes[:, k].astype(np.float64))
+        weights[k, cols], bias[k] = solution[:-1], solution[-1]
+    # A regression shrinks towards the mean; each shape number is stretched back to the
+    # spread its real values have (an affine stretch: the map stays linear, so a mouth
+    # follows the controls as closely as before).
     predicted = controls @ weights.T + bias
-    pq = np.quantile(predicted, QUANTILES, axis=0).T
-    rq = np.quantile(shapes, QUANTILES, axis=0).T
-    # Strictly increasing, for interpolation: ties spread by a hair.
-    pq = pq + np.arange(len(QUANTILES))[None, :] * 1e-7
-    return MouthTargets(weights.astype(np.float32), bias.astype(np.float32), pq, rq)
+    for k in range(len(SHAPE_NAMES)):
+        lo, hi = np.quantile(predicted[:, k], SPREAD_QUANTILES)
+        real_lo, real_hi = np.quantile(shapes[:, k], SPREAD_QUANTILES)
+        if hi - lo > 1e-9:
+            gain = (real_hi - real_lo) / (hi - lo)
+            weights[k] *= gain
+            bias[k] = real_lo + (bias[k] - lo) * gain
+    # A mouth at rest is closed, however this person rests between phrases: the controls'
+    # rest lands on the clip's closed lips, the widest opening stays where it was.
+    k = _S["opening"]
+    closed, widest = (
+        float(np.quantile(shapes[:, k], CLOSED_QUANTILE)),
+        float(np.quantile(shapes[:, k], SPREAD_QUANTILES[1])),
+    )
+    top = float(np.quantile(controls @ weights[k] + bias[k], SPREAD_QUANTILES[1]))
+    if top - bias[k] > 1e-9:
+        weights[k] *= (widest - closed) / (top - bias[k])
+        bias[k] = closed
+    return MouthTargets(weights.astype(np.float32), bias.astype(np.float32))
 
 
 def generic_targets(shapes: np.ndarray) -> MouthTargets:
@@ -83,7 +98,7 @@ def generic_targets(shapes: np.ndarray) -> MouthTargets:
     q = lambda col, p: float(np.quantile(shapes[:, _S[col]], p))  # noqa: E731
     w = np.zeros((len(SHAPE_NAMES), len(MOUTH_CONTROLS)), np.float32)
     b = np.zeros(len(SHAPE_NAMES), np.float32)
-    opening_lo, opening_hi = q("opening", 0.05), q("opening", 0.95)
+    opening_lo, opening_hi = q("opening", CLOSED_QUANTILE), q("opening", 0.95)
     b[_S["opening"]] = opening_lo
     w[_S["opening"], _C["jaw_open"]] = (opening_hi - opening_lo) / 0.7
     w[_S["opening"], _C["lip_press"]] = -opening_lo
@@ -97,7 +112,7 @@ def generic_targets(shapes: np.ndarray) -> MouthTargets:
     b[_S["teeth"]] = q("teeth", 0.05)
     w[_S["teeth"], _C["jaw_open"]] = (q("teeth", 0.9) - q("teeth", 0.05)) / 0.7
     w[_S["tongue"], _C["tongue_tip"]] = q("tongue", 0.9)
-    return MouthTargets(w, b, np.zeros((0, 0)), np.zeros((0, 0)))
+    return MouthTargets(w, b)
 
 
 def mouth_targets(

@@ -46,7 +46,10 @@ class EnrolledSession:
         self._player = BasePlayer(
             usable, a["join_to"], a["join_cost"], a["features"], a["speaking"], enrolled.fps, seed
         )
-        self._chooser = MouthChooser(a["shapes"], a["pose"], usable, MouthTargets.from_arrays(a))
+        self._skin = a["skin_rgb"]
+        self._chooser = MouthChooser(
+            a["shapes"], a["pose"], self._skin, usable, MouthTargets.from_arrays(a)
+        )
         self._recent_jaw: list[float] = []
         self._window = max(int(T.SPEAKING_WINDOW_S * enrolled.fps), 1)
 
@@ -62,7 +65,7 @@ class EnrolledSession:
         if step.fading_from is not None:
             old = self._enrolled.base.image(step.fading_from)
             base = cv2.addWeighted(old, step.fade_weight, base, 1.0 - step.fade_weight, 0.0)
-        mouth = self._chooser.choose(controls, self._pose[b])
+        mouth = self._chooser.choose(controls, b)
         from_reference = invert(self._to_reference[b])
         outline = self._base_outline[b]
         steady = None
@@ -87,6 +90,7 @@ class EnrolledSession:
             apply(from_reference, self._mouth_outline[mouth]),
             outline,
             float(self._iod[b]),
+            self._skin[b] - self._skin[mouth],
         )
         if frame.shape[0] != self._size_px:
             shrink = frame.shape[0] > self._size_px

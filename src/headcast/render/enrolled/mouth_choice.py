@@ -13,7 +13,12 @@ SPREAD_FLOOR = 1e-3
 
 class MouthChooser:
     def __init__(
-        self, shapes: np.ndarray, pose: np.ndarray, usable: np.ndarray, targets: MouthTargets
+        self,
+        shapes: np.ndarray,
+        pose: np.ndarray,
+        skin_rgb: np.ndarray,
+        usable: np.ndarray,
+        targets: MouthTargets,
     ) -> None:
         self._candidates = np.flatnonzero(usable)
         spread = shapes[usable].std(axis=0)
@@ -22,17 +27,19 @@ class MouthChooser:
         )
         self._shapes = shapes * self._scale  # weighted units: squared distance is the cost
         self._pose = pose[:, :2] / T.POSE_SCALE_DEG
+        self._skin = skin_rgb * np.sqrt(T.COLOUR_WEIGHT)
         self._targets = targets
         self._is_candidate = usable
         self.previous: int | None = None
 
-    def choose(self, controls: np.ndarray, base_pose: np.ndarray) -> int:
-        """The atlas frame for mouth ``controls`` (MOUTH_CONTROLS order) on a base frame
-        posed ``base_pose`` (yaw, pitch, roll degrees)."""
+    def choose(self, controls: np.ndarray, base: int) -> int:
+        """The atlas frame for mouth ``controls`` (MOUTH_CONTROLS order) on base frame
+        ``base``."""
         target = self._targets(controls[None, :])[0] * self._scale
         c = self._candidates
         cost = ((self._shapes[c] - target) ** 2).sum(1)
-        cost += ((self._pose[c] - base_pose[:2] / T.POSE_SCALE_DEG) ** 2).sum(1)
+        cost += ((self._pose[c] - self._pose[base]) ** 2).sum(1)
+        cost += ((self._skin[c] - self._skin[base]) ** 2).sum(1)
         previous = self.previous
         if previous is not None:
             follows = previous + 1

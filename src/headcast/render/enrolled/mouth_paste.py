@@ -17,10 +17,12 @@ def paste_mouth(
     mouth_outline: np.ndarray,
     base_outline: np.ndarray,
     iod_px: float,
+    colour_shift: np.ndarray,
 ) -> np.ndarray:
     """``base`` with ``crop`` blended in. ``crop_to_base`` maps crop pixels to base pixels;
     the blend covers both lower-face outlines (the mouth's, the base's) in base pixels, so
-    that neither chin shows twice."""
+    that neither chin shows twice. ``colour_shift`` (RGB levels) brings the mouth's skin to
+    the base frame's."""
     height, width = base.shape[:2]
     feather = max(T.FEATHER_IOD * iod_px, 1.0)
     ch, cw = crop.shape[:2]
@@ -52,9 +54,7 @@ def paste_mouth(
 
     region = base[y0:y1, x0:x1].astype(np.float32)
     mouth_f = mouth.astype(np.float32)
-    band = (alpha > 0.05) & (alpha < 0.6)
-    if band.sum() > 16:
-        mouth_f += region[band].mean(0) - mouth_f[band].mean(0)
+    mouth_f += colour_shift.astype(np.float32)
     blended = region + alpha[..., None] * (mouth_f - region)
     out = base.copy()
     out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

@@ -15,10 +15,14 @@ SPEAKING_WINDOW_S = 0.5
 
 # Mouth choice: weights of the shape numbers (opening, width, rounding, press, teeth,
 # tongue), each in units of its spread over the atlas.
-SHAPE_WEIGHTS = (3.0, 1.5, 1.0, 1.0, 0.6, 0.3)
+SHAPE_WEIGHTS = (6.0, 1.5, 1.0, 1.0, 0.6, 0.0)
 # A mouth from a head turned or tipped this many degrees from the base frame's costs as
 # much as one spread of the opening.
 POSE_SCALE_DEG = 6.0
+# A mouth from a frame lit unlike the base frame (mean skin colour, RGB levels) costs this
+# per level squared of difference, after the difference is corrected: what cannot be
+# corrected by a shift of the colour (a shadow, a highlight) still shows.
+COLOUR_WEIGHT = 0.02
 # Moving on to the next frame of the clip is free; any other mouth pays this, and pays for
 # looking unlike the one that naturally follows (``SMOOTHNESS_WEIGHT``).
 SWITCH_COST = 0.6
