@@ -123,7 +123,7 @@ def _enrol_into(
     tick: _Ticker,
 ) -> CoverageReport:
     fps = clip.info.fps
-    base = BlobWriter(folder / BASE_FILE, T.BASE_JPEG_QUALITY)
+    base = BlobWriter(folder / BASE_FILE, ".webp", T.BASE_WEBP_QUALITY)
     rows: list[np.ndarray | None] = []
     try:
         for framed, points in tracked_frames(clip, framing, size_px):
@@ -170,7 +170,7 @@ def _enrol_into(
     mouth_points = np.zeros((n, len(KEPT), 2), np.float32)
     skin = np.zeros((n, 3), np.float32)
     reader = BlobReader(folder / BASE_FILE, np.asarray(base.offsets, np.int64))
-    mouths = BlobWriter(folder / MOUTHS_FILE, T.MOUTH_JPEG_QUALITY)
+    mouths = BlobWriter(folder / MOUTHS_FILE, ".jpg", T.MOUTH_JPEG_QUALITY)
     try:
         for i in range(n):
             if found[i]:

@@ -1,8 +1,8 @@
 """Enrolled avatars on disk: one folder each, written once and never changed.
 
 ``enrolled.json`` holds what a person reads (source, coverage report) and the format
-version; ``frames.npz`` the per-frame numbers; ``base.jpgs`` and ``mouths.jpgs`` the base
-frames and the mouth crops as JPEGs one after another, read one at a time when drawn (their
+version; ``frames.npz`` the per-frame numbers; ``base.images`` and ``mouths.images`` the
+base frames (WebP) and the mouth crops (JPEG) one after another, read one at a time when drawn (their
 byte offsets are in ``frames.npz``); ``portrait.png`` the representative frame.
 """
 
@@ -16,7 +16,8 @@ import secrets
 import shutil
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,11 +32,12 @@ from headcast.errors import InputError
 FORMAT_VERSION = 1
 META_FILE = "enrolled.json"
 ARRAYS_FILE = "frames.npz"
-BASE_FILE = "base.jpgs"
-MOUTHS_FILE = "mouths.jpgs"
+BASE_FILE = "base.images"
+MOUTHS_FILE = "mouths.images"
 PORTRAIT_FILE = "portrait.png"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 OPEN_AVATARS = 8  # enrolled avatars kept open per process
+ENCODE_QUEUE_IMAGES = 4
 
 
 def enrolled_root() -> Path:
@@ -69,30 +71,50 @@ def find_enrolled(ref: str | Path) -> Path | None:
 
 
 class BlobWriter:
-    """JPEGs appended one after another, with their offsets."""
+    """Images encoded (WebP or JPEG, by ``kind``) and appended one after another, with
+    their offsets. Encoding runs on a thread of its own, beside whatever makes the images
+    (the encoders let go of the GIL); a few images wait at most."""
 
-    def __init__(self, path: Path, quality: int) -> None:
+    def __init__(self, path: Path, kind: str, quality: int) -> None:
+        flag = {".webp": cv2.IMWRITE_WEBP_QUALITY, ".jpg": cv2.IMWRITE_JPEG_QUALITY}[kind]
+        self._params = [flag, quality]
+        self._kind = kind
         self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 (closed by close())
-        self._quality = quality
+        self._encoder = ThreadPoolExecutor(max_workers=1)
+        self._pending: deque[Future[bytes]] = deque()
         self.offsets = [0]
 
     def add(self, image_rgb: np.ndarray) -> None:
+        self._pending.append(self._encoder.submit(self._encode, image_rgb))
+        while len(self._pending) > ENCODE_QUEUE_IMAGES:
+            self._write(self._pending.popleft().result())
+
+    def _encode(self, image_rgb: np.ndarray) -> bytes:
         ok, data = cv2.imencode(
-            ".jpg",
-            cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR),
-            [cv2.IMWRITE_JPEG_QUALITY, self._quality],
+            self._kind, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), self._params
         )
         if not ok:
-            raise RuntimeError("JPEG encoding failed")
-        self._file.write(data.tobytes())
+            raise RuntimeError(f"{self._kind} encoding failed")
+        return data.tobytes()
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
         self.offsets.append(self.offsets[-1] + len(data))
 
     def close(self) -> None:
-        self._file.close()
+        """Write what is still being encoded (unless an error is on its way) and close."""
+        try:
+            while self._pending:
+                self._write(self._pending.popleft().result())
+        finally:
+            for job in self._pending:
+                job.cancel()
+            self._encoder.shutdown(wait=True)
+            self._file.close()
 
 
 class BlobReader:
-    """One JPEG of a blob file at a time; safe from several threads."""
+    """One image of a blob file at a time; safe from several threads."""
 
     def __init__(self, path: Path, offsets: np.ndarray) -> None:
         self._fd = os.open(path, os.O_RDONLY)
