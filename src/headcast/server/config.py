@@ -31,6 +31,10 @@ class ServerConfig:
     # Requests per minute per API key (or per client address when anonymous); 0 = unlimited.
     rate_limit_per_min: int = 120
     max_upload_bytes: int = 50 * 1024 * 1024
+    # A video to enrol (POST /v1/avatars): a minute of phone video at 1080p is 100-150 MB.
+    max_video_upload_bytes: int = 200 * 1024 * 1024
+    # Longest video enrolled, in seconds; enrolling takes up to about twice its length.
+    max_enrol_s: float = 600.0
     max_audio_s: float = 300.0
     max_image_pixels: int = 40_000_000
     max_text_chars: int = 5000
@@ -113,7 +117,8 @@ class ServerConfig:
                 f"session_processes must be 0 (one per session) or more, got {self.session_processes}"
             )
         for name in ("body_read_timeout_s", "header_timeout_s", "max_live_backlog_s",
-                     "ws_messages_per_s", "ws_bytes_per_s"):  # fmt: skip
+                     "ws_messages_per_s", "ws_bytes_per_s", "max_enrol_s",
+                     "max_video_upload_bytes"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
         for name in (
@@ -150,8 +155,9 @@ class ServerConfig:
 
     @property
     def max_request_bytes(self) -> int:
-        """Whole request bodies: room for two uploads sent as base64 JSON, plus form fields."""
-        return 3 * self.max_upload_bytes + 1024 * 1024
+        """Whole request bodies: room for two uploads sent as base64 JSON, or one video, plus
+        form fields."""
+        return max(3 * self.max_upload_bytes, self.max_video_upload_bytes) + 1024 * 1024
 
     @property
     def database_path(self) -> Path:

@@ -24,6 +24,11 @@ INTERRUPTED_MESSAGE = (
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 
+class JobKind(enum.StrEnum):
+    RENDER = "render"  # a video of a stored avatar speaking
+    ENROL = "enrol"  # a stored avatar's video enrolled (``avatar_id`` names the avatar)
+
+
 class JobState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -58,6 +63,7 @@ class JobRecord:
     error_code: str | None = None
     error_message: str | None = None
     engine: str = "warp"  # the rendering engine, by name
+    kind: JobKind = JobKind.RENDER
 
     @classmethod
     def new(cls, owner: str, **spec: Any) -> JobRecord:
@@ -110,20 +116,32 @@ class JobRecord:
             "error": error,
             "created_at": iso_time(self.created_at),
             "updated_at": iso_time(self.updated_at),
-            "video_url": f"/v1/jobs/{self.id}/video" if self.state == JobState.SUCCEEDED else None,
+            "video_url": (
+                f"/v1/jobs/{self.id}/video"
+                if self.state == JobState.SUCCEEDED and self.kind == JobKind.RENDER
+                else None
+            ),
             "avatar_id": self.avatar_id,
             "format": self.format,
             "fps": self.fps,
             "size": self.size_px,
             "attempts": self.attempts,
             "engine": self.engine,
+            "kind": self.kind.value,
         }
 
 
 _OPTIONAL_TEXT = {"text", "voice", "error_code", "error_message"}
-_DEFAULTS: dict[str, Any] = {"progress": 0.0, "attempts": 0, "worker": "", "engine": "warp"}
+_DEFAULTS: dict[str, Any] = {
+    "progress": 0.0,
+    "attempts": 0,
+    "worker": "",
+    "engine": "warp",
+    "kind": JobKind.RENDER,
+}
 _CONVERT: dict[str, Any] = {
     "state": JobState,
+    "kind": JobKind,
     "fps": float,
     "size_px": int,
     "has_audio": lambda v: bool(int(v)),

@@ -35,6 +35,7 @@ _COLUMNS = (
     "error_code TEXT",
     "error_message TEXT",
     "engine TEXT NOT NULL DEFAULT 'warp'",
+    "kind TEXT NOT NULL DEFAULT 'render'",
 )
 _NAMES = tuple(c.split()[0] for c in _COLUMNS)
 
@@ -71,6 +72,7 @@ class SqliteJobStore:
     def submit(self, job: JobRecord, max_queued: int) -> bool:
         values = [getattr(job, name) for name in _NAMES]
         values[_NAMES.index("state")] = job.state.value
+        values[_NAMES.index("kind")] = job.kind.value
         with self._work:
             if self._count_queued() >= max_queued:
                 return False

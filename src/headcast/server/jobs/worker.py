@@ -1,4 +1,4 @@
-"""The worker threads that take jobs from the store and render them.
+"""The worker threads that take jobs from the store and render them (or enrol a video).
 
 ``config.workers`` threads each loop: claim a job, render it, record the outcome. Progress is
 reported a few times a second; the answer says whether the job is still this worker's (it may
@@ -19,11 +19,12 @@ from pathlib import Path
 
 from headcast.animate import animate
 from headcast.audio import Audio
+from headcast.enrol import enrol_video
 from headcast.errors import HeadcastError, InputError
 from headcast.server.config import ServerConfig
 from headcast.server.http.render_meter import RenderMeter
 from headcast.server.jobs.avatar_store import AvatarStore
-from headcast.server.jobs.record import JobFiles, JobRecord, JobState
+from headcast.server.jobs.record import JobFiles, JobKind, JobRecord, JobState
 from headcast.server.jobs.store import JobStore
 from headcast.speech import synthesize
 
@@ -108,13 +109,17 @@ class JobWorkers:
                 log.exception("job %s: recording its outcome failed", job.id)
 
     def _run(self, job: JobRecord) -> None:
-        folder = self.files.folder(job.id)
-        folder.mkdir(parents=True, exist_ok=True)
-        for stray in folder.glob(".*.part"):  # from a run cut short by a crash
-            stray.unlink(missing_ok=True)
+        enrol = job.kind == JobKind.ENROL
+        if enrol:
+            self.avatars.clear_partial_enrolment(job.avatar_id)
+        else:
+            folder = self.files.folder(job.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            for stray in folder.glob(".*.part"):  # from a run cut short by a crash
+                stray.unlink(missing_ok=True)
         log.info("job %s: attempt %d on %s", job.id, job.attempts, self.worker_id)
         try:
-            self._render(job)
+            self._enrol(job) if enrol else self._render(job)
         except _Stopping:
             self.store.release(job.id, self.worker_id)
             return
@@ -122,7 +127,7 @@ class JobWorkers:
             self.store.finish(job.id, self.worker_id, JobState.CANCELLED)  # leaves state as is
             now = self.store.get(job.id)
             if now is None or now.state.finished:  # cancelled, not taken over: input unused
-                self.files.audio(job.id).unlink(missing_ok=True)
+                self._input_used(job)
             return
         except JobFailed as exc:
             self._fail(job, exc.code, str(exc))
@@ -135,16 +140,53 @@ class JobWorkers:
             self._fail(job, "internal", "internal error while rendering the video")
         else:
             if not self.store.finish(job.id, self.worker_id, JobState.SUCCEEDED):
-                self.files.video(job).unlink(missing_ok=True)  # cancelled at the last moment
-        self.files.audio(job.id).unlink(missing_ok=True)
+                self._discard_output(job)  # cancelled at the last moment
+        self._input_used(job)
 
     def _fail(self, job: JobRecord, code: str, message: str) -> None:
         self.store.finish(job.id, self.worker_id, JobState.FAILED, (code, message))
-        self.files.video(job).unlink(missing_ok=True)
+        self._discard_output(job)
+
+    def _input_used(self, job: JobRecord) -> None:
+        """The job is over: what it was given goes."""
+        if job.kind == JobKind.ENROL:
+            self.avatars.end_enrolment(job.avatar_id)
+        else:
+            self.files.audio(job.id).unlink(missing_ok=True)
+
+    def _discard_output(self, job: JobRecord) -> None:
+        if job.kind == JobKind.ENROL:
+            folder = self.avatars.enrolled_folder(job.avatar_id)
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            self.files.video(job).unlink(missing_ok=True)
+
+    def _enrol(self, job: JobRecord) -> None:
+        source = self.avatars.video_path(job.avatar_id)
+        output = self.avatars.enrolled_folder(job.avatar_id)
+        if self.avatars.get(job.avatar_id) is None or source is None or not source.is_file():
+            raise JobFailed("avatar_gone", f"avatar {job.avatar_id} was deleted before enrolment")
+        assert output is not None
+        progress = _ProgressReport(self, job)
+        progress(0, 1)
+        try:
+            enrol_video(
+                source,
+                output,
+                transcript=job.text,
+                size_px=job.size_px,
+                max_duration_s=self.config.max_enrol_s,
+                progress=progress,
+            )
+        except InputError as exc:  # said without the server's paths
+            said = str(exc).replace(f"video '{source}'", "the video")
+            raise InputError(said.replace(str(source), "the video")) from None
 
     def _render(self, job: JobRecord) -> None:
-        photo = self.avatars.photo_path(job.avatar_id)
-        if photo is None or not photo.is_file():
+        record = self.avatars.get(job.avatar_id)
+        portrait = None if record is None else self.avatars.portrait(record)
+        if portrait is None:
             raise JobFailed("avatar_gone", f"avatar {job.avatar_id} was deleted before the job ran")
         progress = _ProgressReport(self, job)
         audio: Path | Audio
@@ -156,7 +198,7 @@ class JobWorkers:
             audio, text, phones = speech.audio, None, speech.phones
         progress(0, 1)
         animate(
-            photo,
+            portrait,
             audio,
             self.files.video(job),
             text=text,
@@ -178,12 +220,14 @@ class _ProgressReport:
         self.workers = workers
         self.job = job
         self.reported_at = 0.0
-        self.meter = RenderMeter()
+        # Enrolment's progress counts frames analysed, not rendered.
+        self.meter = RenderMeter() if job.kind == JobKind.RENDER else None
 
     def __call__(self, done: int, total: int) -> None:
         if self.workers.stopping.is_set():
             raise _Stopping
-        self.meter(done, total)
+        if self.meter is not None:
+            self.meter(done, total)
         now = time.monotonic()
         if done < total and now - self.reported_at < PROGRESS_INTERVAL_S:
             return

@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
-from headcast.render import DEFAULT_ENGINE, EngineInput, check_engine
+from headcast.render import EngineInput, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.audio_upload import check_audio
 from headcast.server.http.errors import ApiError
@@ -25,11 +25,18 @@ from headcast.server.http.media_limits import check_text
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
 from headcast.server.http.video_options import check_video_options
-from headcast.server.http.work_slots import RETRY_AFTER_S
-from headcast.server.jobs.record import JOB_ID_PATTERN, JobFiles, JobRecord, JobState, owner_id
+from headcast.server.jobs.queueing import check_room, submit
+from headcast.server.jobs.record import (
+    JOB_ID_PATTERN,
+    JobFiles,
+    JobKind,
+    JobRecord,
+    JobState,
+    owner_id,
+)
 from headcast.server.jobs.store import JobStore, open_job_store
 from headcast.server.jobs.worker import JobWorkers, remove_job_files
-from headcast.server.routes.avatars import owned_avatar
+from headcast.server.routes.avatars import avatar_engine, ready_portrait
 from headcast.server.state import AppState, JobSystem, request_state
 from headcast.speech import DEFAULT_VOICE, get_backend
 from headcast.speech import check_text as check_speakable_text
@@ -63,22 +70,6 @@ def _store(request: Request) -> JobStore:
     return request_state(request).job_system.store
 
 
-def _queue_full(waiting: str) -> ApiError:
-    return ApiError(
-        429,
-        "queue_full",
-        f"{waiting}; try again shortly",
-        headers={"Retry-After": str(RETRY_AFTER_S)},
-    )
-
-
-def _queued_for(store: JobStore, owner: str, config: ServerConfig) -> int:
-    """The owner's jobs waiting now. Its waiting jobs are its newest (the oldest queued job
-    runs first), so its newest few records hold them all."""
-    newest = store.list(owner, config.max_queued_jobs + config.workers)
-    return sum(job.state == JobState.QUEUED for job in newest)
-
-
 async def _owned_job(request: Request, job_id: str, caller: str) -> JobRecord:
     job = None
     if JOB_ID_PATTERN.match(job_id):
@@ -100,15 +91,25 @@ async def post_job(
     format: Annotated[str | None, Form(description="mp4 (default) or webm")] = None,
     fps: Annotated[float | None, Form(description="frames per second (default 25)")] = None,
     size: Annotated[int | None, Form(description="width and height in pixels")] = None,
-    engine: Annotated[str, Form(description="rendering engine (GET /v1/engines)")] = DEFAULT_ENGINE,
+    engine: Annotated[
+        str | None,
+        Form(description="rendering engine (GET /v1/engines); default: the avatar's own"),
+    ] = None,
     caller: str = Depends(require_api_key),
 ) -> JSONResponse:
     config: ServerConfig = request_state(request).config
     options = check_video_options(format, fps, size, config, default_format="mp4")
-    check_engine(
-        engine, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
-    )
-    avatar = owned_avatar(request, avatar_id, caller)
+
+    def check(name: str) -> None:
+        check_engine(
+            name, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
+        )
+
+    if engine is not None:  # a mistake in the request is told before what is stored is read
+        check(engine)
+    avatar, _portrait = await ready_portrait(request, avatar_id, caller)
+    engine = avatar_engine(avatar, engine)
+    check(engine)
     words = check_text(text, "text", config)
     data: bytes | None = None
     if audio is not None:
@@ -123,11 +124,8 @@ async def post_job(
         get_backend().check_voice(voice.strip() if voice and voice.strip() else DEFAULT_VOICE)
 
     store = _store(request)
-    if await asyncio.to_thread(store.queued_count) >= config.max_queued_jobs:
-        raise _queue_full(f"{config.max_queued_jobs} jobs are already waiting")
     owner = owner_id(caller)
-    if await asyncio.to_thread(_queued_for, store, owner, config) >= config.queued_jobs_per_key:
-        raise _queue_full(f"this key already has {config.queued_jobs_per_key} jobs waiting")
+    await check_room(store, owner, config)
     job = JobRecord.new(
         owner,
         avatar_id=avatar.id,
@@ -142,9 +140,11 @@ async def post_job(
     files: JobFiles = request_state(request).job_system.files
     if data is not None:
         await asyncio.to_thread(_write_new_file, files.audio(job.id), data)
-    if not await asyncio.to_thread(store.submit, job, config.max_queued_jobs):
+    try:
+        await submit(store, job, config)
+    except ApiError:
         remove_job_files(files, job.id)
-        raise _queue_full(f"{config.max_queued_jobs} jobs are already waiting")
+        raise
     return JSONResponse(job.to_api(), 202, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
@@ -185,6 +185,8 @@ async def get_job_video(
     request: Request, job_id: str, caller: str = Depends(require_api_key)
 ) -> FileResponse:
     job = await _owned_job(request, job_id, caller)
+    if job.kind != JobKind.RENDER:
+        raise ApiError(409, "not_a_render", "this job enrols an avatar; it makes no video")
     if job.state != JobState.SUCCEEDED:
         raise ApiError(409, "not_ready", f"the job is {job.state.value}; there is no video")
     path = request_state(request).job_system.files.video(job)
