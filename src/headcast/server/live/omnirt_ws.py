@@ -198,7 +198,7 @@ async def _create(websocket: WebSocket, message: dict[str, Any], caller: str) ->
     engine = engine_field(options, size_px=max(spec.width, spec.height), fps=spec.fps)
     live = await open_live_session(
         websocket,
-        inputs.get("image_b64"),
+        inputs,
         caller,
         size_px=max(spec.width, spec.height),
         fps=spec.fps,

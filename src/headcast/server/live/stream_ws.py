@@ -80,7 +80,7 @@ class StreamOptions:
     jpeg_quality: int
     head_motion: bool
     seed: int
-    engine: str
+    engine: str | None  # None: the portrait's own
 
 
 def stream_options(message: dict[str, Any], config: ServerConfig) -> StreamOptions:
@@ -262,7 +262,7 @@ async def _start(
     options = stream_options(message, config)
     live = await open_live_session(
         websocket,
-        message.get("image_b64"),
+        message,
         caller,
         size_px=options.size_px,
         fps=options.fps,

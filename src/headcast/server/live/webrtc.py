@@ -15,6 +15,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, Literal
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
@@ -30,6 +31,7 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
 from headcast.server.http.page_files import STATIC_DIR
 from headcast.server.http.security import require_api_key
+from headcast.server.routes.avatars import avatar_engine, ready_portrait
 from headcast.server.sessions.webrtc_media import MicrophoneInput, SessionFeed
 from headcast.server.sessions.webrtc_peer import LivePeer
 from headcast.server.state import AppState, request_state
@@ -53,6 +55,11 @@ class WebRtcOffer(BaseModel):
     image_b64: str | None = Field(
         None, description="portrait photo, base64 (a data: URL is fine); default: bundled"
     )
+    avatar_id: str | None = Field(
+        None,
+        description="instead of image_b64: a stored avatar (POST /v1/avatars), a photo or "
+        "an enrolled one",
+    )
     size: int | None = Field(
         None,
         ge=MIN_SIZE_PX,
@@ -61,7 +68,11 @@ class WebRtcOffer(BaseModel):
     )
     head_motion: bool = Field(True, description="sway the head while idle and speaking")
     seed: int = Field(0, description="seed for blinks and head sway")
-    engine: str = Field(DEFAULT_ENGINE, description="rendering engine (GET /v1/engines)")
+    engine: str | None = Field(
+        None,
+        description="rendering engine (GET /v1/engines); default: the avatar's own "
+        "(enrolled for an enrolled avatar, warp for a photo)",
+    )
 
 
 class WebRtcAnswer(BaseModel):
@@ -129,13 +140,21 @@ async def webrtc_offer(
 ) -> WebRtcAnswer:
     state = request_state(request)
     config = state.config
-    check_engine(
-        body.engine, size_px=body.size or config.default_size_px, fps=config.default_fps, live=True
-    )
+    size_px = body.size or config.default_size_px
+    if body.engine is not None:
+        check_engine(body.engine, size_px=size_px, fps=config.default_fps, live=True)
     offer = _check_offer(body.sdp)
     if body.size is not None and body.size % 2:
         raise ApiError(422, "bad_input", "size must be an even number of pixels")
-    image = _portrait(body.image_b64, config)
+    image: bytes | Path
+    if body.avatar_id is not None:
+        if body.image_b64:
+            raise ApiError(422, "bad_input", "send avatar_id or image_b64, not both")
+        record, image = await ready_portrait(request, body.avatar_id, caller)
+        engine = avatar_engine(record, body.engine)
+    else:
+        image, engine = _portrait(body.image_b64, config), body.engine or DEFAULT_ENGINE
+    check_engine(engine, size_px=size_px, fps=config.default_fps, live=True)
     # The offer is taken in before the portrait is analysed, so a bad one costs nothing.
     pc = RTCPeerConnection(
         RTCConfiguration(iceServers=[RTCIceServer(**i.model_dump()) for i in ice_servers(config)])
@@ -163,7 +182,7 @@ async def webrtc_offer(
             realtime=True,
             head_motion=body.head_motion,
             seed=body.seed,
-            engine=body.engine,
+            engine=engine,
         )
     except BaseException:
         await pc.close()

@@ -1,5 +1,6 @@
 """What the WebSocket transports share: authentication, bounded messages, JSON errors, the
-limits on what a client may ask of a live session, and opening one from a base64 portrait.
+limits on what a client may ask of a live session, and opening one from a base64 portrait or a
+stored avatar's id.
 
 Errors on a WebSocket are text messages ``{"type": "error", "code", "message"}``; a protocol
 error drops the offending message and the connection (and its session) carries on. A client
@@ -14,6 +15,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import WebSocket
@@ -27,6 +29,7 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image
 from headcast.server.http.security import identify
 from headcast.server.live.ws_rate import ConnectionRate
+from headcast.server.routes.avatars import avatar_engine, ready_portrait
 from headcast.server.sessions.registry import RegisteredSession
 from headcast.server.state import request_state
 
@@ -137,7 +140,9 @@ def _finite_float(text: str) -> float:
 def decode_image_b64(value: object) -> bytes:
     """The portrait bytes of an ``image_b64`` field."""
     if not value:
-        raise ProtocolError("missing_image", "a portrait is required as base64 in image_b64")
+        raise ProtocolError(
+            "missing_image", "a portrait is required: avatar_id, or base64 in image_b64"
+        )
     if not isinstance(value, str):
         raise ProtocolError("bad_image_base64", "image_b64 must be a base64 string")
     text = value.split(",", 1)[1] if value.startswith("data:") else value  # data: URLs too
@@ -165,17 +170,23 @@ def number(
     return int(value) if integer else float(value)
 
 
-def engine_field(fields: dict[str, Any], *, size_px: int, fps: float) -> str:
-    """The engine named by the ``engine`` field (default: the built-in one), checked to render
-    this size and rate live."""
-    name = fields.get("engine", DEFAULT_ENGINE)
+def engine_field(fields: dict[str, Any], *, size_px: int, fps: float) -> str | None:
+    """The engine named by the ``engine`` field, checked to render this size and rate live;
+    None when it names none (the portrait's own is checked when the session opens)."""
+    name = fields.get("engine")
+    if name is None:
+        return None
     if not isinstance(name, str):
         raise ProtocolError("bad_request", f"engine must be an engine's name, got {name!r}")
+    _check_live_engine(name, size_px=size_px, fps=fps)
+    return name
+
+
+def _check_live_engine(name: str, *, size_px: int, fps: float) -> None:
     try:
         check_engine(name, size_px=size_px, fps=fps, live=True)
     except InputError as exc:
         raise ProtocolError("bad_request", str(exc)) from None
-    return name
 
 
 def input_sample_rate(fields: dict[str, Any]) -> int:
@@ -191,17 +202,40 @@ def input_sample_rate(fields: dict[str, Any]) -> int:
 
 
 async def open_live_session(
-    websocket: WebSocket, image_b64: object, caller: str, **options: Any
+    websocket: WebSocket,
+    portrait: dict[str, Any],
+    caller: str,
+    *,
+    engine: str | None,
+    size_px: int,
+    fps: float,
+    **options: Any,
 ) -> RegisteredSession:
-    """A live session for the portrait in ``image_b64``; ``options`` go to ``LiveSessions.open``.
+    """A live session for the portrait ``portrait`` names: a stored avatar by ``avatar_id``
+    (a photo or an enrolled one), or a photo in ``image_b64``. ``engine`` None draws it with
+    its own engine; ``options`` go to ``LiveSessions.open``.
 
     A refused portrait or session (no face, too many sessions...) is a ``ProtocolError``.
     """
     config: ServerConfig = request_state(websocket).config
-    image = decode_image_b64(image_b64)
+    avatar_id = portrait.get("avatar_id")
     try:
-        check_image(image, "image_b64", config)
-        return await request_state(websocket).live_sessions.open(image, caller, **options)
+        image: bytes | Path
+        if avatar_id is not None:
+            if not isinstance(avatar_id, str):
+                raise ProtocolError("bad_request", "avatar_id must be a string")
+            if portrait.get("image_b64"):
+                raise ProtocolError("bad_request", "send avatar_id or image_b64, not both")
+            record, image = await ready_portrait(websocket, avatar_id, caller)
+            engine = avatar_engine(record, engine)
+        else:
+            image = decode_image_b64(portrait.get("image_b64"))
+            check_image(image, "image_b64", config)
+            engine = engine or DEFAULT_ENGINE
+        _check_live_engine(engine, size_px=size_px, fps=fps)
+        return await request_state(websocket).live_sessions.open(
+            image, caller, engine=engine, size_px=size_px, fps=fps, **options
+        )
     except (ApiError, HeadcastError) as exc:
         raise as_protocol_error(exc) from None
 

@@ -1,4 +1,5 @@
-"""``POST /animate``: a photo and speech in, the talking-head video out, in one call.
+"""``POST /animate``: a photo (or a stored avatar, enrolled ones included) and speech in, the
+talking-head video out, in one call.
 
 The render runs on the bounded work slots (429 with Retry-After when they are all taken and
 the waiting line is full); the video is written to a temporary file in the data directory,
@@ -21,11 +22,13 @@ from headcast.animate import animate
 from headcast.render import DEFAULT_ENGINE, EngineInput, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.audio_upload import check_audio
+from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image, check_text
 from headcast.server.http.render_meter import RenderMeter
 from headcast.server.http.security import require_api_key
 from headcast.server.http.uploads import read_upload
 from headcast.server.http.video_options import VideoOptions, check_video_options
+from headcast.server.routes.avatars import avatar_engine, ready_portrait
 from headcast.server.state import AppState, request_state
 
 STALE_OUTPUT_S = 3600.0  # outputs older than this were never collected (client went away)
@@ -57,23 +60,50 @@ async def startup(state: AppState) -> None:
 async def post_animate(
     request: Request,
     audio: Annotated[UploadFile, File(description="speech: WAV, MP3, OGG, FLAC, M4A, WebM")],
-    image: Annotated[UploadFile, File(description="a portrait photo: JPEG, PNG, WebP, HEIC")],
+    image: Annotated[
+        UploadFile | None, File(description="a portrait photo: JPEG, PNG, WebP, HEIC")
+    ] = None,
+    avatar_id: Annotated[
+        str | None,
+        Form(description="instead of image: a stored avatar (POST /v1/avatars), enrolled or not"),
+    ] = None,
     text: Annotated[str | None, Form(description="transcript, for exact lip timing")] = None,
     format: Annotated[str | None, Form(description="webm (VP9 + Opus, default) or mp4")] = None,
     fps: Annotated[float | None, Form(description="frames per second (default 25)")] = None,
     size: Annotated[int | None, Form(description="width and height in pixels")] = None,
-    engine: Annotated[str, Form(description="rendering engine (GET /v1/engines)")] = DEFAULT_ENGINE,
-    _caller: str = Depends(require_api_key),
+    engine: Annotated[
+        str | None,
+        Form(
+            description="rendering engine (GET /v1/engines); default: the portrait's own "
+            "(enrolled for an enrolled avatar, warp for a photo)"
+        ),
+    ] = None,
+    caller: str = Depends(require_api_key),
 ) -> FileResponse:
     config: ServerConfig = request_state(request).config
     options = check_video_options(format, fps, size, config, default_format="webm")
-    check_engine(
-        engine, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
-    )
+
+    def check(name: str) -> None:
+        check_engine(
+            name, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
+        )
+
+    if engine is not None:  # a mistake in the request is told before what is stored is read
+        check(engine)
+    if (image is None) == (avatar_id is None):
+        raise ApiError(422, "bad_input", "send image (a photo) or avatar_id, one of the two")
+    photo: bytes | Path
+    if avatar_id is not None:
+        record, photo = await ready_portrait(request, avatar_id, caller)
+        engine = avatar_engine(record, engine)
+    else:
+        engine = engine or DEFAULT_ENGINE
+    check(engine)
     transcript = check_text(text, "text", config)
     speech = await read_upload(audio, "audio", config.max_upload_bytes)
-    photo = await read_upload(image, "image", config.max_upload_bytes)
-    check_image(photo, "image", config)
+    if image is not None:
+        photo = await read_upload(image, "image", config.max_upload_bytes)
+        check_image(photo, "image", config)
     output = _output_folder(config) / f"{secrets.token_hex(16)}.{options.format}"
     await request_state(request).work_slots.run(
         _render, photo, speech, transcript, options, output, config, engine
@@ -87,7 +117,7 @@ async def post_animate(
 
 
 def _render(
-    photo: bytes,
+    photo: bytes | Path,
     speech: bytes,
     transcript: str | None,
     options: VideoOptions,

@@ -2,7 +2,8 @@
 
 Request: ``{"task": "audio2video", "model": ..., "inputs": {"image": ..., "audio": ...},
 "config": {...}}``. Each input is a path inside ``ServerConfig.shared_dir`` (absolute or
-relative to it), a ``data:`` URI, or bare base64. URLs are refused: fetching them would let a
+relative to it), a ``data:`` URI, or bare base64; instead of ``image``, ``avatar_id`` names a
+stored avatar (an enrolled one is drawn by its own engine). URLs are refused: fetching them would let a
 caller make this server reach internal addresses. Unknown config keys are ignored.
 
 Response: ``{"outputs": [{"kind": "video", "path", "mime": "video/mp4", "width", "height",
@@ -31,6 +32,7 @@ from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image, check_text
 from headcast.server.http.metrics import record_render
 from headcast.server.http.security import require_api_key
+from headcast.server.routes.avatars import ready_portrait
 from headcast.server.state import request_state
 
 TASK = "audio2video"
@@ -49,7 +51,12 @@ router = APIRouter(tags=["OmniRT"])
 class GenerateInputs(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    image: str = Field(description="portrait: path in the shared directory, data: URI or base64")
+    image: str | None = Field(
+        None, description="portrait: path in the shared directory, data: URI or base64"
+    )
+    avatar_id: str | None = Field(
+        None, description="instead of image: a stored avatar (POST /v1/avatars), enrolled or not"
+    )
     audio: str = Field(description="speech: path in the shared directory, data: URI or base64")
     text: str | None = Field(None, description="transcript of the speech, for exact timing")
 
@@ -90,7 +97,7 @@ class GenerateResponse(BaseModel):
     response_model=GenerateResponse,
 )
 async def post_generate(
-    request: Request, body: GenerateRequest, _caller: str = Depends(require_api_key)
+    request: Request, body: GenerateRequest, caller: str = Depends(require_api_key)
 ) -> GenerateResponse:
     config: ServerConfig = request_state(request).config
     if config.shared_dir is None:
@@ -115,8 +122,14 @@ async def post_generate(
     text = check_text(body.inputs.text, "inputs.text", config)
 
     shared = SharedDir(config.shared_dir)
-    image = read_input(body.inputs.image, "inputs.image", shared, config)
-    check_image(image, "inputs.image", config)
+    image: bytes | Path
+    if (body.inputs.image is None) == (body.inputs.avatar_id is None):
+        raise ApiError(422, "bad_input", "inputs: send image or avatar_id, one of the two")
+    if body.inputs.avatar_id is not None:
+        _record, image = await ready_portrait(request, body.inputs.avatar_id, caller)
+    else:
+        image = read_input(body.inputs.image or "", "inputs.image", shared, config)
+        check_image(image, "inputs.image", config)
     audio = read_input(body.inputs.audio, "inputs.audio", shared, config)
     out_dir = shared.output_folder()
     _remove_old_outputs(out_dir)

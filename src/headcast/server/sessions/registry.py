@@ -12,13 +12,15 @@ import secrets
 import time
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from headcast.face.avatar import Avatar, prepare_avatar
+from headcast.enrol.portrait import prepare_portrait
+from headcast.face.avatar import Avatar
 from headcast.limits import DEFAULT_SAMPLE_RATE_HZ
 from headcast.live.backlog import AudioBacklog
 from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
 from headcast.live.protocol import LiveSession
-from headcast.render import DEFAULT_ENGINE
+from headcast.render import engine_for
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.sessions.speech import LiveSpeech
@@ -56,7 +58,7 @@ class LiveSessions:
 
     async def open(
         self,
-        image: bytes | Avatar,
+        image: bytes | Path | Avatar,
         owner: str,
         *,
         size_px: int | None = None,
@@ -65,9 +67,11 @@ class LiveSessions:
         realtime: bool = True,
         head_motion: bool = True,
         seed: int = 0,
-        engine: str = DEFAULT_ENGINE,
+        engine: str | None = None,
     ) -> RegisteredSession:
-        """Analyse the portrait (off the event loop) and register a new session."""
+        """Analyse the portrait (a photo's bytes or file, or an enrolled avatar's folder; off
+        the event loop) and register a new session, drawn by ``engine`` (None: the portrait's
+        own)."""
         async with self._lock:
             if len(self._sessions) >= self.config.max_live_sessions:
                 raise ApiError(
@@ -91,9 +95,12 @@ class LiveSessions:
                 image
                 if isinstance(image, Avatar)
                 else await asyncio.to_thread(
-                    prepare_avatar, image, size_px or self.config.default_size_px, name="image"
+                    prepare_portrait, image, size_px or self.config.default_size_px, name="image"
                 )
             )
+            # Resolved here: a session process receives the Avatar (its enrolled folder in
+            # ``avatar.enrolment``) and opens the enrolled avatar itself.
+            engine = engine_for(avatar, engine)
             session = await self._pool.open(
                 avatar,
                 session_id,
