@@ -122,6 +122,7 @@ REDIS_TESTS = (
 SLOW_TESTS = (
     "test_animate_cli",
     "test_engine_choice",
+    "test_enrolled_service",
     "test_hostile_http",
     "test_hostile_live",
     "test_index_page",
