@@ -25,7 +25,7 @@ from headcast.live.motion_worker import worker_running
 from headcast.motion.build import MotionBatch, MotionOptions, clip_motion, frame_count
 from headcast.motion.face_motion import FaceMotion
 from headcast.phones import PhoneTrack
-from headcast.render import EngineSession, get_engine
+from headcast.render import EngineSession, PlanningSession, get_engine
 from headcast.render.capabilities import EngineInput
 from headcast.render.registry import check_engine, engine_for
 from headcast.video import VideoWriter
@@ -83,6 +83,11 @@ class _ArrivingMotion:
         del self._frames[: index - self._first]
         self._first = index
         return self._frames[0]
+
+    def ready(self, index: int) -> list[FaceMotion]:
+        """Frame ``index`` and those after it that have arrived already."""
+        self.frame(index)
+        return self._frames[index - self._first :]
 
     def finish(self) -> None:
         """Take what is left: the motion is made to its end, and an error on the way raised."""
@@ -292,8 +297,13 @@ def _write_video(
             with ThreadPoolExecutor(max_workers=1) as encoding:
                 # A few frames in flight bound the memory.
                 in_flight: deque[Future[None]] = deque()
+                planned_to = 0
                 for i in range(motion.n_frames):
                     pose = motion.frame(i)
+                    if isinstance(session, PlanningSession) and i >= planned_to:
+                        ahead = motion.ready(i)
+                        session.plan(ahead)
+                        planned_to = i + len(ahead)
                     t0 = time.perf_counter()
                     frame = session.render(pose)
                     render_s += time.perf_counter() - t0

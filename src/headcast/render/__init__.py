@@ -8,6 +8,7 @@ from headcast.render.engine import (
     EngineSession,
     FrameRequest,
     MotionEngine,
+    PlanningSession,
     RemoteEngine,
     RemoteEngineSession,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "FrameAudio",
     "FrameRequest",
     "MotionEngine",
+    "PlanningSession",
     "RemoteEngine",
     "RemoteEngineSession",
     "available_engines",

@@ -14,8 +14,9 @@ Frames are H×W×3 uint8 RGB, the avatar's size. Calls come from one thread at a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -33,6 +34,16 @@ class EngineSession(Protocol):
     def render(self, motion: FaceMotion) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PlanningSession(Protocol):
+    """A motion-driven session that draws better for seeing frames coming: a file's renderer
+    hands it the FaceMotion of the frames about to be rendered, in order, as they become
+    known; ``render`` is then called with those same objects. A live session is never
+    handed any."""
+
+    def plan(self, motions: Sequence[FaceMotion]) -> None: ...
 
 
 class AudioEngineSession(Protocol):

@@ -7,6 +7,9 @@ best fits the frame's FaceMotion, moved onto the base frame's head and blended i
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -19,7 +22,7 @@ from headcast.motion.face_motion import FaceMotion
 from headcast.motion.visemes import MOUTH_CONTROLS
 from headcast.render.capabilities import EngineCapabilities, EngineKind
 from headcast.render.enrolled import tunables as T
-from headcast.render.enrolled.base_player import BasePlayer
+from headcast.render.enrolled.base_player import BasePlayer, BaseStep
 from headcast.render.enrolled.mouth_choice import MouthChooser
 from headcast.render.enrolled.mouth_paste import paste_mouth
 
@@ -52,20 +55,43 @@ class EnrolledSession:
         )
         self._recent_jaw: list[float] = []
         self._window = max(int(T.SPEAKING_WINDOW_S * enrolled.fps), 1)
+        # Frames planned ahead: their motion, base step and mouth, in order.
+        self._planned: deque[tuple[FaceMotion, BaseStep, int]] = deque()
+        self.last_step: BaseStep | None = None  # what the last frame showed of the base
 
-    def render(self, motion: FaceMotion) -> np.ndarray:
-        controls = np.array([getattr(motion, name) for name in MOUTH_CONTROLS], np.float32)
+    def _base_step(self, motion: FaceMotion) -> BaseStep:
         self._recent_jaw = [
             *self._recent_jaw[-(self._window - 1) :],
             motion.jaw_open + motion.lip_press,
         ]
-        step = self._player.step(max(self._recent_jaw) > T.SPEAKING_JAW_OPEN)
+        return self._player.step(max(self._recent_jaw) > T.SPEAKING_JAW_OPEN)
+
+    def plan(self, motions: Sequence[FaceMotion]) -> None:
+        """Plan the frames about to be rendered (in order, after those planned already): their
+        mouths become the best path over the run rather than a choice frame by frame."""
+        if not motions:
+            return
+        steps = [self._base_step(m) for m in motions]
+        controls = np.array(
+            [[getattr(m, name) for name in MOUTH_CONTROLS] for m in motions], np.float32
+        )
+        mouths = self._chooser.choose_path(controls, np.array([s.index for s in steps]))
+        self._planned.extend(zip(motions, steps, mouths, strict=True))
+
+    def render(self, motion: FaceMotion) -> np.ndarray:
+        if self._planned and self._planned[0][0] is motion:
+            _, step, mouth = self._planned.popleft()
+        else:
+            self._planned.clear()
+            step = self._base_step(motion)
+            controls = np.array([getattr(motion, name) for name in MOUTH_CONTROLS], np.float32)
+            mouth = self._chooser.choose(controls, step.index)
+        self.last_step = step
         b = step.index
         base = self._enrolled.base.image(b)
         if step.fading_from is not None:
             old = self._enrolled.base.image(step.fading_from)
             base = cv2.addWeighted(old, step.fade_weight, base, 1.0 - step.fade_weight, 0.0)
-        mouth = self._chooser.choose(controls, b)
         from_reference = invert(self._to_reference[b])
         outline = self._base_outline[b]
         steady = None

@@ -9,6 +9,7 @@ from headcast.enrol.mouth_targets import MouthTargets
 from headcast.render.enrolled import tunables as T
 
 SPREAD_FLOOR = 1e-3
+PATH_CANDIDATES = 24  # per frame, the best fitting mouths a path may go through
 
 
 class MouthChooser:
@@ -32,21 +33,75 @@ class MouthChooser:
         self._is_candidate = usable
         self.previous: int | None = None
 
-    def choose(self, controls: np.ndarray, base: int) -> int:
-        """The atlas frame for mouth ``controls`` (MOUTH_CONTROLS order) on base frame
-        ``base``."""
+    def _fit(self, controls: np.ndarray, base: int) -> np.ndarray:
+        """How badly each candidate fits: its shape against the target, its pose and light
+        against the base frame's."""
         target = self._targets(controls[None, :])[0] * self._scale
         c = self._candidates
         cost = ((self._shapes[c] - target) ** 2).sum(1)
         cost += ((self._pose[c] - self._pose[base]) ** 2).sum(1)
         cost += ((self._skin[c] - self._skin[base]) ** 2).sum(1)
-        previous = self.previous
-        if previous is not None:
-            follows = previous + 1
-            if follows >= len(self._is_candidate) or not self._is_candidate[follows]:
-                follows = previous
-            cost += T.SMOOTHNESS_WEIGHT * ((self._shapes[c] - self._shapes[follows]) ** 2).sum(1)
-            cost += np.where(c == follows, 0.0, T.SWITCH_COST)
-        chosen = int(c[int(np.argmin(cost))])
+        return cost
+
+    def _follower(self, frame: int) -> int:
+        """The frame that naturally follows ``frame`` in the atlas (itself at a gap)."""
+        follows = frame + 1
+        if follows >= len(self._is_candidate) or not self._is_candidate[follows]:
+            return frame
+        return follows
+
+    def _step_cost(self, previous: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """(len(previous), len(candidates)) cost of each candidate after each previous one."""
+        follows = np.array([self._follower(int(p)) for p in previous])
+        change = self._shapes[candidates][None, :, :] - self._shapes[follows][:, None, :]
+        cost = T.SMOOTHNESS_WEIGHT * (change**2).sum(-1)
+        return cost + np.where(candidates[None, :] == follows[:, None], 0.0, T.SWITCH_COST)
+
+    def choose(self, controls: np.ndarray, base: int) -> int:
+        """The atlas frame for mouth ``controls`` (MOUTH_CONTROLS order) on base frame
+        ``base``, chosen now (a live frame)."""
+        cost = self._fit(controls, base)
+        if self.previous is not None:
+            cost += self._step_cost(np.array([self.previous]), self._candidates)[0]
+        chosen = int(self._candidates[int(np.argmin(cost))])
         self.previous = chosen
         return chosen
+
+    def choose_path(self, controls: np.ndarray, bases: np.ndarray) -> list[int]:
+        """The atlas frames for a run of frames (controls (n, 8), their base frames), the
+        best path over the whole run (Viterbi over each frame's best candidates)."""
+        steps: list[tuple[np.ndarray, np.ndarray]] = []  # per frame: candidates, back-pointers
+        if self.previous is not None:
+            states, totals = np.array([self.previous]), np.zeros(1)
+        else:
+            states, totals = None, None
+        for row, base in zip(controls, bases, strict=True):
+            fit = self._fit(row, int(base))
+            best = (
+                self._candidates[np.argpartition(fit, PATH_CANDIDATES)[:PATH_CANDIDATES]]
+                if len(fit) > PATH_CANDIDATES
+                else self._candidates
+            )
+            if states is not None:
+                follows = np.array([self._follower(int(s)) for s in states])
+                best = np.union1d(best, follows[self._is_candidate[follows]])
+            fit_of = fit[np.searchsorted(self._candidates, best)]
+            if states is None or totals is None:
+                totals, back = fit_of, np.full(len(best), -1)
+            else:
+                through = totals[:, None] + self._step_cost(states, best)
+                back = np.argmin(through, axis=0)
+                totals = through[back, np.arange(len(best))] + fit_of
+            steps.append((best, back))
+            states = best
+        path: list[int] = []
+        if totals is None:
+            return path
+        at = int(np.argmin(totals))
+        for candidates, back in reversed(steps):
+            path.append(int(candidates[at]))
+            at = int(back[at])
+        path.reverse()
+        if path:
+            self.previous = path[-1]
+        return path
