@@ -1,4 +1,5 @@
-"""The web page in a real headless Chromium: upload a photo, type text, render, watch the video."""
+"""The web page in a real headless Chromium: upload a photo, type text, render, watch the video;
+upload a video and follow its enrolment."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import pytest
 from PIL import Image
 
 from tests.conftest import MEDIA, clip_text, clip_wav
+from tests.support.enrol_clips import grid_clip
 from tests.support.servers import server_fixture
 
 CHROMIUM = "/usr/bin/chromium"
 API_KEY = "page-key"
 RENDER_TIMEOUT_MS = 120_000
+ENROL_TIMEOUT_MS = 300_000  # 15 s of video: about 15 s on two idle cores
 
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs /usr/bin/chromium")
 
@@ -121,3 +124,37 @@ def test_upload_photo_type_text_render_and_play(server, judge, tmp_path):
     face = judge.measure(frame)
     assert face is not None, "no face in the screenshot of the playing video"
     assert face.inter_ocular > 0.15 * frame.shape[1]
+
+
+def test_upload_a_video_to_enrol_and_follow_it(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1400})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server.base_url + "/")
+            page.fill("#api-key", API_KEY)
+            page.dispatch_event("#api-key", "change")
+            page.set_input_files("#portrait-file", str(grid_clip()))
+            page.wait_for_function(
+                "() => document.getElementById('message').textContent.startsWith('Enrolling')",
+                timeout=30_000,
+            )
+            page.wait_for_function(
+                "() => document.getElementById('message').textContent === 'Avatar enrolled.'",
+                timeout=ENROL_TIMEOUT_MS,
+            )
+            verdict = page.inner_text("#avatar-verdict")
+            assert "Enrolled from a video" in verdict and "s usable" in verdict
+            thumbnail = page.locator(".avatar.selected img")
+            page.wait_for_function(
+                "() => document.querySelector('.avatar.selected img')?.naturalWidth > 0",
+                timeout=10_000,
+            )
+            assert thumbnail.get_attribute("src").startswith("blob:")
+            assert not errors, errors
+        finally:
+            browser.close()

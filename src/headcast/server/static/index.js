@@ -7,9 +7,31 @@ const state = { avatarId: null, jobId: null, videoUrl: null, polling: null };
 
 // -- portraits ---------------------------------------------------------------------------------
 
+function showEnrolment(box, avatar) {
+  const head = document.createElement("p");
+  const coverage = avatar.coverage;
+  if (avatar.status === "ready" && coverage) {
+    head.className = "grade good";
+    head.textContent = `Enrolled from a video: ${coverage.usable_s.toFixed(1)} s usable`;
+    box.append(head);
+    if (coverage.shapes_missing.length) {
+      const missing = document.createElement("p");
+      missing.textContent = `Mouth shapes not seen: ${coverage.shapes_missing.join(", ")}`;
+      box.append(missing);
+    }
+  } else {
+    head.className = avatar.status === "failed" ? "grade poor" : "grade fair";
+    head.textContent = avatar.status === "failed"
+      ? `Not enrolled: ${avatar.error}` : `Enrolling… ${Math.round(avatar.progress)} %`;
+    box.append(head);
+  }
+  box.hidden = false;
+}
+
 function showVerdict(avatar) {
   const box = $("avatar-verdict");
   box.replaceChildren();
+  if (avatar.kind === "enrolled") { showEnrolment(box, avatar); return; }
   const score = avatar.score || {};
   const head = document.createElement("p");
   const value = typeof score.score === "number" ? score.score.toFixed(2) : "?";
@@ -43,7 +65,9 @@ async function thumbnail(avatar) {
   button.type = "button";
   button.className = "avatar";
   button.dataset.id = avatar.id;
-  button.title = `score ${avatar.score ? avatar.score.score.toFixed(2) : "?"}`;
+  button.title = avatar.kind === "enrolled"
+    ? `enrolled from a video (${avatar.status})`
+    : `score ${avatar.score ? avatar.score.score.toFixed(2) : "?"}`;
   button.addEventListener("click", () => selectAvatar(avatar));
   const img = document.createElement("img");
   img.alt = "portrait";
@@ -68,20 +92,35 @@ async function loadAvatars() {
   }
 }
 
+// A video is enrolled as a job: the avatar is polled until it is ready or has failed.
+async function followEnrolment(avatar) {
+  while (avatar.status === "enrolling") {
+    showMessage(`Enrolling the video… ${Math.round(avatar.progress)} %`);
+    if (state.avatarId === avatar.id) showVerdict(avatar);
+    await new Promise((done) => setTimeout(done, POLL_INTERVAL_MS));
+    avatar = await (await api(`/v1/avatars/${encodeURIComponent(avatar.id)}`)).json();
+  }
+  return avatar;
+}
+
 async function uploadPortrait() {
   const file = $("portrait-file").files[0];
   if (!file) return;
-  showMessage("Analysing the photo…");
+  const video = file.type.startsWith("video/");
+  showMessage(video ? "Uploading the video…" : "Analysing the photo…");
   const form = new FormData();
-  form.append("image", file);
+  form.append(video ? "video" : "image", file);
   try {
-    const avatar = await (await api("/v1/avatars", { method: "POST", body: form })).json();
+    let avatar = await (await api("/v1/avatars", { method: "POST", body: form })).json();
     state.avatarId = avatar.id;
     await loadAvatars();
     selectAvatar(avatar);
-    showMessage("Portrait ready.");
+    avatar = await followEnrolment(avatar);
+    await loadAvatars();
+    if (avatar.status === "failed") throw new Error(avatar.error);
+    showMessage(video ? "Avatar enrolled." : "Portrait ready.");
   } catch (err) {
-    showMessage(`The photo was refused: ${err.message}`, true);
+    showMessage(`The ${video ? "video" : "photo"} was refused: ${err.message}`, true);
   }
 }
 
