@@ -1,11 +1,18 @@
-"""``headcast animate``: a portrait photo speaking an audio file, rendered to a video."""
+"""``headcast animate``: a portrait (a photo or an enrolled avatar) speaking an audio file,
+rendered to a video."""
 
 from __future__ import annotations
 
 import argparse
 
 from headcast.cli.audio_limit import add_audio_limit_option, max_audio_s
-from headcast.cli.render_options import add_render_options, check_render_options, render_settings
+from headcast.cli.render_options import (
+    add_portrait_argument,
+    add_render_options,
+    check_portrait,
+    check_render_options,
+    render_settings,
+)
 from headcast.cli.text_arg import read_text_argument
 
 
@@ -15,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="render a portrait speaking an audio file",
         description="Render IMAGE speaking AUDIO into OUT (.mp4: H.264+AAC, .webm: VP9+Opus).",
     )
-    p.add_argument("image", help="portrait photo (JPEG, PNG, WebP, ...)")
+    add_portrait_argument(p)
     p.add_argument("audio", help="speech (WAV, MP3, OGG/Opus, FLAC, M4A/AAC, WebM)")
     p.add_argument("-o", "--output", required=True, help="output video, .mp4 or .webm")
     p.add_argument(
@@ -36,10 +43,12 @@ def run(args: argparse.Namespace) -> int:
     start_worker()
     from headcast.animate import animate, check_output_path
     from headcast.cli.progress import frame_progress, print_summary
-    from headcast.render import EngineInput, check_engine
+    from headcast.render import EngineInput, check_engine, engine_for
 
     check_output_path(args.output)
-    check_engine(args.engine, size_px=args.size, fps=args.fps, live=False, fed=EngineInput.MOTION)
+    check_portrait(args.image)
+    engine = engine_for(args.image, args.engine)
+    check_engine(engine, size_px=args.size, fps=args.fps, live=False, fed=EngineInput.MOTION)
     text = read_text_argument(args.text) if args.text is not None else None
     with frame_progress(args.quiet) as progress:
         result = animate(

@@ -15,9 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "engines",
         help="list the rendering engines and what each can do",
         description=(
-            "List the rendering engines installed (the built-in one and those of installed "
+            "List the rendering engines installed (the built-in ones and those of installed "
             "packages), each with what it is fed, the sizes and frame rates it renders, "
-            "whether it renders live and how soon its frames come. Choose one with --engine."
+            "whether it renders live and how soon its frames come. A photo is drawn by warp "
+            "(the default) and an enrolled avatar by enrolled unless --engine names another."
         ),
     )
     p.add_argument("--json", action="store_true", help="print the engines as JSON")

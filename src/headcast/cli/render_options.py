@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from headcast.errors import InputError
@@ -13,6 +14,27 @@ from headcast.limits import (
     MIN_SIZE_PX,
     fps_error,
 )
+
+
+def add_portrait_argument(p: argparse.ArgumentParser) -> None:
+    """The IMAGE positional: a photo, or an enrolled avatar's name or folder."""
+    p.add_argument(
+        "image",
+        help="portrait photo (JPEG, PNG, WebP, ...), or an enrolled avatar's name or folder "
+        "(headcast enrol)",
+    )
+
+
+def check_portrait(image: str) -> None:
+    """InputError for an IMAGE that is neither a file nor an enrolled avatar, before any work."""
+    from headcast.enrol.portrait import is_enrolled
+
+    if Path(image).exists() or is_enrolled(image):
+        return
+    problem = f"{image}: no such file"
+    if "/" not in image:
+        problem += ", and no enrolled avatar of that name (headcast enrol --list)"
+    raise InputError(problem)
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
@@ -32,8 +54,9 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--engine",
-        default="warp",
-        help="rendering engine (default: warp, the built-in CPU engine; `headcast engines` lists them)",
+        default=None,
+        help="rendering engine (default: the portrait's own: warp for a photo, enrolled for an "
+        "enrolled avatar; `headcast engines` lists them)",
     )
     p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
     p.add_argument(

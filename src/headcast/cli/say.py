@@ -1,4 +1,5 @@
-"""``headcast say``: a portrait photo speaking text, rendered to a video.
+"""``headcast say``: a portrait (a photo or an enrolled avatar) speaking text, rendered to a
+video.
 
 With the built-in voice the lips follow the synthesizer's own phone timing.
 """
@@ -7,7 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from headcast.cli.render_options import add_render_options, check_render_options, render_settings
+from headcast.cli.render_options import (
+    add_portrait_argument,
+    add_render_options,
+    check_portrait,
+    check_render_options,
+    render_settings,
+)
 from headcast.cli.speech_options import add_speech_options, synthesis_options
 from headcast.cli.text_arg import read_text_argument
 
@@ -22,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "reads stdin, '@FILE' reads a file."
         ),
     )
-    p.add_argument("image", help="portrait photo (JPEG, PNG, WebP, ...)")
+    add_portrait_argument(p)
     p.add_argument("text", metavar="TEXT", help="what to say; - or @FILE")
     p.add_argument("-o", "--output", required=True, help="output video, .mp4 or .webm")
     add_speech_options(p)
@@ -37,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_render_options(args)
     check_output_path(args.output)
+    check_portrait(args.image)
     speech = synthesize(read_text_argument(args.text), **synthesis_options(args))
     with frame_progress(args.quiet) as progress:
         result = animate(
