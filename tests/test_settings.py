@@ -29,6 +29,7 @@ def test_defaults_without_the_variables(monkeypatch, tmp_path):
     assert settings.tts_model() == "tts-1"
     assert settings.tts_timeout_s() == 60.0
     assert settings.tts_retries() == 2
+    assert settings.max_enrol_s() == 600.0
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert settings.cache_dir() == tmp_path / ".cache" / "headcast"
@@ -44,6 +45,7 @@ def test_values_are_read_at_each_call(monkeypatch, tmp_path):
         ("HEADCAST_TTS_MODEL", "tts-1-hd", settings.tts_model, "tts-1-hd"),
         ("HEADCAST_TTS_TIMEOUT", "2.5", settings.tts_timeout_s, 2.5),
         ("HEADCAST_TTS_RETRIES", "0", settings.tts_retries, 0),
+        ("HEADCAST_MAX_ENROL_S", "90", settings.max_enrol_s, 90.0),
     ]:
         monkeypatch.setenv(name, value)
         assert read() == expected, name
@@ -60,6 +62,7 @@ def test_values_are_read_at_each_call(monkeypatch, tmp_path):
         ("HEADCAST_TTS_TIMEOUT", "-1", settings.tts_timeout_s, "must be a positive number"),
         ("HEADCAST_TTS_RETRIES", "1.5", settings.tts_retries, "must be a whole number"),
         ("HEADCAST_TTS_RETRIES", "-1", settings.tts_retries, "must be at least 0"),
+        ("HEADCAST_MAX_ENROL_S", "-5", settings.max_enrol_s, "must be a positive number"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, name, value, read, message):

@@ -23,12 +23,14 @@ TTS_API_KEY = "HEADCAST_TTS_API_KEY"
 TTS_MODEL = "HEADCAST_TTS_MODEL"
 TTS_TIMEOUT = "HEADCAST_TTS_TIMEOUT"
 TTS_RETRIES = "HEADCAST_TTS_RETRIES"
+MAX_ENROL_S = "HEADCAST_MAX_ENROL_S"
 
 DEFAULT_MAX_TEXT_CHARS = 5000
 DEFAULT_TTS = "builtin"
 DEFAULT_TTS_MODEL = "tts-1"
 DEFAULT_TTS_TIMEOUT_S = 60.0
 DEFAULT_TTS_RETRIES = 2
+DEFAULT_MAX_ENROL_S = 600.0
 
 
 class SettingError(InputError):
@@ -71,8 +73,14 @@ def max_audio_s() -> float:
     return _positive_number(MAX_AUDIO_SECONDS, DEFAULT_MAX_AUDIO_S)
 
 
+def max_enrol_s() -> float:
+    """Longest video ``headcast enrol`` accepts unless told otherwise, in seconds."""
+    return _positive_number(MAX_ENROL_S, DEFAULT_MAX_ENROL_S)
+
+
 def cache_dir() -> Path:
-    """The folder of headcast's caches (prepared avatars live in its ``avatars``)."""
+    """The folder of headcast's caches (prepared avatars live in its ``avatars``, enrolled
+    ones in its ``enrolled``)."""
     base = _raw(CACHE_DIR)
     if base:
         return Path(base).expanduser()

@@ -14,14 +14,23 @@ import sys
 from types import ModuleType
 
 from headcast import __version__
-from headcast.cli import animate, engines, lipsync, pick_reference, say, serve, tts
+from headcast.cli import animate, engines, enrol, lipsync, pick_reference, say, serve, tts
 from headcast.errors import HeadcastError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 # In the order ``headcast --help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (animate, say, tts, lipsync, pick_reference, engines, serve)
+COMMANDS: tuple[ModuleType, ...] = (
+    animate,
+    say,
+    enrol,
+    tts,
+    lipsync,
+    pick_reference,
+    engines,
+    serve,
+)
 
 
 class _OneLineFormatter(logging.Formatter):

@@ -1,4 +1,4 @@
-"""A video's rendering as the terminal shows it: a progress bar, then a one-line summary."""
+"""Work on frames as the terminal shows it: a progress bar, then a one-line summary."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def frame_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback drawing a bar on stderr, closed on exit.
+def frame_progress(quiet: bool, what: str = "rendering") -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a bar on stderr, closed on exit; ``what``
+    is its label.
 
     The bar appears with the first frame, once the number of frames is known: an empty
     "0 frame" bar would stand there while the photo and the speech are analysed.
@@ -27,7 +28,7 @@ def frame_progress(quiet: bool) -> Iterator[Callable[[int, int], None]]:
         if quiet:
             return
         if bar is None:
-            bar = tqdm(total=total, unit="frame", desc="rendering", leave=False, file=sys.stderr)
+            bar = tqdm(total=total, unit="frame", desc=what, leave=False, file=sys.stderr)
         elif bar.total != total:
             bar.reset(total=total)
         bar.update(done - bar.n)
