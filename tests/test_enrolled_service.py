@@ -401,6 +401,19 @@ def test_deleting_while_enrolling_cancels_and_removes_every_file(server):
     assert _avatar_files(server, avatar_id) == []
 
 
+def test_an_avatar_stored_in_another_format_says_so(server, enrolled):
+    """Second to last: it spoils the module's avatar."""
+    alice = _client(server, "alice")
+    avatar_id = enrolled["ready"]["id"]
+    meta_file = server.config.data_dir / "avatars" / avatar_id / "enrolled" / "enrolled.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "format": meta["format"] - 1}))
+    avatar = alice.get(f"/v1/avatars/{avatar_id}").json()
+    assert avatar["status"] == "failed" and "upload the video again" in avatar["error"]
+    refused = alice.post("/v1/jobs", data={"avatar_id": avatar_id, "text": "hello"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "avatar_failed"
+
+
 def test_deleting_an_enrolled_avatar_removes_every_file(server, enrolled):
     """Last: the module's enrolled avatar goes."""
     alice = _client(server, "alice")

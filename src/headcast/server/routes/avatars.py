@@ -22,7 +22,7 @@ from headcast.errors import InputError
 from headcast.face.avatar import prepare_avatar
 from headcast.face.image_io import load_image
 from headcast.face.reference_score import poor_reference_warnings, score_reference
-from headcast.render import ENROLLED_ENGINE, engine_for
+from headcast.render import DEFAULT_ENGINE, ENROLLED_ENGINE
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image, check_text, check_video
@@ -69,8 +69,8 @@ async def ready_portrait(
     state = request_state(conn)
     record = await asyncio.to_thread(owned_avatar, conn, avatar_id, caller)
     portrait = await asyncio.to_thread(state.avatars.portrait, record)
-    if portrait is None:
-        shown = await asyncio.to_thread(enrolment_status, record, state.avatars, _jobs(state))
+    shown = await asyncio.to_thread(enrolment_status, record, state.avatars, _jobs(state))
+    if portrait is None or shown["status"] != READY:
         if shown["status"] == ENROLLING:
             raise ApiError(
                 409,
@@ -85,7 +85,7 @@ async def ready_portrait(
 
 def avatar_engine(record: AvatarRecord, requested: str | None) -> str:
     """The engine asked for, else the avatar's own."""
-    return requested or (ENROLLED_ENGINE if record.enrolled else engine_for(None))
+    return requested or (ENROLLED_ENGINE if record.enrolled else DEFAULT_ENGINE)
 
 
 def _jobs(state: AppState) -> JobStore | None:
