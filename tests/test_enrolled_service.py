@@ -386,6 +386,23 @@ def test_limits_on_size_and_length(tmp_path):
         assert list((config.data_dir / "avatars").iterdir()) == []
 
 
+def test_a_cancelled_enrolment_leaves_a_failed_avatar_without_its_video(server):
+    alice = _client(server, "alice")
+    accepted = _upload_video(alice, grid_clip())
+    avatar_id, job_id = accepted.json()["id"], accepted.json()["job_id"]
+    cancelled = alice.delete(f"/v1/jobs/{job_id}").json()
+    assert cancelled["state"] == "cancelled" and cancelled["kind"] == "enrol"
+    video = server.config.data_dir / "avatars" / avatar_id / "video"
+    deadline = time.monotonic() + 30
+    while video.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not video.exists(), "the video goes once its enrolment is over"
+    avatar = alice.get(f"/v1/avatars/{avatar_id}").json()
+    assert avatar["status"] == "failed" and "cancelled" in avatar["error"]
+    assert alice.delete(f"/v1/avatars/{avatar_id}").status_code == 204
+    assert _avatar_files(server, avatar_id) == []
+
+
 def test_deleting_while_enrolling_cancels_and_removes_every_file(server):
     alice = _client(server, "alice")
     accepted = _upload_video(alice, grid_clip())

@@ -206,8 +206,9 @@ async def cancel_job(request: Request, job_id: str, caller: str = Depends(requir
     if not job.state.finished:
         cancelled = await asyncio.to_thread(_store(request).cancel, job.id)
         job = cancelled or job
-    if was_queued and job.state == JobState.CANCELLED:
-        remove_job_files(
-            request_state(request).job_system.files, job.id
-        )  # no worker will read them
+    if was_queued and job.state == JobState.CANCELLED:  # no worker will read its input
+        if job.kind == JobKind.ENROL:
+            await asyncio.to_thread(request_state(request).avatars.end_enrolment, job.avatar_id)
+        else:
+            remove_job_files(request_state(request).job_system.files, job.id)
     return job.to_api()
