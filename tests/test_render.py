@@ -201,9 +201,9 @@ def test_any_reasonable_portrait_speaks(variant, judge, tmp_path):
 
 def test_smooth_map_undoes_a_uniform_shift(session):
     _, s = session
-    field = s.plan.field
+    field = s.warp_plan.field
     shift = np.array([1.75, -0.5])
-    source_map = field.backward_map(np.tile(shift, (len(s.plan.vertices), 1)))
+    source_map = field.backward_map(np.tile(shift, (len(s.warp_plan.vertices), 1)))
     x0, y0, x1, y1 = field.region
     expected = np.dstack(np.meshgrid(np.arange(x0, x1), np.arange(y0, y1))) - shift
     assert source_map.shape == (y1 - y0, x1 - x0, 2)
@@ -224,7 +224,7 @@ def test_exact_map_inverts_an_affine_motion_of_the_mesh(session):
     from headcast.render.warp.field import exact_backward_map
 
     _, s = session
-    plan = s.plan
+    plan = s.warp_plan
     detail = plan.details[0]  # the mouth
     source_xy = plan.vertices[:, :2]
     turn = np.array([[0.98, -0.12], [0.1, 1.03]])
@@ -247,9 +247,9 @@ def test_head_turn_composite_matches_a_float_blend(session):
     from headcast.render.warp.engine import _over_plate, _premultiplied
 
     _, s = session
-    plate = s.plan.plate
+    plate = s.warp_plan.plate
     h, w = plate.shape[:2]
-    rgba = cv2.resize(s.plan.image_rgba, (w, h))
+    rgba = cv2.resize(s.warp_plan.image_rgba, (w, h))
     rgba[:, :, 3] = np.linspace(0, 255, w).round().astype(np.uint8)  # every mask level
     out = np.zeros_like(plate)
     _over_plate(_premultiplied(rgba), plate, out)
@@ -280,7 +280,7 @@ def test_a_smile_does_not_make_the_mouth_move_further(tmp_path):
 
     def travel_per_eye_distance(photo) -> dict[str, float]:
         avatar = prepare_avatar(photo, 512, cache_dir=tmp_path)
-        plan = get_engine("warp").start(avatar).plan
+        plan = get_engine("warp").start(avatar).warp_plan
         iod = regions.inter_ocular_px(avatar.landmarks)
         n = plan.n_landmarks
         return {

@@ -21,7 +21,7 @@ RIGHT_LIDS, LEFT_LIDS = LID_LINES
 
 
 def _landmarks_now(session: WarpSession, motion: FaceMotion) -> np.ndarray:
-    plan = session.plan
+    plan = session.warp_plan
     disp = session._vertex_displacement(session._offsets(motion), motion)
     return plan.vertices[: plan.n_landmarks, :2] + disp[: plan.n_landmarks]
 

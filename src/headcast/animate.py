@@ -300,11 +300,7 @@ def _write_video(
                 planned_to = 0
                 for i in range(motion.n_frames):
                     pose = motion.frame(i)
-                    if (
-                        isinstance(session, PlanningSession)
-                        and callable(session.plan)
-                        and i >= planned_to
-                    ):
+                    if isinstance(session, PlanningSession) and i >= planned_to:
                         ahead = motion.ready(i)
                         session.plan(ahead)
                         planned_to = i + len(ahead)

@@ -244,11 +244,11 @@ class WarpSession:
     """Renders FaceMotion frames for one avatar."""
 
     def __init__(self, plan: WarpPlan, gaze_offset: tuple[float, float] = (0.0, 0.0)) -> None:
-        self.plan = plan
+        self.warp_plan = plan
         self.gaze_offset = gaze_offset
 
     def _offsets(self, motion: FaceMotion) -> np.ndarray:
-        p = self.plan
+        p = self.warp_plan
         offsets = p.rest.copy()
         for name, basis in p.bases.items():
             weight = getattr(motion, name)
@@ -257,7 +257,7 @@ class WarpSession:
         return offsets
 
     def _vertex_displacement(self, offsets: np.ndarray, motion: FaceMotion) -> np.ndarray:
-        p = self.plan
+        p = self.warp_plan
         disp = offsets
         if motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg:
             moved = p.vertices.copy()
@@ -271,7 +271,7 @@ class WarpSession:
 
     def render(self, motion: FaceMotion) -> np.ndarray:
         """One RGB frame of the avatar in the given pose."""
-        p = self.plan
+        p = self.warp_plan
         disp = self._vertex_displacement(self._offsets(motion), motion)
         source_map = p.field.backward_map(disp)
         x0, y0, x1, y1 = p.field.region
