@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from headcast import settings
 from headcast.audio.decode import is_silent
 from headcast.enrol import tunables as T
 from headcast.enrol.base_graph import base_features, build_base_graph
@@ -73,15 +74,18 @@ def enrol_video(
     *,
     transcript: str | None = None,
     size_px: int = 512,
-    max_duration_s: float = T.DEFAULT_MAX_DURATION_S,
+    max_duration_s: float | None = None,
     progress: Progress | None = None,
 ) -> EnrolmentResult:
     """Analyse ``video`` once and store the enrolled avatar at ``output`` (a name in the
     avatar cache, or a folder path). InputError names what is wrong with a clip that cannot
-    be enrolled; nothing is left behind then."""
+    be enrolled; nothing is left behind then. ``max_duration_s`` None is the
+    HEADCAST_MAX_ENROL_S setting (10 minutes unless set)."""
     if not MIN_SIZE_PX <= size_px <= MAX_SIZE_PX or size_px % 2:
         raise InputError(f"size must be an even number of pixels, {MIN_SIZE_PX}–{MAX_SIZE_PX}")
     final = folder_for(output)
+    if max_duration_s is None:
+        max_duration_s = settings.max_enrol_s()
     clip = VideoClip(video, max_duration_s=max_duration_s)
     steps = max(int(clip.info.duration_s * clip.info.fps), 1)
     tick = _Ticker(progress, steps)

@@ -27,14 +27,20 @@ _S = {name: i for i, name in enumerate(SHAPE_NAMES)}
 
 @dataclass(frozen=True)
 class MouthTargets:
-    """controls (…, 8) → shape numbers (…, 6), an affine map (shape numbers are never
-    negative)."""
+    """controls (…, 8) → shape numbers (…, 6): an affine map (shape numbers are never
+    negative) whose opening at rest, ``bias``, is the clip's closed lips."""
 
     weights: np.ndarray  # (6, 8)
     bias: np.ndarray  # (6,)
 
     def __call__(self, controls: np.ndarray) -> np.ndarray:
-        return np.maximum(controls @ self.weights.T + self.bias, 0.0).astype(np.float32)
+        shapes = np.maximum(controls @ self.weights.T + self.bias, 0.0)
+        # Pressed lips are closed lips, however open the jaw around them would have them:
+        # the opening goes to the clip's closed lips as the press comes in.
+        press = np.clip(controls[..., _C["lip_press"]], 0.0, 1.0)
+        k = _S["opening"]
+        shapes[..., k] += press * (self.bias[k] - shapes[..., k])
+        return shapes.astype(np.float32)
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         return {"map_weights": self.weights, "map_bias": self.bias}

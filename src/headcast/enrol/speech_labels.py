@@ -14,8 +14,9 @@ import numpy as np
 from headcast.audio.clip import Audio
 from headcast.motion.build import MotionOptions, clip_motion, collect_motion
 from headcast.motion.face_motion import FaceMotion
-from headcast.motion.oculus_visemes import OCULUS_VISEMES, dominant_visemes, oculus_viseme_weights
+from headcast.motion.oculus_visemes import OCULUS_VISEMES, PHONE_VISEMES
 from headcast.motion.visemes import MOUTH_CONTROLS
+from headcast.phones.track import SILENCE, PhoneTrack
 
 MAX_OFFSET_S = 0.4  # sound and picture of a usable clip are never further apart than this
 _SILENT = OCULUS_VISEMES.index("sil")
@@ -40,10 +41,7 @@ def speech_labels(
         clip_motion(audio, MotionOptions(fps, head_motion=False), transcript=transcript)
     )
     controls = _controls(frames, n_frames)
-    weights = oculus_viseme_weights(track, fps, n_frames)
-    visemes = np.array([OCULUS_VISEMES.index(v) for v in dominant_visemes(weights)], np.int8)[
-        :n_frames
-    ]
+    visemes = _spoken_visemes(track, fps, n_frames)
     lag = _best_lag(controls[:, MOUTH_CONTROLS.index("jaw_open")], opening, int(MAX_OFFSET_S * fps))
     return SpeechLabels(
         controls=_shift(controls, lag),
@@ -51,6 +49,23 @@ def speech_labels(
         speaking=_shift(visemes != _SILENT, lag, fill=False),
         offset_s=lag / fps,
     )
+
+
+def _spoken_visemes(track: PhoneTrack, fps: float, n_frames: int) -> np.ndarray:
+    """The viseme of the phone each frame's moment falls in (a diphthong's first), so that a
+    short sound counts for the frames it lasts; a phone with no viseme of its own (HH) takes
+    the next one's."""
+    out = np.full(n_frames, _SILENT, np.int8)
+    phones = track.phones
+    for k, phone in enumerate(phones):
+        shapes = PHONE_VISEMES.get(phone.label)
+        if shapes is None:
+            following = phones[k + 1].label if k + 1 < len(phones) else SILENCE
+            shapes = PHONE_VISEMES.get(following, ("sil",))
+        first = int(np.ceil(phone.start_s * fps - 1e-9))
+        last = int(np.ceil(phone.end_s * fps - 1e-9))
+        out[max(first, 0) : min(last, n_frames)] = OCULUS_VISEMES.index(shapes[0])
+    return out
 
 
 def _controls(frames: list[FaceMotion], n_frames: int) -> np.ndarray:

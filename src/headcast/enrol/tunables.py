@@ -4,7 +4,6 @@ from __future__ import annotations
 
 # What a clip must hold.
 MIN_USABLE_S = 5.0  # of frames where one face is tracked well enough to use
-DEFAULT_MAX_DURATION_S = 600.0
 MIN_FACE_HEIGHT_PX = 64  # brow to chin in the source video
 # A second face at least this share of the first's area is a second speaker, not a poster.
 SECOND_FACE_AREA_RATIO = 0.25

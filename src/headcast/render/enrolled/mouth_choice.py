@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from headcast.enrol.mouth_targets import MouthTargets
+from headcast.motion.visemes import MOUTH_CONTROLS
 from headcast.render.enrolled import tunables as T
 
 SPREAD_FLOOR = 1e-3
+PRESS = MOUTH_CONTROLS.index("lip_press")
 PATH_CANDIDATES = 24  # per frame, the best fitting mouths a path may go through
 
 
@@ -22,6 +24,7 @@ class MouthChooser:
         targets: MouthTargets,
     ) -> None:
         self._candidates = np.flatnonzero(usable)
+
         spread = shapes[usable].std(axis=0)
         self._scale = np.sqrt(np.asarray(T.SHAPE_WEIGHTS, np.float32)) / np.maximum(
             spread, SPREAD_FLOOR
@@ -31,14 +34,22 @@ class MouthChooser:
         self._skin = skin_rgb * np.sqrt(T.COLOUR_WEIGHT)
         self._targets = targets
         self._is_candidate = usable
+        # Lips that touch: as closed as the clip's most closed tenth.
+        opening = shapes[:, 0]
+        self._closed = opening <= np.quantile(opening[usable], T.CLOSED_SHARE)
         self.previous: int | None = None
 
     def _fit(self, controls: np.ndarray, base: int) -> np.ndarray:
         """How badly each candidate fits: its shape against the target, its pose and light
         against the base frame's."""
-        target = self._targets(controls[None, :])[0] * self._scale
+        wanted = self._targets(controls[None, :])
+        target = wanted[0] * self._scale
         c = self._candidates
         cost = ((self._shapes[c] - target) ** 2).sum(1)
+        # Closed lips are wanted closed, not nearly so: only a mouth whose lips touch will do.
+        closing = controls[PRESS] >= T.CLOSED_PRESS or wanted[0, 0] <= self._targets.bias[0] + 1e-4
+        if closing:
+            cost += np.where(self._closed[c], 0.0, T.OPEN_WHEN_CLOSED_COST)
         cost += ((self._pose[c] - self._pose[base]) ** 2).sum(1)
         cost += ((self._skin[c] - self._skin[base]) ** 2).sum(1)
         return cost

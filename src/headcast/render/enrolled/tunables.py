@@ -23,6 +23,11 @@ POSE_SCALE_DEG = 6.0
 # per level squared of difference, after the difference is corrected: what cannot be
 # corrected by a shift of the colour (a shadow, a highlight) still shows.
 COLOUR_WEIGHT = 0.02
+# Where the motion wants the lips closed, a mouth not among the clip's most closed share
+# pays this (more than any shape difference).
+CLOSED_SHARE = 0.1
+CLOSED_PRESS = 0.5  # lips pressed this hard are closed
+OPEN_WHEN_CLOSED_COST = 50.0
 # Moving on to the next frame of the clip is free; any other mouth pays this, and pays for
 # looking unlike the one that naturally follows (``SMOOTHNESS_WEIGHT``).
 SWITCH_COST = 0.6
