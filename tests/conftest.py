@@ -216,6 +216,7 @@ SLOW_TESTS = (
     "test_service_security::test_each_upload_is_limited",
     "test_service_security::test_every_non_public_route_needs_a_key",
     "test_service_security::test_rate_limit_per_key_with_retry_after",
+    "test_enrolled_avatar",
     "test_session::test_batch_session_pairs_every_frame_with_its_audio",
     "test_session::test_live_session_shows_idle_frames_between_turns",
 )

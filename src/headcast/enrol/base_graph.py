@@ -3,8 +3,8 @@ that look and move alike, so that stretches of the clip can follow one another f
 
 A join from frame ``i`` to frame ``j`` means "after ``i``, show ``j`` instead of ``i + 1``".
 It is kept when ``j`` looks like ``i + 1`` (pose, place, eyes) and moves as it does; the
-renderer crossfades across it. Costs are in units of the clip's typical change from one
-frame to the next, so a join of cost 1 looks like an ordinary frame step.
+renderer crossfades across it. Costs are in units of what a crossfade of a few frames hides
+(``JOIN_TOLERANCES``): a join of cost 1 differs by about that much in every feature at once.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from headcast.enrol.face_track import ANCHORS, Pose
 from headcast.face import regions
 
 BLOCK_ROWS = 512  # joins are searched this many frames at a time (memory stays bounded)
-# Weights of what a join must match: eyes most (a join never cuts into a blink).
-_EYE_WEIGHT = 3.0
+# How far apart two frames may be, in each feature, and still be joined unseen: yaw, pitch
+# and roll (degrees), the face's place across and down and its size (inter-ocular
+# distances), each eye's opening (share of the inter-ocular distance; tight, so that a join
+# never cuts into a blink).
+JOIN_TOLERANCES = (2.0, 2.0, 1.5, 0.04, 0.04, 0.02, 0.015, 0.015)
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,13 @@ class BaseGraph:
 
 
 def base_features(landmarks: np.ndarray, pose: Pose) -> np.ndarray:
-    """Per-frame pose, place, size and eye openness, each scaled by its typical frame step."""
+    """Per-frame pose, place, size and eye openness, each in units of what a crossfade of a
+    few frames hides (``JOIN_TOLERANCES``)."""
     xy = landmarks[..., :2]
     anchors = xy[:, list(ANCHORS)]
     centre = anchors.mean(1)
     iod = np.linalg.norm(xy[:, 33] - xy[:, 263], axis=-1)
+    unit = float(np.median(iod[iod > 0])) if (iod > 0).any() else 1.0
     eyes = np.stack(
         [
             _eye_open(xy, regions.RIGHT_EYE_UPPER, regions.RIGHT_EYE_LOWER, iod),
@@ -43,14 +48,9 @@ def base_features(landmarks: np.ndarray, pose: Pose) -> np.ndarray:
         1,
     )
     raw = np.column_stack(
-        [pose.yaw_deg, pose.pitch_deg, pose.roll_deg, centre[:, 0], centre[:, 1], iod, eyes]
+        [pose.yaw_deg, pose.pitch_deg, pose.roll_deg, centre / unit, iod / unit, eyes]
     ).astype(np.float32)
-    steps = np.abs(np.diff(raw, axis=0))
-    scale = np.median(steps, axis=0) if len(steps) else np.ones(raw.shape[1])
-    scale = np.maximum(scale, 1e-3 * (np.abs(raw).mean(0) + 1e-3))
-    features = raw / scale
-    features[:, -2:] *= _EYE_WEIGHT
-    return features.astype(np.float32)
+    return (raw / np.asarray(JOIN_TOLERANCES, np.float32)).astype(np.float32)
 
 
 def _eye_open(
@@ -60,8 +60,11 @@ def _eye_open(
     return gap / np.maximum(iod, 1e-6)
 
 
-def build_base_graph(features: np.ndarray, usable: np.ndarray, fps: float) -> BaseGraph:
-    """The best joins out of every usable frame whose successor is usable too."""
+def build_base_graph(
+    features: np.ndarray, usable: np.ndarray, follows: np.ndarray, fps: float
+) -> BaseGraph:
+    """The best joins out of every usable frame whose successor is usable and follows it;
+    ``follows`` says which frames carry on from the one before (no cut between)."""
     n = len(features)
     k = T.JOINS_PER_FRAME
     join_to = np.full((n, k), -1, np.int32)
@@ -69,11 +72,11 @@ def build_base_graph(features: np.ndarray, usable: np.ndarray, fps: float) -> Ba
     velocity = np.zeros_like(features)
     velocity[1:] = features[1:] - features[:-1]
     # A frame can be landed on when it and the one before are usable (its motion is known).
-    landable = usable.copy()
+    landable = usable & follows
     landable[1:] &= usable[:-1]
     landable[0] = False
     targets = np.flatnonzero(landable)
-    sources = np.flatnonzero(usable[:-1] & usable[1:]) if n > 1 else np.zeros(0, int)
+    sources = np.flatnonzero(usable[:-1] & landable[1:]) if n > 1 else np.zeros(0, int)
     if len(targets) == 0 or len(sources) == 0:
         return BaseGraph(features, join_to, join_cost)
     min_gap = max(int(T.JOIN_MIN_DISTANCE_S * fps), 2)

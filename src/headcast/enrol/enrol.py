@@ -129,10 +129,18 @@ def _enrol_into(
     fps = clip.info.fps
     base = BlobWriter(folder / BASE_FILE, ".webp", T.BASE_WEBP_QUALITY)
     rows: list[np.ndarray | None] = []
+    changes: list[float] = [np.inf]  # how much each frame differs from the one before
+    thumb = None
     try:
         for framed, points in tracked_frames(clip, framing, size_px):
             base.add(framed)
             rows.append(points)
+            small = cv2.resize(
+                cv2.cvtColor(framed, cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA
+            ).astype(np.float32)
+            if thumb is not None:
+                changes.append(float(np.abs(small - thumb).mean()))
+            thumb = small
             tick.within(_SEARCH, _TRACK, len(rows))
     finally:
         base.close()
@@ -205,7 +213,8 @@ def _enrol_into(
         shapes[usable],
         labels.speaking[usable] if labels is not None else None,
     )
-    graph = build_base_graph(features, usable, fps)
+    follows = _follows(np.asarray(changes))
+    graph = build_base_graph(features, usable, follows, fps)
     report = coverage_report(
         duration_s=n / fps,
         fps=fps,
@@ -221,6 +230,7 @@ def _enrol_into(
         mouth_points=mouth_points,
         to_reference=to_reference,
         usable=usable,
+        follows=follows,
         shapes=shapes,
         skin_rgb=skin,
         pose=np.column_stack([pose.yaw_deg, pose.pitch_deg, pose.roll_deg]).astype(np.float32),
@@ -243,6 +253,14 @@ def _enrol_into(
     finally:
         portrait.close()
     return report
+
+
+def _follows(changes: np.ndarray) -> np.ndarray:
+    """Which frames carry on from the one before: not the first, nor one after a cut (a
+    change far beyond the clip's usual change from frame to frame)."""
+    finite = changes[np.isfinite(changes)]
+    usual = float(np.median(finite)) if len(finite) else 0.0
+    return changes <= max(T.CUT_CHANGE_RATIO * usual, T.CUT_MIN_CHANGE)
 
 
 def _inside(landmarks: np.ndarray, size_px: int) -> np.ndarray:

@@ -43,7 +43,13 @@ TEETH_MAX_SATURATION = 0.35
 # leave, and stretches between joins last at least this long.
 JOIN_MIN_DISTANCE_S = 1.0
 JOINS_PER_FRAME = 4
-JOIN_MAX_COST = 1.0  # in units of the frame-to-frame change of a frame and the next
+JOIN_MAX_COST = 1.0  # in units of base_graph.JOIN_TOLERANCES
+
+# A cut in the clip (clips joined one after another): a frame that differs from the one
+# before this many times more than frames usually do, and by at least this many grey levels
+# on average. Nothing plays across a cut.
+CUT_CHANGE_RATIO = 4.0
+CUT_MIN_CHANGE = 2.5
 
 # A speaking stretch: frames within this of speech in the clip's audio.
 SPEECH_MARGIN_S = 0.2

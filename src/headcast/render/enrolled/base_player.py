@@ -23,6 +23,7 @@ class BasePlayer:
     def __init__(
         self,
         usable: np.ndarray,
+        follows: np.ndarray,
         join_to: np.ndarray,
         join_cost: np.ndarray,
         features: np.ndarray,
@@ -37,7 +38,7 @@ class BasePlayer:
         self._speaking = speaking
         self._fps = fps
         self._rng = np.random.default_rng(seed)
-        self._run_left = _run_left(usable)
+        self._run_left = _run_left(usable, follows)
         starts = np.flatnonzero(self._run_left >= fps * T.STRETCH_MIN_S)
         if len(starts) == 0:
             starts = np.flatnonzero(usable)
@@ -64,11 +65,11 @@ class BasePlayer:
         if target is None and self._run_left[current] <= 1:
             target = self._nearest(current)
         if target is not None:
-            self._fade = [
-                i
-                for i in range(current + 1, current + 1 + T.JOIN_FADE_FRAMES)
-                if i < len(self._usable) and self._usable[i]
-            ]
+            # The old stretch fades out over the frames it still has before its end.
+            # The old stretch fades out over its next frames; where it ends sooner (a cut,
+            # the clip's end), its last frame is held while it fades.
+            last = current + int(self._run_left[current]) - 1
+            self._fade = [min(current + k, last) for k in range(1, T.JOIN_FADE_FRAMES + 1)]
             self._current = target
             self._stretch_left = self._draw_stretch()
             self._mismatch = 0
@@ -105,11 +106,13 @@ class BasePlayer:
         return int(candidates[int(np.argmin(distance))])
 
 
-def _run_left(usable: np.ndarray) -> np.ndarray:
-    """For each frame, how many usable frames follow it in a row, itself included."""
+def _run_left(usable: np.ndarray, follows: np.ndarray) -> np.ndarray:
+    """For each frame, how many frames can be played from it in a row (itself included):
+    usable, and each carrying on from the one before."""
     left = np.zeros(len(usable), np.int64)
     count = 0
     for i in range(len(usable) - 1, -1, -1):
-        count = count + 1 if usable[i] else 0
+        carries_on = i + 1 < len(usable) and follows[i + 1]
+        count = (count + 1 if carries_on else 1) if usable[i] else 0
         left[i] = count
     return left

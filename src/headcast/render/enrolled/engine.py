@@ -47,11 +47,18 @@ class EnrolledSession:
         self._crop_origin = np.array([[1.0, 0.0, float(box[0])], [0.0, 1.0, float(box[1])]])
         usable = a["usable"]
         self._player = BasePlayer(
-            usable, a["join_to"], a["join_cost"], a["features"], a["speaking"], enrolled.fps, seed
+            usable,
+            a["follows"],
+            a["join_to"],
+            a["join_cost"],
+            a["features"],
+            a["speaking"],
+            enrolled.fps,
+            seed,
         )
         self._skin = a["skin_rgb"]
         self._chooser = MouthChooser(
-            a["shapes"], a["pose"], self._skin, usable, MouthTargets.from_arrays(a)
+            a["shapes"], a["pose"], self._skin, usable, a["follows"], MouthTargets.from_arrays(a)
         )
         self._recent_jaw: list[float] = []
         self._window = max(int(T.SPEAKING_WINDOW_S * enrolled.fps), 1)

@@ -21,6 +21,7 @@ class MouthChooser:
         pose: np.ndarray,
         skin_rgb: np.ndarray,
         usable: np.ndarray,
+        follows: np.ndarray,
         targets: MouthTargets,
     ) -> None:
         self._candidates = np.flatnonzero(usable)
@@ -34,6 +35,7 @@ class MouthChooser:
         self._skin = skin_rgb * np.sqrt(T.COLOUR_WEIGHT)
         self._targets = targets
         self._is_candidate = usable
+        self._follows = follows
         # Lips that touch: as closed as the clip's most closed tenth.
         opening = shapes[:, 0]
         self._closed = opening <= np.quantile(opening[usable], T.CLOSED_SHARE)
@@ -57,7 +59,11 @@ class MouthChooser:
     def _follower(self, frame: int) -> int:
         """The frame that naturally follows ``frame`` in the atlas (itself at a gap)."""
         follows = frame + 1
-        if follows >= len(self._is_candidate) or not self._is_candidate[follows]:
+        if (
+            follows >= len(self._is_candidate)
+            or not self._is_candidate[follows]
+            or not self._follows[follows]
+        ):
             return frame
         return follows
 
