@@ -29,7 +29,7 @@ from headcast import settings
 from headcast.enrol.coverage import CoverageReport
 from headcast.errors import InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_FILE = "enrolled.json"
 ARRAYS_FILE = "frames.npz"
 BASE_FILE = "base.images"

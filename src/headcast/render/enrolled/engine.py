@@ -25,6 +25,7 @@ from headcast.render.enrolled import tunables as T
 from headcast.render.enrolled.base_player import BasePlayer, BaseStep
 from headcast.render.enrolled.mouth_choice import MouthChooser
 from headcast.render.enrolled.mouth_paste import paste_mouth
+from headcast.render.enrolled.mouth_stretch import stretch_opening
 
 
 class EnrolledSession:
@@ -57,8 +58,19 @@ class EnrolledSession:
             seed,
         )
         self._skin = a["skin_rgb"]
+        self._targets = MouthTargets.from_arrays(a)
         self._chooser = MouthChooser(
-            a["shapes"], a["pose"], self._skin, usable, a["follows"], MouthTargets.from_arrays(a)
+            a["shapes"], a["pose"], self._skin, usable, a["follows"], self._targets
+        )
+        self._opening = a["shapes"][:, 0]
+        at = {i: int(np.searchsorted(self._kept, i)) for i in (13, 14, 61, 291, 152, 33, 263)}
+        self._at = at
+        crop_points: np.ndarray = a["mouth_points"] - box[:2].astype(np.float32)
+        self._lips: np.ndarray = crop_points[:, [at[13], at[14]], 1]
+        self._corners_x: np.ndarray = np.sort(crop_points[:, [at[61], at[291]], 0], axis=1)
+        self._chin_y: np.ndarray = crop_points[:, at[152], 1]
+        self._iod_reference = np.linalg.norm(
+            a["mouth_points"][:, at[33]] - a["mouth_points"][:, at[263]], axis=-1
         )
         self._recent_jaw: list[float] = []
         self._window = max(int(T.SPEAKING_WINDOW_S * enrolled.fps), 1)
@@ -86,12 +98,12 @@ class EnrolledSession:
         self._planned.extend(zip(motions, steps, mouths, strict=True))
 
     def render(self, motion: FaceMotion) -> np.ndarray:
+        controls = np.array([getattr(motion, name) for name in MOUTH_CONTROLS], np.float32)
         if self._planned and self._planned[0][0] is motion:
             _, step, mouth = self._planned.popleft()
         else:
             self._planned.clear()
             step = self._base_step(motion)
-            controls = np.array([getattr(motion, name) for name in MOUTH_CONTROLS], np.float32)
             mouth = self._chooser.choose(controls, step.index)
         self.last_step = step
         b = step.index
@@ -116,11 +128,12 @@ class EnrolledSession:
             )
             from_reference = compose(steady, from_reference)
             outline = apply(steady, outline)
+        crop, crop_outline = self._mouth(mouth, controls)
         frame = paste_mouth(
             base,
-            self._enrolled.mouths.image(mouth),
+            crop,
             compose(from_reference, self._crop_origin),
-            apply(from_reference, self._mouth_outline[mouth]),
+            apply(from_reference, crop_outline),
             outline,
             float(self._iod[b]),
             self._skin[b] - self._skin[mouth],
@@ -133,6 +146,27 @@ class EnrolledSession:
                 interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
             )
         return frame
+
+    def _mouth(self, mouth: int, controls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The atlas crop of ``mouth`` and its lower-face outline (in the common mouth frame),
+        opened further by a warp when the motion asks more than it shows."""
+        crop = self._enrolled.mouths.image(mouth)
+        outline = self._mouth_outline[mouth]
+        wanted = float(self._targets(controls[None, :])[0, 0])
+        short = wanted - float(self._opening[mouth])
+        if short <= T.STRETCH_MIN_IOD:
+            return crop, outline
+        origin = self._crop_origin[:, 2].astype(np.float32)
+        drop = min(short, T.STRETCH_MAX_IOD) * float(self._iod_reference[mouth])
+        crop, moved = stretch_opening(
+            crop,
+            outline - origin,
+            (float(self._lips[mouth, 0]), float(self._lips[mouth, 1])),
+            (float(self._corners_x[mouth, 0]), float(self._corners_x[mouth, 1])),
+            float(self._chin_y[mouth]),
+            drop,
+        )
+        return crop, moved + origin
 
     def close(self) -> None:
         pass

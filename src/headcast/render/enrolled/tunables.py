@@ -36,3 +36,10 @@ SMOOTHNESS_WEIGHT = 0.5
 # Blending: the seam is feathered over this share of the inter-ocular distance, and the
 # mouth's colour matched to the base frame in the band where they meet.
 FEATHER_IOD = 0.05
+
+# A mouth less open than the motion asks by more than this share of the eye distance is
+# opened further by a warp, by at most the second share; the warp fades out this many mouth
+# widths beside the corners and below the chin.
+STRETCH_MIN_IOD = 0.02
+STRETCH_MAX_IOD = 0.12
+STRETCH_SIDE_REACH = 0.5
