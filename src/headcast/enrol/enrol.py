@@ -256,11 +256,17 @@ def _enrol_into(
 
 
 def _follows(changes: np.ndarray) -> np.ndarray:
-    """Which frames carry on from the one before: not the first, nor one after a cut (a
-    change far beyond the clip's usual change from frame to frame)."""
-    finite = changes[np.isfinite(changes)]
-    usual = float(np.median(finite)) if len(finite) else 0.0
-    return changes <= max(T.CUT_CHANGE_RATIO * usual, T.CUT_MIN_CHANGE)
+    """Which frames carry on from the one before: not the first, nor one after a cut. A cut
+    is a lone spike of change: far beyond the changes of the frames around it (fast motion,
+    and frames a rate conversion doubled, change a lot for several frames running)."""
+    n = len(changes)
+    known = np.where(np.isfinite(changes), changes, 0.0)
+    padded = np.concatenate([np.zeros(2), known, np.zeros(2)])
+    around = np.maximum.reduce(
+        [padded[0:n], padded[1 : n + 1], padded[3 : n + 3], padded[4 : n + 4]]
+    )
+    cut = (known >= T.CUT_CHANGE_RATIO * around) & (known >= T.CUT_MIN_CHANGE)
+    return np.isfinite(changes) & ~cut
 
 
 def _inside(landmarks: np.ndarray, size_px: int) -> np.ndarray:

@@ -46,8 +46,8 @@ JOINS_PER_FRAME = 4
 JOIN_MAX_COST = 1.0  # in units of base_graph.JOIN_TOLERANCES
 
 # A cut in the clip (clips joined one after another): a frame that differs from the one
-# before this many times more than frames usually do, and by at least this many grey levels
-# on average. Nothing plays across a cut.
+# before this many times more than any of the two frames before and after it change, and by
+# at least this many grey levels on average. Nothing plays across a cut.
 CUT_CHANGE_RATIO = 4.0
 CUT_MIN_CHANGE = 2.5
 
