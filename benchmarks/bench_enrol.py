@@ -117,10 +117,10 @@ def enrolled_engine_missing() -> str | None:
     return None
 
 
-def enrolled_base_joins(avatar: Path, n_frames: int) -> list[int] | None:
-    """Render frames at which the enrolled base crosses a join between its stretches, where
-    the enrolled engine says so (``headcast.render.enrolled.base_joins(avatar, n_frames,
-    fps)``); None where it does not (the sheet then has no strip across joins)."""
+def enrolled_base_joins(avatar: Path, audio: Path) -> list[int] | None:
+    """Render frames at which the enrolled base crosses a join between its stretches, in a
+    render of ``audio`` (the same motion animate() makes of it), where the enrolled engine
+    says so; None where it does not (the sheet then has no strip across joins)."""
     try:
         from headcast.render import enrolled
     except ImportError:
@@ -128,7 +128,12 @@ def enrolled_base_joins(avatar: Path, n_frames: int) -> list[int] | None:
     base_joins = getattr(enrolled, "base_joins", None)
     if base_joins is None:
         return None
-    return [int(j) for j in base_joins(avatar, n_frames, RENDER_FPS)]
+    from headcast.audio.decode import load_audio
+    from headcast.enrol.portrait import prepare_portrait
+    from headcast.motion.build import MotionOptions, clip_motion, collect_motion
+
+    motions, _ = collect_motion(clip_motion(load_audio(audio), MotionOptions(RENDER_FPS)))
+    return [int(j) for j in base_joins(prepare_portrait(avatar, RENDER_SIZE_PX), motions)]
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -285,7 +290,7 @@ def bench_engine(
     strip: list[SheetRow] = []
     if engine == "enrolled":
         # The base's own joins where the engine tells them, else the render's largest jumps.
-        joins = enrolled_base_joins(Path(image), rendered["frames"])
+        joins = enrolled_base_joins(Path(image), work / "held_out.wav")
         label = "join"
         if joins is None:
             joins, label = largest_jumps(readings.measures, RENDER_FPS, JOIN_STRIP_JOINS), "jump"

@@ -42,7 +42,7 @@ TEETH_MAX_SATURATION = 0.35
 # look alike (pose, eyes) and move alike. Joins land at least this far from where they
 # leave, and stretches between joins last at least this long.
 JOIN_MIN_DISTANCE_S = 1.0
-JOINS_PER_FRAME = 4
+JOINS_PER_FRAME = 8
 JOIN_MAX_COST = 1.0  # in units of base_graph.JOIN_TOLERANCES
 
 # A cut in the clip (clips joined one after another): a frame that differs from the one

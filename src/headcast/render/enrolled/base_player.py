@@ -60,12 +60,17 @@ class BasePlayer:
         self._mismatch = self._mismatch + 1 if bool(self._speaking[current]) != speaking else 0
         self._stretch_left -= 1
         must = self._run_left[current] <= T.JOIN_FADE_FRAMES + 1
-        wants = self._stretch_left <= 0 or self._mismatch >= T.STATE_MISMATCH_S * self._fps
-        target = self._join_from(current, speaking) if must or wants else None
-        if target is None and self._run_left[current] <= 1:
+        done = self._stretch_left <= 0
+        out_of_step = self._mismatch >= T.STATE_MISMATCH_S * self._fps
+        target = None
+        if must or done:
+            target = self._join_from(current, speaking, matching_only=False)
+        elif out_of_step:
+            # Only into a stretch of the right kind: a clip of speech alone has no idle one.
+            target = self._join_from(current, speaking, matching_only=True)
+        if target is None and must:
             target = self._nearest(current)
         if target is not None:
-            # The old stretch fades out over the frames it still has before its end.
             # The old stretch fades out over its next frames; where it ends sooner (a cut,
             # the clip's end), its last frame is held while it fades.
             last = current + int(self._run_left[current]) - 1
@@ -82,23 +87,30 @@ class BasePlayer:
             return BaseStep(self._current, old, weight)
         return BaseStep(self._current)
 
-    def _join_from(self, frame: int, speaking: bool) -> int | None:
+    def _join_from(self, frame: int, speaking: bool, *, matching_only: bool) -> int | None:
         targets = self._join_to[frame]
         ok = targets >= 0
         if not ok.any():
             return None
         targets, costs = targets[ok], self._join_cost[frame][ok]
-        # Stretches of the wanted kind first, then the cheapest joins, with a little chance.
+        # Only into stretches that can play a while (else the base loops over a few frames
+        # before a cut), of the wanted kind first; then the cheapest, with a little chance.
+        lasting = self._run_left[targets] >= T.STRETCH_MIN_S * self._fps
+        if not lasting.any():
+            return None
+        targets, costs = targets[lasting], costs[lasting]
         matching = self._speaking[targets] == speaking
         if matching.any():
             targets, costs = targets[matching], costs[matching]
+        elif matching_only:
+            return None
         pick = int(np.argmin(costs + self._rng.uniform(0, 0.2, len(costs))))
         return int(targets[pick])
 
     def _nearest(self, frame: int) -> int:
         """Where to go from a dead end with no join: the most alike frame well away from it."""
         far = np.abs(np.arange(len(self._usable)) - frame) > self._fps
-        allowed = self._usable & far & (self._run_left > self._fps)
+        allowed = self._usable & far & (self._run_left >= T.STRETCH_MIN_S * self._fps)
         if not allowed.any():
             allowed = self._usable & (self._run_left > 1)
         candidates = np.flatnonzero(allowed)

@@ -27,6 +27,9 @@ from headcast.render.enrolled.mouth_choice import MouthChooser
 from headcast.render.enrolled.mouth_paste import paste_mouth
 from headcast.render.enrolled.mouth_stretch import stretch_opening
 
+# The first frame after a join fades from the old stretch with the largest weight.
+JOIN_START_WEIGHT = T.JOIN_FADE_FRAMES / (T.JOIN_FADE_FRAMES + 1) - 1e-6
+
 
 class EnrolledSession:
     def __init__(
@@ -170,6 +173,21 @@ class EnrolledSession:
 
     def close(self) -> None:
         pass
+
+
+def base_joins(avatar: Avatar, motions: Sequence[FaceMotion]) -> list[int]:
+    """The frames at which a render of ``motions`` on the enrolled ``avatar`` crosses from one
+    stretch of its base to another (where the crossfade starts), for inspection: the base
+    steps depend on the motion alone, so they are found without drawing a frame."""
+    if avatar.enrolment is None:
+        raise InputError("only an enrolled avatar has a base")
+    session = EnrolledSession(open_enrolled(avatar.enrolment), avatar.size_px, 1.0, seed=0)
+    joins = []
+    for index, motion in enumerate(motions):
+        step = session._base_step(motion)
+        if step.fading_from is not None and step.fade_weight >= JOIN_START_WEIGHT:
+            joins.append(index)
+    return joins
 
 
 class EnrolledEngine:
