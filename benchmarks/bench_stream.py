@@ -18,6 +18,17 @@ pauses; frames come back as JPEG + PCM at 512², 25 fps. Measured on the client:
 - stages, in-process with a profiler: lip-sync, render, JPEG, H.264 + AAC (fMP4) per frame.
 
 Run: ``.venv/bin/python benchmarks/bench_stream.py`` (``--max-sessions N``, ``--quick``).
+
+With ``--enrolled [VIDEO]`` the same measures are taken with an avatar enrolled from a video
+(uploaded to ``POST /v1/avatars`` and followed to ready; by default the shipped GRID clip,
+or a clip of the test-data cache by name, e.g. ``dfrf-cnn2``, cut to its first
+``--enrol-first-s`` seconds): one session's latency; the concurrency ramp (ending at the
+second step in a row that falls behind), with the session processes' share of the CPU and
+the memory (RSS, and PSS, which splits the pages session processes share with their fork
+server) of the server's processes; and in-process the cost per frame of the enrolled engine,
+the memory a session of it adds, and a profile of its render. ``--compare`` ramps the photo
+avatar beside it (a server of its own, steps interleaved) and costs the warp engine beside
+the enrolled one.
 """
 
 from __future__ import annotations
@@ -82,8 +93,9 @@ class Server:
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def cpu_s(self) -> float:
-        """User + system CPU seconds of the server and its session processes (all threads)."""
+    def cpu_s(self, sessions_only: bool = False) -> float:
+        """User + system CPU seconds of the server and its session processes (all threads),
+        or of the session processes alone."""
         stats = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -96,8 +108,67 @@ class Server:
             more = {pid for pid, f in stats.items() if int(f[1]) in tree} - tree
             tree |= more
             grew = bool(more)
+        if sessions_only:
+            forkservers = {pid for pid in tree if b"forkserver" in command_line(pid)}
+            tree = {pid for pid in tree if int(stats[pid][1]) in forkservers}
         ticks = sum(int(stats[pid][11]) + int(stats[pid][12]) for pid in tree if pid in stats)
         return ticks / os.sysconf("SC_CLK_TCK")
+
+    def memory_mb(self) -> Memory:
+        """Resident and proportional set sizes of the server's process tree, and of its
+        session processes (the fork server's children) one by one."""
+        parents = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(stat[1])
+        tree, grew = {self.process.pid}, True
+        while grew:
+            more = {pid for pid, parent in parents.items() if parent in tree} - tree
+            tree |= more
+            grew = bool(more)
+        forkservers = {pid for pid in tree if b"forkserver" in command_line(pid)}
+        sizes = {pid: set_sizes_mb(pid) for pid in tree}
+        sessions = [sizes[pid] for pid in tree if parents.get(pid) in forkservers]
+        return Memory(
+            rss=sum(r for r, _ in sizes.values()),
+            pss=sum(p for _, p in sizes.values()),
+            session_rss=[r for r, _ in sessions],
+            session_pss=[p for _, p in sessions],
+        )
+
+
+@dataclass
+class Memory:
+    """Megabytes: the whole tree's, and each session process's."""
+
+    rss: float
+    pss: float
+    session_rss: list[float]
+    session_pss: list[float]
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def set_sizes_mb(pid: int | str) -> tuple[float, float]:
+    """(RSS, PSS) of a process in MB; PSS shares the pages it shares with others (its fork
+    server's) among them. Zeros for a process gone meanwhile."""
+    sizes = {}
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            key, value = line.split(":", 1)
+            sizes[key] = int(value.split()[0]) / 1024
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return sizes.get("Rss", 0.0), sizes.get("Pss", 0.0)
 
 
 def start_server(data_dir: str) -> Server:
@@ -141,6 +212,7 @@ class Received:
 class StreamClient:
     url: str
     keep_images: bool = False
+    avatar_id: str | None = None  # a stored avatar instead of the photo
     frames: list[Received] = field(default_factory=list)
     events: list[tuple[float, dict]] = field(default_factory=list)
     sent: dict[int, list[float]] = field(default_factory=dict)  # segment → chunk send times
@@ -151,8 +223,12 @@ class StreamClient:
         from websockets.asyncio.client import connect
 
         self.ws = await connect(self.url + "/v1/stream", max_size=2**24)
-        image = portrait_b64(PORTRAIT.name)
-        await self.ws.send(json.dumps({"type": "start", "image_b64": image, "size": SIZE, "fps": FPS}))  # fmt: skip
+        start = {"type": "start", "size": SIZE, "fps": FPS}
+        if self.avatar_id is None:
+            start["image_b64"] = portrait_b64(PORTRAIT.name)
+        else:
+            start["avatar_id"] = self.avatar_id
+        await self.ws.send(json.dumps(start))
         started = json.loads(await self.ws.recv())
         assert started["type"] == "started", started
         self.reader = asyncio.create_task(self._read())
@@ -258,8 +334,10 @@ def largest(values: list[float] | np.ndarray) -> str:
 # -- runs ------------------------------------------------------------------------------------
 
 
-async def single_session(server: Server, turns: list[np.ndarray], n_turns: int) -> dict:
-    client = StreamClient(server.ws, keep_images=True)
+async def single_session(
+    server: Server, turns: list[np.ndarray], n_turns: int, avatar_id: str | None = None
+) -> dict:
+    client = StreamClient(server.ws, keep_images=True, avatar_id=avatar_id)
     await client.open()
     await asyncio.sleep(1.0)
     for turn in turns[:n_turns]:
@@ -327,8 +405,10 @@ def gaps(client: StreamClient) -> int:
     return count
 
 
-async def concurrent(server: Server, turns: list[np.ndarray], n: int) -> dict:
-    clients = [StreamClient(server.ws) for _ in range(n)]
+async def concurrent(
+    server: Server, turns: list[np.ndarray], n: int, avatar_id: str | None = None
+) -> dict:
+    clients = [StreamClient(server.ws, avatar_id=avatar_id) for _ in range(n)]
     for c in clients:
         await c.open()
 
@@ -342,9 +422,11 @@ async def concurrent(server: Server, turns: list[np.ndarray], n: int) -> dict:
 
     talkers = [asyncio.create_task(talk(c, i)) for i, c in enumerate(clients)]
     await asyncio.sleep(WARMUP_S)
-    t0, cpu0 = time.perf_counter(), server.cpu_s()
-    await asyncio.sleep(WINDOW_S)
-    t1, cpu1 = time.perf_counter(), server.cpu_s()
+    t0, cpu0, sessions0 = time.perf_counter(), server.cpu_s(), server.cpu_s(sessions_only=True)
+    await asyncio.sleep(WINDOW_S / 2)
+    memory = await asyncio.to_thread(server.memory_mb)  # off the loop the frames arrive on
+    await asyncio.sleep(WINDOW_S / 2)
+    t1, cpu1, sessions1 = time.perf_counter(), server.cpu_s(), server.cpu_s(sessions_only=True)
     for t in talkers:
         t.cancel()
     await asyncio.gather(*talkers, return_exceptions=True)
@@ -362,9 +444,11 @@ async def concurrent(server: Server, turns: list[np.ndarray], n: int) -> dict:
         "chunks": chunks,
         "cpu_cores": (cpu1 - cpu0) / (t1 - t0),
         "cpu_ms_per_frame": (cpu1 - cpu0) * 1000 / max(frames, 1),
+        "session_cpu_ms_per_frame": (sessions1 - sessions0) * 1000 / max(frames, 1),
         "keeps_up": min(fps) >= KEEP_UP_FPS and max(lags) <= MAX_LAG_MS,
         "gaps": sum(gaps(c) for c in clients),
         "load": load,
+        "memory": memory,
     }
 
 
@@ -529,11 +613,214 @@ async def run(args: argparse.Namespace) -> None:
     print(f"load average after: {os.getloadavg()}")
 
 
+# -- an enrolled avatar ------------------------------------------------------------------------
+
+
+ENROL_FIRST_S = 30.0
+ENROL_TIMEOUT_S = 900.0
+# A ramp goes on past one step that falls behind (the machine is shared: a neighbour's burst
+# can sink one step), and ends at the second in a row.
+RAMP_MISSES = 2
+
+
+def clip_to_enrol(name: str, first_s: float, folder: Path) -> tuple[Path, str | None]:
+    """The video to enrol and its transcript (when known): the GRID clip, a clip of the
+    test-data cache by name, or a path; cut to its first ``first_s`` seconds (packets copied,
+    not re-encoded) when longer."""
+    import av
+
+    from scripts.extract_talking_clips import cache_dir
+    from tests.support.enrol_clips import GRID_CLIP, GRID_TRANSCRIPT
+
+    if name == "grid":
+        return GRID_CLIP, GRID_TRANSCRIPT
+    path = Path(name)
+    if not path.exists():
+        cached = sorted(cache_dir().glob(f"{name}.*"))
+        path = next((c for c in cached if c.suffix != ".json"), path)
+    if not path.exists():
+        raise SystemExit(f"no video '{name}' (a path, 'grid', or a clip in {cache_dir()})")
+    with av.open(str(path)) as source:
+        if source.duration is None or source.duration / av.time_base <= first_s:
+            return path, None
+        cut = folder / f"{path.stem}-first{first_s:g}s{path.suffix}"
+        with av.open(str(cut), "w") as target:
+            streams = {s.index: target.add_stream_from_template(s) for s in source.streams
+                       if s.type in ("video", "audio")}  # fmt: skip
+            for packet in source.demux(*[source.streams[i] for i in streams]):
+                if packet.dts is None:
+                    continue
+                if packet.pts is not None and packet.pts * packet.time_base >= first_s:
+                    continue
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+    return cut, None
+
+
+def enrol_on_server(server: Server, video: Path, transcript: str | None) -> tuple[str, dict, float]:
+    """The video uploaded to ``POST /v1/avatars`` and followed to ready: the avatar's id, its
+    coverage report and the seconds from upload to ready."""
+    import httpx
+
+    base = f"http://127.0.0.1:{server.port}"
+    t0 = time.perf_counter()
+    with video.open("rb") as f:
+        answer = httpx.post(base + "/v1/avatars", files={"video": (video.name, f, "video/mp4")},
+                            data={"text": transcript} if transcript else {}, timeout=120)  # fmt: skip
+    if answer.status_code != 202:
+        raise RuntimeError(f"enrolment refused: {answer.status_code} {answer.text[:500]}")
+    avatar_id = answer.json()["id"]
+    while time.perf_counter() - t0 < ENROL_TIMEOUT_S:
+        avatar = httpx.get(f"{base}/v1/avatars/{avatar_id}", timeout=30).json()
+        if avatar["status"] == "ready":
+            return avatar_id, avatar["coverage"], time.perf_counter() - t0
+        if avatar["status"] != "enrolling":
+            raise RuntimeError(f"enrolment failed: {avatar.get('error')}")
+        time.sleep(0.5)
+    raise RuntimeError(f"still enrolling after {ENROL_TIMEOUT_S:.0f} s")
+
+
+def engine_costs(
+    turns: list[np.ndarray], enrolled_folder: Path, compare: bool
+) -> tuple[dict[str, dict[str, float]], str]:
+    """In-process, CPU ms per frame at 512² of each engine's render and render + JPEG (best
+    of 2 after a warm-up, on one OpenCV thread), the memory an enrolled session adds to its
+    process, and a profile of the enrolled render."""
+    import io
+
+    import cv2
+
+    from headcast.enrol.portrait import prepare_portrait
+    from headcast.motion.live import LiveLipSync
+    from headcast.render import get_engine
+    from headcast.video.encode import encode_jpeg
+
+    # One OpenCV thread, as in a session process: its second thread costs about 2 ms of CPU
+    # a frame here and saves no time.
+    cv2.setNumThreads(1)
+    audio = np.concatenate(turns[:4])
+    live, motions, step = LiveLipSync(FPS), [], RATE * PUSH_MS // 1000
+    for start in range(0, len(audio), step):
+        motions += [m for _, m in live.push_audio(audio[start : start + step], RATE)]
+    motions += [m for _, m in live.finish()]
+    avatars = {"enrolled": prepare_portrait(enrolled_folder, SIZE)}
+    if compare:
+        avatars["warp"] = prepare_portrait(PORTRAIT, SIZE)
+    costs: dict[str, dict[str, float]] = {}
+    profile_text = ""
+    for engine, avatar in avatars.items():
+        rss0 = set_sizes_mb("self")[0]
+        session = get_engine(engine).start(avatar)
+
+        def render_all(encode: bool, session=session) -> float:
+            t = time.process_time()
+            for m in motions:
+                image = session.render(m)
+                if encode:
+                    encode_jpeg(image, 80)
+            return (time.process_time() - t) * 1000 / len(motions)
+
+        render_all(False)  # warm-up: caches, first-call set-up
+        costs[engine] = {
+            "render": min(render_all(False) for _ in range(2)),
+            "render + JPEG": min(render_all(True) for _ in range(2)),
+            "memory_mb": set_sizes_mb("self")[0] - rss0,
+        }
+        if engine == "enrolled":
+            profile = cProfile.Profile()
+            profile.enable()
+            render_all(False)
+            profile.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profile, stream=out)
+            stats.sort_stats("tottime").print_stats(10)
+            stats.sort_stats("cumulative").print_stats(r"headcast|\{", 10)
+            profile_text = out.getvalue()
+        session.close()
+    return costs, profile_text
+
+
+async def run_enrolled(args: argparse.Namespace) -> None:
+    turns = speech_turns()
+    n_turns = 3 if args.quick else 6
+    print(f"# {platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
+    print(f"load average before: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        video, transcript = clip_to_enrol(args.enrolled, args.enrol_first_s, Path(scratch))
+        data_dirs = {kind: Path(scratch) / kind for kind in ("enrolled", "photo")}
+        servers = {"enrolled": start_server(str(data_dirs["enrolled"]))}
+        if args.compare:
+            servers["photo"] = start_server(str(data_dirs["photo"]))
+        try:
+            avatar_id, coverage, enrol_s = enrol_on_server(servers["enrolled"], video, transcript)
+            print(f"\nenrolled {video.name} through POST /v1/avatars in {enrol_s:.1f} s: "
+                  f"{coverage['usable_s']:.1f} s usable of {coverage['duration_s']:.1f} s, "
+                  f"{coverage['usable_frames']} frames")  # fmt: skip
+            avatars = {"enrolled": avatar_id, "photo": None}
+            kinds = list(servers)
+            idle = {kind: servers[kind].memory_mb() for kind in kinds}
+            print("\n## One session, 512², JPEG + PCM, speech pushed in real time (20 ms chunks)\n")
+            print("| avatar | audio pushed → its frame out p50 / p95 ms | turn start → first frame p50 / p95 ms | lag behind the session clock p50 / p95 ms | interrupt → idle p50 / p95 ms |")  # fmt: skip
+            print("|---|---|---|---|---|")
+            for kind in kinds:
+                one = await single_session(servers[kind], turns, n_turns, avatars[kind])
+                print(f"| {kind} | {percentiles(one['chunks'])} | {percentiles(one['starts'])} | {percentiles(one['lag'])} | {percentiles(one['interrupt'])} |", flush=True)  # fmt: skip
+            print(
+                "\n## Concurrent sessions, 512², 25 fps, JPEG + PCM (steps interleaved, a server each)\n"
+            )
+            print("| sessions | avatar | slowest fps | worst p95 lag ms | audio→frame p50 / p95 ms | idle frames inside turns | server CPU cores | server CPU ms/frame | of which session processes | sessions 2 cores could carry | tree RSS / PSS MB | session process RSS max / PSS mean MB | PSS added per session MB | load avg | keeps up |")  # fmt: skip
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            most, misses = {kind: 0 for kind in kinds}, {kind: 0 for kind in kinds}
+            for n in range(1, args.max_sessions + 1):
+                for kind in [k for k in kinds if misses[k] < RAMP_MISSES]:
+                    r = await concurrent(servers[kind], turns, n, avatars[kind])
+                    m = r["memory"]
+                    added = (m.pss - idle[kind].pss) / n
+                    processes = (f"{max(m.session_rss):.0f} / {np.mean(m.session_pss):.0f}"
+                                 if m.session_rss else "–")  # fmt: skip
+                    print(f"| {n} | {kind} | {r['min_fps']:.1f} | {r['max_lag']:.0f} | {percentiles(r['chunks'])} | {r['gaps']} | {r['cpu_cores']:.2f} | {r['cpu_ms_per_frame']:.1f} | {r['session_cpu_ms_per_frame']:.1f} | {2000 / (r['cpu_ms_per_frame'] * FPS):.1f} | {m.rss:.0f} / {m.pss:.0f} | {processes} | {added:.0f} | {r['load']:.1f} | {'yes' if r['keeps_up'] else 'no'} |", flush=True)  # fmt: skip
+                    misses[kind] = 0 if r["keeps_up"] else misses[kind] + 1
+                    if r["keeps_up"]:
+                        most[kind] = n
+                if min(misses.values()) >= RAMP_MISSES:
+                    break
+            print("\nmost sessions keeping 25 fps: " + ", ".join(f"{k} {most[k]}" for k in kinds))
+        finally:
+            for server in servers.values():
+                server.process.terminate()
+                server.process.wait(10)
+        folder = data_dirs["enrolled"] / "avatars" / avatar_id / "enrolled"
+        costs, profile = engine_costs(turns, folder, args.compare)
+    print(
+        "\n## Engines per frame at 512² (in-process, one OpenCV thread, CPU ms per frame, best of 2)\n"
+    )
+    print("| engine | render | render + JPEG (q80) | sessions 2 idle cores could carry | RSS added by a session MB |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for engine, c in costs.items():
+        print(f"| {engine} | {c['render']:.2f} | {c['render + JPEG']:.2f} | {2000 / (c['render + JPEG'] * FPS):.1f} | {c['memory_mb']:.0f} |")  # fmt: skip
+    print("\nProfile of the enrolled render (top 10 by own time, then by time inside):\n")
+    skip = ("List reduced", "Ordered by", "function calls")
+    rows = [
+        line for line in profile.splitlines() if line.strip() and not any(w in line for w in skip)
+    ]
+    print("```\n" + "\n".join(rows) + "\n```")
+    print(f"load average after: {os.getloadavg()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-sessions", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="fewer turns and chunks")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--enrolled", nargs="?", const="grid", metavar="VIDEO",
+                        help="measure an avatar enrolled from VIDEO: a path, a clip of the "
+                        "test-data cache by name, or 'grid' (the default: the shipped clip)")  # fmt: skip
+    parser.add_argument("--enrol-first-s", type=float, default=ENROL_FIRST_S,
+                        help="enrol only the video's first seconds")  # fmt: skip
+    parser.add_argument("--compare", action="store_true",
+                        help="with --enrolled: the photo avatar and warp engine beside it")  # fmt: skip
+    args = parser.parse_args()
+    asyncio.run(run_enrolled(args) if args.enrolled else run(args))
 
 
 if __name__ == "__main__":
