@@ -508,6 +508,9 @@ def main() -> int:
         "--quick", action="store_true",
         help=f"{QUICK_CLIP} only, its first {QUICK_MAX_S:.0f} s, LibriVox {' '.join(QUICK_LIBRIVOX)} only",
     )  # fmt: skip
+    parser.add_argument(
+        "--videos", nargs="+", type=Path, default=[], help="other clips (files) to benchmark too"
+    )
     parser.add_argument("--max-s", type=float, default=None, help="use only each clip's start")
     parser.add_argument("--librivox", nargs="+", default=None, choices=LIBRIVOX_CLIPS)
     parser.add_argument(
@@ -520,9 +523,10 @@ def main() -> int:
         args.clips = args.clips or [QUICK_CLIP]
         args.max_s = args.max_s or QUICK_MAX_S
         args.librivox = args.librivox or list(QUICK_LIBRIVOX)
-    clips = args.clips or list(DEFAULT_CLIPS)
+    clips = args.clips or ([] if args.videos else list(DEFAULT_CLIPS))
     librivox_clips = tuple(args.librivox or LIBRIVOX_CLIPS)
     found = [(name, path) for name in clips if (path := clip_path(name)) is not None]
+    found += [(video.stem, video) for video in args.videos]
     if not found:
         print("no clip to benchmark: run scripts/extract_talking_clips.py first", file=sys.stderr)
         return 0

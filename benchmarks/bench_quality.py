@@ -76,7 +76,7 @@ def main() -> None:
         nargs="*",
         type=Path,
         default=PORTRAITS,
-        help="photos to judge (default: the four bundled portraits)",
+        help="photos or enrolled avatars' folders to judge (default: the four bundled portraits)",
     )
     args = parser.parse_args()
     judge = FaceJudge()
@@ -88,7 +88,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for portrait in args.portraits:
-            reference = load_image(portrait)
+            # An enrolled avatar (its folder) is judged against its representative frame.
+            enrolled = (portrait / "portrait.png") if portrait.is_dir() else None
+            reference = load_image(enrolled or portrait)
             ref_embedding = judge.embedding(reference, judge.measure(reference))
             rows = []
             for clip in CLIPS:
