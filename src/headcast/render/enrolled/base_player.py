@@ -46,6 +46,11 @@ class BasePlayer:
         self._stretch_left = self._draw_stretch()
         self._mismatch = 0
         self._fade: list[int] = []  # the old stretch's frames still to fade out
+        # When each frame was last shown (in frames drawn), so that joins seek what has not
+        # been seen for a while rather than circle one pose.
+        self._shown_at = np.full(len(usable), -np.inf)
+        self._clock = 0
+        self._recent_frames = min(T.RECENT_S * fps, T.RECENT_SHARE * float(usable.sum()))
         self._first = True
         self.joins = 0
 
@@ -53,8 +58,10 @@ class BasePlayer:
         return int(self._rng.uniform(T.STRETCH_MIN_S, T.STRETCH_MAX_S) * self._fps)
 
     def step(self, speaking: bool) -> BaseStep:
+        self._clock += 1
         if self._first:
             self._first = False
+            self._shown_at[self._current] = self._clock
             return BaseStep(self._current)
         current = self._current
         self._mismatch = self._mismatch + 1 if bool(self._speaking[current]) != speaking else 0
@@ -81,6 +88,7 @@ class BasePlayer:
             self.joins += 1
         else:
             self._current = current + 1
+        self._shown_at[self._current] = self._clock
         if self._fade:
             old = self._fade.pop(0)
             weight = (len(self._fade) + 1) / (T.JOIN_FADE_FRAMES + 1)
@@ -92,25 +100,39 @@ class BasePlayer:
         ok = targets >= 0
         if not ok.any():
             return None
-        targets, costs = targets[ok], self._join_cost[frame][ok]
+        targets = targets[ok]
         # Only into stretches that can play a while (else the base loops over a few frames
         # before a cut), of the wanted kind first; then the cheapest, with a little chance.
         lasting = self._run_left[targets] >= T.STRETCH_MIN_S * self._fps
         if not lasting.any():
             return None
-        targets, costs = targets[lasting], costs[lasting]
+        targets = targets[lasting]
+        # Only into what has not been shown for a while: joins near the clip's end lead back
+        # a second or two, and the base would circle there.
+        targets = targets[self._fresh(targets)]
+        if len(targets) == 0:
+            return None
         matching = self._speaking[targets] == speaking
         if matching.any():
-            targets, costs = targets[matching], costs[matching]
+            targets = targets[matching]
         elif matching_only:
             return None
-        pick = int(np.argmin(costs + self._rng.uniform(0, 0.2, len(costs))))
-        return int(targets[pick])
+        # Any join that passed is unseen: the cheapest would pull the base towards the
+        # clip's commonest pose, and its head would move less than the person's.
+        return int(self._rng.choice(targets))
+
+    def _fresh(self, frames: np.ndarray) -> np.ndarray:
+        """Which of ``frames`` have not been shown for a while (``RECENT_S``, less for a short
+        clip)."""
+        return self._clock - self._shown_at[frames] > self._recent_frames
 
     def _nearest(self, frame: int) -> int:
         """Where to go from a dead end with no join: the most alike frame well away from it."""
         far = np.abs(np.arange(len(self._usable)) - frame) > self._fps
         allowed = self._usable & far & (self._run_left >= T.STRETCH_MIN_S * self._fps)
+        unseen = allowed & self._fresh(np.arange(len(allowed)))
+        if unseen.any():
+            allowed = unseen
         if not allowed.any():
             allowed = self._usable & (self._run_left > 1)
         candidates = np.flatnonzero(allowed)

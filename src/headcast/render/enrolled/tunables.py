@@ -7,6 +7,9 @@ from __future__ import annotations
 STRETCH_MIN_S = 2.0
 STRETCH_MAX_S = 6.0
 JOIN_FADE_FRAMES = 3
+# Joins go to frames not shown for this long, or for this share of a short clip's length.
+RECENT_S = 20.0
+RECENT_SHARE = 0.3
 # Speaking and idle stretches of the base: after this long out of step with the speech, a
 # join into a stretch of the right kind is taken as soon as one is offered.
 STATE_MISMATCH_S = 1.0
