@@ -9,6 +9,7 @@ the frames; the base graph is built; the coverage report says what the avatar ho
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,6 @@ from headcast.enrol.store import (
     BlobWriter,
     StagedFolder,
     folder_for,
-    now,
     write_meta,
 )
 from headcast.enrol.video_input import VideoClip
@@ -98,7 +98,7 @@ def enrol_video(
             staged.path,
             {
                 "name": final.name,
-                "created_at": now(),
+                "created_at": time.time(),
                 "size_px": size_px,
                 "fps": clip.info.fps,
                 "source": {
@@ -151,12 +151,12 @@ def _enrol_into(
         if r is not None:
             landmarks[i] = r
     del rows
-    landmarks[found] = (
-        stabilise(landmarks[found], np.ones(int(found.sum()), bool))
-        if found.any()
-        else landmarks[found]
-    )
-    pose = head_pose(np.nan_to_num(landmarks))
+    follows = _follows(np.asarray(changes))
+    landmarks = stabilise(landmarks, found, follows)
+    # Frames where the face was lost hold zeros where their numbers are computed; they are
+    # never usable.
+    filled = np.nan_to_num(landmarks)
+    pose = head_pose(filled)
     usable = found & _inside(landmarks, size_px)
     if usable.any():
         yaw0, pitch0 = np.median(pose.yaw_deg[usable]), np.median(pose.pitch_deg[usable])
@@ -168,8 +168,8 @@ def _enrol_into(
             f"enough; at least {T.MIN_USABLE_S:.0f} s are needed"
         )
 
-    shapes4 = np.nan_to_num(shape_of(np.nan_to_num(landmarks)))
-    features = base_features(np.nan_to_num(landmarks), pose)
+    shapes4 = np.nan_to_num(shape_of(filled))
+    features = base_features(filled, pose)
     reference = _reference_frame(features, shapes4, pose, usable)
     ref_anchors = landmarks[reference, list(ANCHORS), :2]
     to_reference = np.zeros((n, 2, 3), np.float32)
@@ -189,9 +189,8 @@ def _enrol_into(
                 crop = cut_mouth(reader.image(i), to_reference[i], box)
                 in_ref = apply(to_reference[i], landmarks[i, :, :2])
                 mouth_points[i] = in_ref[list(KEPT)]
-                inner = in_ref[list(INNER_LIP_LOOP)] - (box.x0, box.y0)
-                shapes[i, 4:] = inside_of_mouth(crop, inner)
                 origin = (box.x0, box.y0)
+                shapes[i, 4:] = inside_of_mouth(crop, in_ref[list(INNER_LIP_LOOP)] - origin)
                 skin[i] = skin_colour(
                     crop, in_ref[list(LOWER_FACE)] - origin, in_ref[list(OUTER_LIP_LOOP)] - origin
                 )
@@ -199,9 +198,11 @@ def _enrol_into(
                 crop = np.zeros((box.height, box.width, 3), np.uint8)
             mouths.add(crop)
             tick.within(_SEARCH + _TRACK, _MOUTHS, i + 1, n)
+        portrait = reader.image(reference)
     finally:
         mouths.close()
         reader.close()
+    cv2.imwrite(str(folder / PORTRAIT_FILE), cv2.cvtColor(portrait, cv2.COLOR_RGB2BGR))
 
     labels = None
     audio = clip.audio()
@@ -213,7 +214,6 @@ def _enrol_into(
         shapes[usable],
         labels.speaking[usable] if labels is not None else None,
     )
-    follows = _follows(np.asarray(changes))
     graph = build_base_graph(features, usable, follows, fps)
     report = coverage_report(
         duration_s=n / fps,
@@ -225,7 +225,7 @@ def _enrol_into(
     )
     np.savez_compressed(
         folder / ARRAYS_FILE,
-        landmarks=np.nan_to_num(landmarks[:, list(KEPT), :2]),
+        landmarks=filled[:, list(KEPT), :2],
         kept=np.asarray(KEPT, np.int32),
         mouth_points=mouth_points,
         to_reference=to_reference,
@@ -245,13 +245,6 @@ def _enrol_into(
         mouth_offsets=np.asarray(mouths.offsets, np.int64),
         **targets.as_arrays(),
     )
-    portrait = BlobReader(folder / BASE_FILE, np.asarray(base.offsets, np.int64))
-    try:
-        cv2.imwrite(
-            str(folder / PORTRAIT_FILE), cv2.cvtColor(portrait.image(reference), cv2.COLOR_RGB2BGR)
-        )
-    finally:
-        portrait.close()
     return report
 
 

@@ -170,13 +170,14 @@ def head_pose(landmarks: np.ndarray) -> Pose:
     return Pose(yaw, pitch, roll)
 
 
-def stabilise(landmarks: np.ndarray, found: np.ndarray) -> np.ndarray:
-    """Landmarks smoothed over time within each run of tracked frames: the skull's points
-    more, the lips little (a closure of two frames must survive)."""
+def stabilise(landmarks: np.ndarray, found: np.ndarray, follows: np.ndarray) -> np.ndarray:
+    """Landmarks smoothed over time within each run of tracked frames, never across a frame
+    lost or a cut (``follows`` False): the skull's points more, the lips little (a closure of
+    two frames must survive)."""
     out = landmarks.copy()
     sigma = np.full(landmarks.shape[1], T.ANCHOR_SMOOTHING_FRAMES, np.float32)
     sigma[list(_LIPS)] = T.LIP_SMOOTHING_FRAMES
-    for start, stop in _runs(found):
+    for start, stop in _runs(found, follows):
         if stop - start < 3:
             continue
         run = landmarks[start:stop]
@@ -186,8 +187,10 @@ def stabilise(landmarks: np.ndarray, found: np.ndarray) -> np.ndarray:
     return out
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) of each run of True."""
-    padded = np.concatenate([[False], flags.astype(bool), [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+def _runs(found: np.ndarray, follows: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of found frames that each carry on from the one before."""
+    starts = found & ~(np.concatenate([[False], found[:-1]]) & follows)
+    stops = found & ~(np.concatenate([found[1:], [False]]) & np.concatenate([follows[1:], [False]]))
+    return list(
+        zip(np.flatnonzero(starts).tolist(), (np.flatnonzero(stops) + 1).tolist(), strict=True)
+    )

@@ -15,7 +15,6 @@ import re
 import secrets
 import shutil
 import threading
-import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -280,7 +279,3 @@ def _remove(folder: Path) -> None:
     doomed = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.deleted"
     os.replace(folder, doomed)
     shutil.rmtree(doomed, ignore_errors=True)
-
-
-def now() -> float:
-    return time.time()
