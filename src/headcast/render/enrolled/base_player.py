@@ -12,11 +12,13 @@ from headcast.render.enrolled import tunables as T
 
 @dataclass(frozen=True)
 class BaseStep:
-    """The base frame to show, and the frame it fades from after a join (weight of the old)."""
+    """The base frame to show, and the frame it fades from after a join (weight of the old);
+    ``joined`` on the frame a join lands on."""
 
     index: int
     fading_from: int | None = None
     fade_weight: float = 0.0
+    joined: bool = False
 
 
 class BasePlayer:
@@ -92,7 +94,7 @@ class BasePlayer:
         if self._fade:
             old = self._fade.pop(0)
             weight = (len(self._fade) + 1) / (T.JOIN_FADE_FRAMES + 1)
-            return BaseStep(self._current, old, weight)
+            return BaseStep(self._current, old, weight, joined=target is not None)
         return BaseStep(self._current)
 
     def _join_from(self, frame: int, speaking: bool, *, matching_only: bool) -> int | None:

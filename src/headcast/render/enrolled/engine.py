@@ -27,9 +27,6 @@ from headcast.render.enrolled.mouth_choice import MouthChooser
 from headcast.render.enrolled.mouth_paste import paste_mouth
 from headcast.render.enrolled.mouth_stretch import stretch_opening
 
-# The first frame after a join fades from the old stretch with the largest weight.
-JOIN_START_WEIGHT = T.JOIN_FADE_FRAMES / (T.JOIN_FADE_FRAMES + 1) - 1e-6
-
 
 class EnrolledSession:
     def __init__(
@@ -67,7 +64,6 @@ class EnrolledSession:
         )
         self._opening = a["shapes"][:, 0]
         at = {i: int(np.searchsorted(self._kept, i)) for i in (13, 14, 61, 291, 152, 33, 263)}
-        self._at = at
         crop_points: np.ndarray = a["mouth_points"] - box[:2].astype(np.float32)
         self._lips: np.ndarray = crop_points[:, [at[13], at[14]], 1]
         self._corners_x: np.ndarray = np.sort(crop_points[:, [at[61], at[291]], 0], axis=1)
@@ -116,7 +112,6 @@ class EnrolledSession:
             base = cv2.addWeighted(old, step.fade_weight, base, 1.0 - step.fade_weight, 0.0)
         from_reference = invert(self._to_reference[b])
         outline = self._base_outline[b]
-        steady = None
         if self._head_motion < 1.0:
             # Part of the way back to the representative frame's pose and place.
             steady = (1.0 - self._head_motion) * self._to_reference[b] + self._head_motion * np.eye(
@@ -185,7 +180,7 @@ def base_joins(avatar: Avatar, motions: Sequence[FaceMotion]) -> list[int]:
     joins = []
     for index, motion in enumerate(motions):
         step = session._base_step(motion)
-        if step.fading_from is not None and step.fade_weight >= JOIN_START_WEIGHT:
+        if step.joined:
             joins.append(index)
     return joins
 
