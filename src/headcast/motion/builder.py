@@ -34,7 +34,7 @@ class MotionBuilder:
         fps: float,
         *,
         seed: int = 0,
-        head_motion: bool = True,
+        head_motion: float = T.HEAD_MOTION_DEFAULT,
         lookahead_s: float = T.LOOKAHEAD_MS / 1000,
     ) -> None:
         self.fps = fps
@@ -43,7 +43,7 @@ class MotionBuilder:
         blink_rng, gaze_rng, head_rng, pause_rng = motion_streams(seed)
         self._blinks = Blinks(blink_rng)
         self._gaze = Gaze(gaze_rng)
-        self._head = SpeakingHead(head_rng, fps)
+        self._head = SpeakingHead(head_rng, fps, head_motion)
         self._pauses = pause_rng
         self._brows = BrowAccents()
         self._last_pause_s = -np.inf

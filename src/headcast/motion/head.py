@@ -13,7 +13,8 @@ _SWAY_WAVES = ((1.0, 0.6), (0.53, 0.3), (2.3, 0.1))
 class HeadSway:
     """Smooth idle sway as a pure function of time: (yaw, pitch, roll) in degrees."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, intensity: float = T.HEAD_MOTION_DEFAULT) -> None:
+        self._gain = intensity / T.HEAD_MOTION_DEFAULT
         self._waves = [
             [
                 (
@@ -32,15 +33,19 @@ class HeadSway:
             amp * sum(share * np.sin(2 * np.pi * t / period + phase) for period, share, phase in w)
             for amp, w in zip(amplitudes, self._waves, strict=True)
         )
-        return float(yaw), float(pitch), float(roll)
+        g = self._gain
+        return float(yaw) * g, float(pitch) * g, float(roll) * g
 
 
 class SpeakingHead:
     """The sway, plus a nod that follows loudness and a lift and tilt that follow pitch,
     smoothed over the frames so far; frames are asked for in order."""
 
-    def __init__(self, rng: np.random.Generator, fps: float) -> None:
-        self._sway = HeadSway(rng)
+    def __init__(
+        self, rng: np.random.Generator, fps: float, intensity: float = T.HEAD_MOTION_DEFAULT
+    ) -> None:
+        self._gain = intensity / T.HEAD_MOTION_DEFAULT
+        self._sway = HeadSway(rng, intensity)
         self._nod_rate = min(1.0 / (T.HEAD_NOD_SMOOTHING_MS / 1000 * fps), 1.0)
         self._pitch_rate = min(1.0 / (T.HEAD_PITCH_SMOOTHING_MS / 1000 * fps), 1.0)
         self._nod = 0.0
@@ -50,6 +55,9 @@ class SpeakingHead:
         self._nod += (loudness - self._nod) * self._nod_rate
         self._octaves += (semitones / 12.0 - self._octaves) * self._pitch_rate
         yaw, pitch, roll = self._sway.at(t)
-        pitch += T.HEAD_NOD_DEG * self._nod - T.HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE * self._octaves
-        roll += T.HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE * self._octaves
+        g = self._gain
+        pitch += g * (
+            T.HEAD_NOD_DEG * self._nod - T.HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE * self._octaves
+        )
+        roll += g * T.HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE * self._octaves
         return yaw, pitch, roll

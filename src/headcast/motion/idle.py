@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from headcast.motion import tunables as T
 from headcast.motion.blinks import Blinks
 from headcast.motion.gaze import Gaze
 from headcast.motion.head import HeadSway
@@ -20,11 +21,11 @@ class IdleMotion:
     """Blinks, sway and fixations that go on for as long as a stream lasts; times asked for
     in order."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, head_motion: float = T.HEAD_MOTION_DEFAULT) -> None:
         blink_rng, gaze_rng, head_rng, _ = motion_streams(seed)
         self._blinks = Blinks(blink_rng)
         self._gaze = Gaze(gaze_rng)
-        self._sway = HeadSway(head_rng)
+        self._sway = HeadSway(head_rng, head_motion)
 
     def blink(self, t: float) -> float:
         return self._blinks.closure(t)

@@ -61,7 +61,9 @@ GAZE_AWAY = 0.35
 GAZE_AWAY_PROBABILITY = 0.3  # per pause
 GAZE_SACCADE_MS = 40.0
 
-# Head motion.
+# Head motion. The intensity is a share of the liveliest head the motion makes: 0 holds the head
+# still, HEAD_MOTION_DEFAULT moves it like the median real speaker talking to camera.
+HEAD_MOTION_DEFAULT = 0.6
 HEAD_SWAY_YAW_DEG = 2.0
 HEAD_SWAY_PITCH_DEG = 1.2
 HEAD_SWAY_ROLL_DEG = 1.2
