@@ -102,16 +102,20 @@ class Blinks:
     per_minute: float
     depth: float  # median over blinks of their lowest EAR over the open EAR (NaN without one)
     starts: tuple[int, ...]  # first frame of each blink
+    deepest: float = math.nan  # the lowest EAR of any blink over the open EAR
 
 
-def blinks(measures: Sequence[FaceMeasure | None], fps: float) -> Blinks:
-    """Find the blinks of a measured video."""
+def blinks(
+    measures: Sequence[FaceMeasure | None], fps: float, ear_share: float = BLINK_EAR_SHARE
+) -> Blinks:
+    """Find the blinks of a measured video: runs of the eye aspect ratio under ``ear_share``
+    of its median."""
     ears = np.array([m.ear if m is not None else np.nan for m in measures], dtype=np.float64)
     minutes = len(ears) / fps / 60.0 if fps > 0 else math.nan
     if not np.isfinite(ears).any():
         return Blinks(0, math.nan, math.nan, ())
     open_ear = float(np.nanmedian(ears))
-    closed = np.nan_to_num(ears, nan=open_ear) < BLINK_EAR_SHARE * open_ear
+    closed = np.nan_to_num(ears, nan=open_ear) < ear_share * open_ear
     runs = _runs(closed, BLINK_MERGE_GAP_FRAMES)
     runs = [(a, b) for a, b in runs if b - a <= BLINK_MAX_S * fps]
     depths = [float(np.nanmin(ears[a:b]) / open_ear) for a, b in runs]
@@ -120,6 +124,7 @@ def blinks(measures: Sequence[FaceMeasure | None], fps: float) -> Blinks:
         per_minute=len(runs) / minutes if minutes > 0 else math.nan,
         depth=float(np.median(depths)) if depths else math.nan,
         starts=tuple(a for a, _ in runs),
+        deepest=min(depths) if depths else math.nan,
     )
 
 
