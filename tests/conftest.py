@@ -219,6 +219,7 @@ SLOW_TESTS = (
     "test_enrolled_avatar",
     "test_session::test_batch_session_pairs_every_frame_with_its_audio",
     "test_session::test_live_session_shows_idle_frames_between_turns",
+    "test_session::test_idle_frames_at_head_motion_0_keep_the_head_still",
 )
 
 

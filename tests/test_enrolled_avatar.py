@@ -21,6 +21,7 @@ from headcast.enrol.video_input import VideoClip
 from headcast.errors import InputError
 from headcast.face.framing import crop_framed
 from headcast.motion.face_motion import FaceMotion
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT
 from headcast.phones import align_phones
 from headcast.render import get_engine
 from quality import lipsync
@@ -141,6 +142,9 @@ def test_without_head_motion_the_recorded_head_holds_still(
 
     moving, still = nose_spread(1.0), nose_spread(0.0)
     assert still < 0.5 * moving
+    # The default plays the recorded head as it was (so does more); less steadies it.
+    assert nose_spread(HEAD_MOTION_DEFAULT) == moving
+    assert still < nose_spread(HEAD_MOTION_DEFAULT / 2) < moving
 
 
 def test_an_avatar_of_another_format_says_to_enrol_again(grid_avatar: Path, tmp_path: Path) -> None:

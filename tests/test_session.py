@@ -115,3 +115,26 @@ def test_speech_pushed_across_an_interrupt_goes_with_it(avatar, speech):
     assert asyncio.run(_collect(stale)) == []
     frames = [i for i in asyncio.run(_collect(fresh)) if isinstance(i, VideoFrame)]
     assert len(frames) == 25 and all(f.speaking and f.segment == 1 for f in frames)
+
+
+def test_idle_frames_at_head_motion_0_keep_the_head_still(avatar):
+    """Between turns the head sways at the default intensity and holds still at 0: below the
+    eyes (blinks and glances move only those) nothing of the idle frames changes."""
+
+    async def idle_frames(head_motion: float) -> list[VideoFrame]:
+        # Half a second of idle frames, at a high rate so that it takes no longer.
+        session = Session(avatar, fps=50.0, realtime=True, head_motion=head_motion, seed=2)
+        frames = await _collect(session, limit=25)
+        session.close()
+        return frames
+
+    below_eyes = int(avatar.landmarks[[33, 263], 1].max()) + 0.1 * avatar.size_px
+    rows = slice(int(below_eyes), avatar.size_px)
+
+    def change(frames: list[VideoFrame]) -> float:
+        assert not any(f.speaking for f in frames)
+        first = frames[0].image[rows].astype(np.int16)
+        return max(float(np.abs(f.image[rows] - first).max()) for f in frames[1:])
+
+    assert change(asyncio.run(idle_frames(0.0))) == 0.0
+    assert change(asyncio.run(idle_frames(1.0))) > 20

@@ -24,6 +24,7 @@ from headcast.live.motion_worker import motion_in_worker as motion_in_worker_pro
 from headcast.live.motion_worker import worker_running
 from headcast.motion.build import MotionBatch, MotionOptions, clip_motion, frame_count
 from headcast.motion.face_motion import FaceMotion
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, PlanningSession, get_engine
 from headcast.render.capabilities import EngineInput
@@ -148,7 +149,7 @@ def animate(
     fps: float = 25.0,
     size: int = 512,
     engine: str | None = None,
-    head_motion: bool = True,
+    head_motion: float | bool = HEAD_MOTION_DEFAULT,
     correct_gaze: bool = False,
     seed: int = 0,
     max_audio_s: float = DEFAULT_MAX_AUDIO_S,
@@ -165,18 +166,25 @@ def animate(
     ``audio`` is a file, its bytes, or decoded ``Audio``. Phones come from ``phones`` when the
     caller knows them (speech synthesis), else from forced alignment with ``text``, else from
     recognition. Silent audio is refused unless ``allow_silence`` (a chunk of a stream, which
-    renders as idle frames). The face moves as a live session moves it for the same speech
-    (only the phone recognizer is the more accurate one). ``motion_in_worker`` makes the motion in a worker
-    process: frames are rendered as soon as their motion is final while the rest of the
-    speech is decoded, and the caller's other threads keep running meanwhile. By default it
-    is used where its start-up (about half a second) pays: when it is running already, when
-    the phones must be found, when the photo must be analysed meanwhile, or for long speech.
+    renders as idle frames). ``head_motion`` is how much the head moves, 0 (still) to 1 (the
+    liveliest); a bool is read as the switch it was (True: the default). An enrolled avatar
+    plays its recorded head at the default and above, and steadies it below. The face moves
+    as a live session moves it for the same speech (only the phone recognizer is the more
+    accurate one). ``motion_in_worker`` makes the motion in a worker process: frames are
+    rendered as soon as their motion is final while the rest of the speech is decoded, and
+    the caller's other threads keep running meanwhile. By default it is used where its
+    start-up (about half a second) pays: when it is running already, when the phones must be
+    found, when the photo must be analysed meanwhile, or for long speech.
     """
     started = time.perf_counter()
     out_path = check_output_path(output)
     problem = fps_error(fps)
     if problem:
         raise InputError(problem)
+    try:
+        intensity = head_motion_intensity(head_motion)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     enrolled = enrolled_folder(image)
     engine = engine_for(image, engine)
     # A file is drawn from FaceMotion: an engine fed the speech itself renders in a session.
@@ -210,7 +218,7 @@ def animate(
 
     def prepare_face() -> _Face:
         started = time.perf_counter()
-        avatar = prepare_portrait(portrait, size, name=name, head_motion=float(head_motion))
+        avatar = prepare_portrait(portrait, size, name=name, head_motion=intensity)
         if correct_gaze:
             avatar = avatar.aimed_at_camera()
         if check_reference and isinstance(portrait, bytes):
@@ -224,7 +232,7 @@ def animate(
     # nothing), truly side by side when the motion comes from the worker: in this process the
     # phone decoder holds the GIL throughout.
     transcript = text if text and text.strip() else None
-    options = MotionOptions(fps, seed, head_motion)
+    options = MotionOptions(fps, seed, intensity)
     if motion_in_worker is None:
         motion_in_worker = (
             worker_running()

@@ -25,6 +25,7 @@ import soxr
 
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.motion.idle import IdleMotion
 from headcast.motion.live import DEFAULT_LOOKAHEAD_MS
 from headcast.render import EngineInput, FrameRequest, engine_for, get_engine
@@ -74,7 +75,11 @@ class _Segment:
 
 
 class Session:
-    """One avatar speaking: push audio, mark segment ends, interrupt; iterate over frames."""
+    """One avatar speaking: push audio, mark segment ends, interrupt; iterate over frames.
+
+    ``head_motion`` is how much the head moves while idle and speaking, 0 (still) to 1 (the
+    liveliest); a bool is read as the switch it was (True: the default).
+    """
 
     def __init__(
         self,
@@ -85,7 +90,7 @@ class Session:
         output_rate: int = DEFAULT_OUTPUT_RATE_HZ,
         realtime: bool = False,
         lookahead_ms: float = DEFAULT_LOOKAHEAD_MS,
-        head_motion: bool = True,
+        head_motion: float | bool = HEAD_MOTION_DEFAULT,
         seed: int = 0,
         fast_phones: bool = True,
     ) -> None:
@@ -95,17 +100,18 @@ class Session:
         self.output_rate = output_rate
         self.realtime = realtime
         self._samples_per_frame = int(round(output_rate / fps))
+        intensity = head_motion_intensity(head_motion)
         engine = engine_for(avatar, engine)
-        if not head_motion:
-            avatar = replace(avatar, head_motion=0.0)
+        # Engines that play a recorded head (enrolled) scale it by the same intensity.
+        avatar = replace(avatar, head_motion=intensity)
         chosen = get_engine(engine)
         self.capabilities = chosen.capabilities
         height, width = avatar.image.shape[:2]
         self.capabilities.check(engine, size_px=max(height, width), fps=fps, live=realtime)
         self._frames = FramePipeline(chosen.start(avatar), self.capabilities, fps)
-        self._idle = IdleMotion(seed)
+        self._idle = IdleMotion(seed, intensity)
         self._lookahead_ms = lookahead_ms
-        self._head_motion = head_motion
+        self._head_motion = intensity
         self._fast_phones = fast_phones
         self._seed = seed
         self._lock = threading.Lock()  # queues shared by input and output
@@ -396,7 +402,7 @@ class Session:
 
     def _idle_motion(self) -> FaceMotion:
         t = self._decision_index() / self.fps
-        yaw, pitch, roll = self._idle.sway_deg(t) if self._head_motion else (0.0, 0.0, 0.0)
+        yaw, pitch, roll = self._idle.sway_deg(t)
         gaze_x, gaze_y = self._idle.gaze(t)
         return FaceMotion(
             blink=self._idle.blink(t), gaze_x=gaze_x, gaze_y=gaze_y,

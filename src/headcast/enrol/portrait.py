@@ -11,6 +11,7 @@ import numpy as np
 from headcast.enrol.store import PORTRAIT_FILE, find_enrolled, read_meta
 from headcast.errors import InputError
 from headcast.face.avatar import Avatar, prepare_avatar
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT
 
 
 def enrolled_folder(source: object) -> Path | None:
@@ -35,10 +36,11 @@ def prepare_portrait(
     size_px: int = 512,
     *,
     name: str | None = None,
-    head_motion: float = 1.0,
+    head_motion: float = HEAD_MOTION_DEFAULT,
 ) -> Avatar:
     """The Avatar of a photo, or of an enrolled avatar's representative frame (with its
-    folder, for the engines that draw from its real frames)."""
+    folder, for the engines that draw from its real frames); ``head_motion`` is the intensity
+    (0 to 1) its recorded head is played with."""
     folder = enrolled_folder(source)
     if folder is None:
         if isinstance(source, str | Path) and not Path(source).exists() and "/" not in str(source):

@@ -38,7 +38,7 @@ def speech_labels(
     """Label ``n_frames`` frames at ``fps`` from ``audio`` (16 kHz); ``opening`` is each
     frame's measured mouth opening (NaN where not measured), to find the A/V offset."""
     frames, track = collect_motion(
-        clip_motion(audio, MotionOptions(fps, head_motion=False), transcript=transcript)
+        clip_motion(audio, MotionOptions(fps, head_motion=0.0), transcript=transcript)
     )
     controls = _controls(frames, n_frames)
     visemes = _spoken_visemes(track, fps, n_frames)

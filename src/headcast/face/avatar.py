@@ -21,6 +21,7 @@ from headcast.face.image_io import load_image
 from headcast.face.landmarks import detect_faces
 from headcast.face.mesh import WarpMesh, build_warp_mesh
 from headcast.face.segmentation import person_mask
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,9 @@ class Avatar:
     # The folder of the enrolled avatar this portrait is the representative frame of, when
     # it is one (``headcast.enrol``); engines that draw from real frames read it.
     enrolment: str | None = None
-    # How much of a recorded head motion the frames keep (enrolled avatars: 0 holds the head
-    # still); a photo's head moves as its FaceMotion says.
-    head_motion: float = 1.0
+    # The head-motion intensity, 0 (still) to 1, of engines that play a recorded head
+    # (enrolled avatars); a photo's head moves as its FaceMotion says.
+    head_motion: float = HEAD_MOTION_DEFAULT
 
     def aimed_at_camera(self) -> Avatar:
         """This avatar with its irises re-aimed at the camera when the photo looks away."""

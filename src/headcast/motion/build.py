@@ -19,6 +19,7 @@ from headcast.audio.decode import resample
 from headcast.errors import HeadcastError
 from headcast.motion import tunables as T
 from headcast.motion.face_motion import CONTROL_NAMES, FaceMotion, MotionTrack
+from headcast.motion.head_intensity import head_motion_intensity
 from headcast.motion.live import Frames, LiveLipSync
 from headcast.phones.pieces import phones_in_pieces
 from headcast.phones.source import KnownPhones, PhonesInPieces, PhoneSource
@@ -30,13 +31,17 @@ FEED_S = 1.0
 
 @dataclass(frozen=True)
 class MotionOptions:
-    """How a clip's speech becomes motion."""
+    """How a clip's speech becomes motion. ``head_motion`` is the intensity of the head's
+    motion, 0 (still) to 1 (liveliest); a bool is read as the switch it was (True: the default)."""
 
     fps: float = 25.0
     seed: int = 0
-    head_motion: bool = True
+    head_motion: float = T.HEAD_MOTION_DEFAULT
     lookahead_ms: float = T.LOOKAHEAD_MS
     fast: bool = False  # the cheaper, less accurate phone recognizer
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "head_motion", head_motion_intensity(self.head_motion))
 
 
 @dataclass(frozen=True)
@@ -119,11 +124,11 @@ def build_motion(
     fps: float,
     *,
     seed: int = 0,
-    head_motion: bool = True,
+    head_motion: float | bool = T.HEAD_MOTION_DEFAULT,
     lookahead_ms: float = T.LOOKAHEAD_MS,
 ) -> MotionTrack:
-    """FaceMotion for every frame of ``audio``, whose phones are ``track``; the same inputs
-    and seed give the same motion."""
+    """FaceMotion for every frame of ``audio``, whose phones are ``track``, the head moving
+    with intensity ``head_motion`` (0 to 1); the same inputs and seed give the same motion."""
     if audio.sample_rate != ANALYSIS_SAMPLE_RATE_HZ:
         audio = Audio(
             resample(audio.samples, audio.sample_rate, ANALYSIS_SAMPLE_RATE_HZ),

@@ -18,6 +18,7 @@ from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.motion import tunables as T
 from headcast.motion.builder import MotionBuilder
 from headcast.motion.face_motion import FaceMotion
+from headcast.motion.head_intensity import head_motion_intensity
 from headcast.motion.prosody import STEP_SAMPLES, ProsodyStream
 from headcast.phones.source import PhoneSource
 from headcast.phones.stream import BLOCK_MS, PhoneStream
@@ -33,7 +34,7 @@ class LiveLipSync:
     """Incremental speech → FaceMotion for one stretch of speech.
 
     Phones come from ``phones`` (recognized from the audio by default, with the fast
-    recognizer when ``fast``).
+    recognizer when ``fast``); the head moves with intensity ``head_motion``, 0 (still) to 1.
     """
 
     def __init__(
@@ -42,7 +43,7 @@ class LiveLipSync:
         *,
         lookahead_ms: float = DEFAULT_LOOKAHEAD_MS,
         seed: int = 0,
-        head_motion: bool = True,
+        head_motion: float | bool = T.HEAD_MOTION_DEFAULT,
         fast: bool = True,
         phones: PhoneSource | None = None,
     ) -> None:
@@ -50,10 +51,10 @@ class LiveLipSync:
             raise ValueError(f"lookahead_ms must be within 0–{MAX_LOOKAHEAD_MS:.0f}")
         self.fps = fps
         self.lookahead_s = lookahead_ms / 1000
-        self.head_motion = head_motion
+        self.head_motion = head_motion_intensity(head_motion)
         self._phones: PhoneSource = phones if phones is not None else PhoneStream(fast=fast)
         self._builder = MotionBuilder(
-            fps, seed=seed, head_motion=head_motion, lookahead_s=self.lookahead_s
+            fps, seed=seed, head_motion=self.head_motion, lookahead_s=self.lookahead_s
         )
         self._prosody = ProsodyStream()
         self._block = int(ANALYSIS_SAMPLE_RATE_HZ * BLOCK_MS / 1000)

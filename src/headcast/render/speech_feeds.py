@@ -85,12 +85,13 @@ def speech_feed(
     fps: float,
     lookahead_ms: float,
     seed: int,
-    head_motion: bool,
+    head_motion: float,
     fast_phones: bool = True,
 ) -> SpeechFeed:
     """The feed for one segment of speech to an engine with these capabilities.
 
     ``lookahead_ms`` is the lip-sync's; an audio-fed engine's look-ahead is its own.
+    ``head_motion`` is the head's intensity, 0 (still) to 1, for the motion-fed engines.
     ``fast_phones`` recognizes the phones with the cheaper recognizer (a file's motion uses
     the accurate one).
     """

@@ -19,6 +19,7 @@ from headcast.enrol.store import EnrolledAvatar, open_enrolled
 from headcast.errors import InputError
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT
 from headcast.motion.visemes import MOUTH_CONTROLS
 from headcast.render.capabilities import EngineCapabilities, EngineKind
 from headcast.render.enrolled import tunables as T
@@ -35,7 +36,10 @@ class EnrolledSession:
         a = enrolled.arrays
         self._enrolled = enrolled
         self._size_px = size_px
-        self._head_motion = head_motion
+        # The default intensity plays the recorded head as it was, lower ones steady it. Higher
+        # ones play it as recorded too: the base is a whole real frame, and warping it further
+        # than the person moved would shake the background and pull in its replicated border.
+        self._head_kept = min(head_motion / HEAD_MOTION_DEFAULT, 1.0)
         self._kept = a["kept"]
         lower = np.searchsorted(self._kept, LOWER_FACE)
         self._base_outline = a["landmarks"][:, lower]
@@ -112,11 +116,10 @@ class EnrolledSession:
             base = cv2.addWeighted(old, step.fade_weight, base, 1.0 - step.fade_weight, 0.0)
         from_reference = invert(self._to_reference[b])
         outline = self._base_outline[b]
-        if self._head_motion < 1.0:
+        if self._head_kept < 1.0:
             # Part of the way back to the representative frame's pose and place.
-            steady = (1.0 - self._head_motion) * self._to_reference[b] + self._head_motion * np.eye(
-                2, 3
-            )
+            kept = self._head_kept
+            steady = (1.0 - kept) * self._to_reference[b] + kept * np.eye(2, 3)
             base = cv2.warpAffine(
                 base,
                 steady,
@@ -176,7 +179,9 @@ def base_joins(avatar: Avatar, motions: Sequence[FaceMotion]) -> list[int]:
     steps depend on the motion alone, so they are found without drawing a frame."""
     if avatar.enrolment is None:
         raise InputError("only an enrolled avatar has a base")
-    session = EnrolledSession(open_enrolled(avatar.enrolment), avatar.size_px, 1.0, seed=0)
+    session = EnrolledSession(
+        open_enrolled(avatar.enrolment), avatar.size_px, HEAD_MOTION_DEFAULT, seed=0
+    )
     joins = []
     for index, motion in enumerate(motions):
         step = session._base_step(motion)
