@@ -149,3 +149,19 @@ def test_frame_rate_and_size_outside_the_shared_ranges(tmp_path, command, option
     speech = str(clip_wav("0880")) if command == "animate" else "Hello."
     r = run_cli(command, str(ASTRONAUT), speech, "-o", str(out), option, value)
     _assert_refused(r, out, fragment)
+
+
+@pytest.mark.parametrize(
+    ("command", "value", "fragment"),
+    [
+        ("animate", "1.5", "got 1.5"),
+        ("animate", "lots", "got 'lots'"),
+        ("say", "-0.2", "got -0.2"),
+        ("say", "nan", "got nan"),
+    ],
+)
+def test_head_motion_outside_0_to_1(tmp_path, command, value, fragment):
+    out = tmp_path / "o.mp4"
+    speech = str(clip_wav("0880")) if command == "animate" else "Hello."
+    r = run_cli(command, str(ASTRONAUT), speech, "-o", str(out), "--head-motion", value)
+    _assert_refused(r, out, "--head-motion must be a number from 0", fragment)

@@ -93,3 +93,18 @@ def test_lipsync_tracks_at_0_keep_the_head_still_and_bad_values_are_input_errors
     with pytest.raises(InputError, match="head_motion"):
         lipsync(clip_wav("0870"), phones=track, head_motion=1.5)
 
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [([], None), (["--head-motion", "0.3"], 0.3), (["--head-motion", "1"], 1.0),
+     (["--no-head-motion"], 0.0)],
+)  # fmt: skip
+def test_the_command_line_passes_the_intensity_to_animate(options, expected):
+    from headcast.cli import build_parser
+    from headcast.cli.render_options import check_render_options, render_settings
+
+    for command in (["animate", "face.jpg", "speech.wav"], ["say", "face.jpg", "Hello."]):
+        args = build_parser().parse_args([*command, "-o", "out.mp4", *options])
+        check_render_options(args)
+        # Not given: animate's own default.
+        assert render_settings(args).get("head_motion") == expected

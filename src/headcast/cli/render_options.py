@@ -38,7 +38,7 @@ def check_portrait(image: str) -> None:
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
-    """--fps, --size, --engine, --no-head-motion, --correct-gaze, --seed and --quiet."""
+    """--fps, --size, --engine, --head-motion, --correct-gaze, --seed and --quiet."""
     p.add_argument(
         "--fps",
         type=float,
@@ -58,7 +58,21 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
         help="rendering engine (default: the portrait's own: warp for a photo, enrolled for an "
         "enrolled avatar; `headcast engines` lists them)",
     )
-    p.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    # Read as text and checked with the other options: a bad value is one line, not a usage.
+    p.add_argument(
+        "--head-motion",
+        metavar="0..1",
+        default=None,
+        help="how much the head moves: 0 holds it still, 1 is the liveliest; the default "
+        "moves it like a typical speaker talking to camera",
+    )
+    p.add_argument(
+        "--no-head-motion",
+        dest="head_motion",
+        action="store_const",
+        const="0",
+        help="keep the head still (--head-motion 0)",
+    )
     p.add_argument(
         "--correct-gaze",
         action="store_true",
@@ -70,21 +84,40 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
 
 def check_render_options(args: argparse.Namespace) -> None:
     """InputError for a frame rate or size outside what every front end accepts (limits.py),
-    before anything is loaded."""
+    or a head motion outside 0..1, before anything is loaded."""
     error = fps_error(args.fps)
     if error:
         raise InputError(error)
     if not MIN_SIZE_PX <= args.size <= MAX_SIZE_PX:
         raise InputError(f"size must be between {MIN_SIZE_PX} and {MAX_SIZE_PX}, got {args.size}")
+    if args.head_motion is not None:
+        _head_motion(args.head_motion)
+
+
+def _head_motion(text: str) -> float:
+    """--head-motion's value as an intensity; InputError for anything but a number in 0..1."""
+    from headcast.motion.head_intensity import head_motion_intensity
+
+    try:
+        value: object = float(text)
+    except ValueError:
+        value = text
+    try:
+        return head_motion_intensity(value, "--head-motion")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def render_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of ``animate`` that the render options set."""
-    return {
+    """The keyword arguments of ``animate`` that the render options set (checked by
+    ``check_render_options``)."""
+    settings: dict[str, Any] = {
         "fps": args.fps,
         "size": args.size,
         "engine": args.engine,
-        "head_motion": not args.no_head_motion,
         "correct_gaze": args.correct_gaze,
         "seed": args.seed,
     }
+    if args.head_motion is not None:
+        settings["head_motion"] = _head_motion(args.head_motion)
+    return settings
