@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import wave
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from quality.contact_sheet import SheetRow, compose_sheet, face_tile, write_sheet  # noqa: E402
+from quality.contact_sheet import (  # noqa: E402
+    FACE_CROP_EYE_DISTANCES,
+    SheetRow,
+    compose_sheet,
+    face_tile,
+    write_sheet,
+)
 from quality.judge import FaceJudge, FaceMeasure  # noqa: E402
 from quality.realism import FIGURES, Realism, markdown_table, measure_video, realism  # noqa: E402
 from quality.reenactment import head_pose  # noqa: E402
@@ -71,6 +77,10 @@ TEETH_B_GAP_MIN = -10.0  # teeth b* minus eye-white b*
 TURN_WINDOW_S = 2.0
 TURN_STEP_S = 0.08
 TURN_TILES_PER_ROW = 5
+TURN_TILE_PX = 240
+# The sheet's cut, in eye distances: wider than a face tile's, so that hair, ears, neck and
+# the background beside the head show how they follow the turn.
+TURN_CROP_EYE_DISTANCES = 4.5
 
 
 @dataclass(frozen=True)
@@ -239,12 +249,18 @@ def turn_sheet(
     step = max(round(TURN_STEP_S * fps), 1)
     picked = list(range(start, min(start + round(TURN_WINDOW_S * fps), len(frames)), step))
     middle = measures[picked[len(picked) // 2]] or next((m for m in measures if m), None)
+    if middle is not None:
+        widen = TURN_CROP_EYE_DISTANCES / FACE_CROP_EYE_DISTANCES
+        middle = replace(middle, inter_ocular=middle.inter_ocular * widen)
     yaws = [head_pose(measures[i].landmarks).yaw for i in picked if measures[i]]
     rows = []
     for r in range(0, len(picked), TURN_TILES_PER_ROW):
         chunk = picked[r : r + TURN_TILES_PER_ROW]
         rows.append(
-            SheetRow(f"{chunk[0] / fps:.2f} s", [face_tile(frames[i], middle) for i in chunk])
+            SheetRow(
+                f"{chunk[0] / fps:.2f} s",
+                [face_tile(frames[i], middle, TURN_TILE_PX) for i in chunk],
+            )
         )
     columns = [f"+{round(c * step / fps * 1000)} ms" for c in range(TURN_TILES_PER_ROW)]
     title = (
@@ -254,7 +270,7 @@ def turn_sheet(
         if yaws
         else name
     )
-    return compose_sheet(rows, columns, title)
+    return compose_sheet(rows, columns, title, TURN_TILE_PX)
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -331,6 +347,7 @@ def main() -> int:
     args = parser.parse_args()
 
     source = headcast_source()
+    label = source["commit"] or source["path"]
     print(f"headcast from {source['path']} at {source['commit'] or '?'}", file=sys.stderr)
     judge = FaceJudge()
     real_rows = measure_real_clips(judge, QUICK_REAL_CLIPS if args.quick else None)
@@ -378,7 +395,7 @@ def main() -> int:
     print(markdown_table(real_rows))
     print(real_summary_row(real))
     print(
-        f"\nRenders (512², {FPS} fps, default settings; headcast {source['commit'] or '?'}); "
+        f"\nRenders (512², {FPS} fps, default settings; headcast {label}); "
         "motion figures with their ratio to the real median; targets: motion 0.5–2×, "
         f"deepest blink ≤ {DEEPEST_BLINK_MAX}, {BLINKS_PER_MINUTE_RANGE[0]:.0f}–"
         f"{BLINKS_PER_MINUTE_RANGE[1]:.0f} blinks a minute, teeth b* ≥ eye whites' "
