@@ -65,7 +65,9 @@ def test_blinks_are_natural_and_motion_is_deterministic():
     assert 1 <= len(starts) <= 5  # 7 s of speech: a natural 10-30 blinks per minute
     lengths = [np.argmax(~closed[s + 1 :]) + 1 for s in starts if not closed[s + 1 :].all()]
     assert all(n <= 4 for n in lengths)  # closed for at most ~160 ms
-    assert np.abs(a.controls["head_yaw_deg"]).max() < 5.0
+    # Real speakers turn a few degrees either way, seldom past 15°.
+    yaw = a.controls["head_yaw_deg"]
+    assert 1.0 < yaw.std() and np.abs(yaw).max() < 15.0
 
 
 def test_no_head_motion_means_still_head():

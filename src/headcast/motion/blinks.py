@@ -49,6 +49,12 @@ class Blinks:
         if not self._starts or t - self._starts[-1] >= T.BLINK_MIN_INTERVAL_S:
             self._starts.append(t)
 
+    def avoid(self, start_s: float, end_s: float) -> None:
+        """Hold off a blink that has not begun yet so that the lids are open from ``start_s``
+        to ``end_s`` (a stressed syllable)."""
+        if start_s - (_CLOSE_S + _HOLD_S + _OPEN_S) < self._next < end_s:
+            self._next = end_s
+
     def closure(self, t: float) -> float:
         self._draw_until(t)
         value = 0.0

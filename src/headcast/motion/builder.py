@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from headcast.motion import tunables as T
+from headcast.motion.accents import BeatFinder
 from headcast.motion.blinks import Blinks
 from headcast.motion.brows import BrowAccents
 from headcast.motion.face_motion import FaceMotion
@@ -46,6 +47,7 @@ class MotionBuilder:
         self._head = SpeakingHead(head_rng, fps, head_motion)
         self._pauses = pause_rng
         self._brows = BrowAccents()
+        self._beats = BeatFinder()
         self._last_pause_s = -np.inf
         self._next = 0
 
@@ -83,8 +85,13 @@ class MotionBuilder:
         )
         self._hear_pause(local, t, horizon_s)
         self._brows.hear(local, horizon_s, t, prosody.semitones)
+        beats = self._beats.hear(local, horizon_s, prosody.loudness, prosody.semitones)
+        for beat in beats:
+            if beat.strength > 0:
+                self._blinks.avoid(beat.start_s, beat.end_s)
         step = int(t * rate)
         if self.head_motion:
+            self._head.hear(beats, t)
             loudness = float(prosody.loudness(step, step + 1)[0])
             semitones = float(prosody.semitones(step, step + 1)[0])
             yaw, pitch, roll = self._head.at(t, loudness, semitones)

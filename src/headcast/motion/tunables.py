@@ -28,13 +28,14 @@ LOUDNESS_HISTORY_S = 10.0  # loudness is judged against the loud level of this m
 PITCH_HISTORY_S = 30.0  # the speaker's usual pitch is the median over this much speech before
 
 # Blinks (Bentivoglio et al.: ~17 blinks/min at rest, fewer when speaking, more at pauses).
+# Real lids close in under 100 ms, stay shut a frame or two and reopen more slowly.
 BLINK_MEAN_INTERVAL_S = 3.6
 BLINK_MIN_INTERVAL_S = 1.4
-BLINK_CLOSE_MS = 80.0
-BLINK_HOLD_MS = 40.0
-BLINK_OPEN_MS = 130.0
+BLINK_CLOSE_MS = 90.0
+BLINK_HOLD_MS = 70.0  # longer than a frame at 25 fps, so one frame always shows the lid shut
+BLINK_OPEN_MS = 170.0
 BLINK_AT_PAUSE_PROBABILITY = (
-    0.5  # chance of a blink at the start of a pause ≥ MIN_SILENCE_FOR_REST_MS
+    0.6  # chance of a blink at the start of a pause ≥ MIN_SILENCE_FOR_REST_MS
 )
 
 # Brows rise on accented syllables (pitch and loudness peaks on vowels).
@@ -64,12 +65,28 @@ GAZE_SACCADE_MS = 40.0
 # Head motion. The intensity is a share of the liveliest head the motion makes: 0 holds the head
 # still, HEAD_MOTION_DEFAULT moves it like the median real speaker talking to camera.
 HEAD_MOTION_DEFAULT = 0.6
-HEAD_SWAY_YAW_DEG = 2.0
-HEAD_SWAY_PITCH_DEG = 1.2
-HEAD_SWAY_ROLL_DEG = 1.2
-HEAD_SWAY_PERIOD_S = 4.0  # typical period of the slow idle sway
+# (yaw, pitch, roll) spreads; an independent landmark model on real footage finds a median
+# speaker's head at 2.7° of roll and nose offsets from the eyes of 0.049 (yaw) and 0.044
+# (pitch) eye distances, about 5° and 4.4° of turn on a portrait's mesh.
+HEAD_DRIFT_DEG = (7.5, 4.2, 3.6)  # amplitude of the slow drift, while speaking or idle
+HEAD_DRIFT_PERIOD_S = 6.0  # typical period of the drift
+HEAD_POSTURE_DEG = (6.5, 3.8, 2.8)  # spread of the posture taken at each phrase start
+HEAD_POSTURE_LEAD_MS = 150.0  # the head moves this long before the phrase starts
+HEAD_POSTURE_MOVE_MS = 650.0
+HEAD_SETTLE_AFTER_S = 1.2  # a pause this long lets the posture ease back
+HEAD_SETTLE_MS = 1500.0
+HEAD_SETTLE_SHARE = 0.35  # of the posture kept after each settling move
+HEAD_BEAT_NOD_DEG = 3.2  # nod on a full-strength stressed syllable (chin down)
+HEAD_BEAT_TURN_DEG = 1.0  # at most, either way, with it
+HEAD_BEAT_TILT_DEG = 0.8
+HEAD_BEAT_NOD_MS = 420.0  # down and back up, its deepest at the vowel's middle
+HEAD_BEAT_MIN_GAP_S = 0.5
 HEAD_NOD_DEG = 1.5  # extra pitch at full speech loudness
 HEAD_NOD_SMOOTHING_MS = 250.0  # time constant of the nod following loudness
 HEAD_PITCH_SMOOTHING_MS = 500.0  # time constant of the lift and tilt following pitch
 HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE = 3.0  # head lifts with rising pitch (raised F0 → chin up)
 HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE = 1.5
+
+# Beats: a vowel is stressed when its loudness or its pitch stands out this much.
+BEAT_MIN_LOUDNESS = 0.8  # of the recent loud level
+BEAT_MIN_SEMITONES = 2.0  # above the speaker's median
