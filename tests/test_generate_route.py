@@ -147,6 +147,8 @@ def test_bad_requests_are_explained(server):
         ({"config": {"fps": 1000}}, "config.fps"),
         ({"config": {"size": 255}}, "config.size"),
         ({"config": {"head_motion": "maybe"}}, "config.head_motion"),
+        ({"config": {"head_motion": "lots"}}, "config.head_motion"),
+        ({"config": {"head_motion": 1.5}}, "config.head_motion"),
     ]
     for extra, field in cases:
         response = _generate(server, "ref.jpg", "speech.wav", **extra)

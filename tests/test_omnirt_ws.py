@@ -129,6 +129,7 @@ def test_protocol_errors_are_answered_and_the_session_survives(server, speech_pc
                 json.dumps({"type": "session.create", "inputs": {"image_b64": "@@@"}})
             )
             seen["bad_config"] = await ask(_create_message({"fps": "fast"}))
+            seen["bad_head_motion"] = await ask(_create_message({"head_motion": "lots"}))
             created = await ask(_create_message({"width": SIZE, "height": SIZE}))
             chunk = created["audio"]["chunk_samples"]
             seen["bad_magic"] = await ask(b"AUDX" + speech_pcm[:chunk].tobytes())
@@ -153,6 +154,8 @@ def test_protocol_errors_are_answered_and_the_session_survives(server, speech_pc
     assert codes["no_image"] == "missing_image"
     assert codes["bad_b64"] == "bad_image_base64"
     assert codes["bad_config"] == "bad_request"
+    assert codes["bad_head_motion"] == "bad_request"
+    assert seen["bad_head_motion"]["message"].startswith("head_motion must be a number")
     assert created["type"] == "session.created"
     assert codes["bad_magic"] == "bad_audio_magic"
     assert codes["short"] == "bad_audio_chunk" and "15360 bytes" in seen["short"]["message"]

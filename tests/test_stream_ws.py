@@ -261,8 +261,9 @@ def test_protocol_errors_leave_the_stream_running(server):
             replies["unknown"] = await ask(json.dumps({"type": "dance"}))
             replies["bad_output"] = await ask(_start(output="gif"))
             replies["bad_size"] = await ask(_start(size=255))
+            replies["bad_head_motion"] = await ask(_start(head_motion="lots"))
             replies["no_image"] = await ask(json.dumps({"type": "start"}))
-            replies["started"] = await ask(_start())
+            replies["started"] = await ask(_start(head_motion=0.25))
             replies["again"] = await ask(_start())
             replies["odd_bytes"] = await ask(bytes(641))
             replies["ping"] = await ask(json.dumps({"type": "ping"}))
@@ -276,6 +277,8 @@ def test_protocol_errors_leave_the_stream_running(server):
     assert codes["unknown"] == "unsupported_message"
     assert codes["bad_output"] == "bad_request" and "output" in replies["bad_output"]["message"]
     assert codes["bad_size"] == "bad_request" and "even" in replies["bad_size"]["message"]
+    assert codes["bad_head_motion"] == "bad_request"
+    assert replies["bad_head_motion"]["message"].startswith("head_motion must be a number")
     assert codes["no_image"] == "missing_image"
     assert replies["started"]["type"] == "started"
     assert codes["again"] == "already_started"

@@ -269,6 +269,7 @@ def test_bad_offers_get_json_errors(server):
     cases["not a photo"] = (offer(sdp=video_sdp, image_b64=not_photo), 422, "bad_input")
     cases["odd size"] = (offer(sdp=video_sdp, size=255), 422, "bad_input")
     cases["huge size"] = (offer(sdp=video_sdp, size=99999), 422, "bad_request")
+    cases["lots of head motion"] = (offer(sdp=video_sdp, head_motion="lots"), 422, "bad_request")
     unauthorised = httpx.post(server.base_url + "/v1/webrtc/offer", json={"sdp": video_sdp})
     cases["no key"] = (unauthorised, 401, "unauthorized")
     for name, (reply, status, code) in cases.items():
@@ -276,6 +277,8 @@ def test_bad_offers_get_json_errors(server):
         assert reply.json()["error"]["code"] == code, (name, reply.text)
         assert reply.json()["error"]["message"], name
     assert "SDP" in cases["no video"][0].json()["error"]["message"]
+    head_motion = cases["lots of head motion"][0].json()["error"]["message"]
+    assert head_motion.startswith("head_motion:") and "from 0" in head_motion, head_motion
     assert len(app_state(server.app).live_sessions) == 0
 
 

@@ -28,6 +28,7 @@ from headcast.server.live.ws_protocol import (
     check_size,
     connection_rate,
     engine_field,
+    head_motion_field,
     input_sample_rate,
     max_message_bytes,
     number,
@@ -204,7 +205,7 @@ async def _create(websocket: WebSocket, message: dict[str, Any], caller: str) ->
         fps=spec.fps,
         output_rate=spec.fps * round(NOMINAL_OUTPUT_RATE_HZ / spec.fps),
         realtime=False,
-        head_motion=bool(options.get("head_motion", True)),
+        head_motion=head_motion_field(options),
         seed=int(number(options, "seed", 0, -(2**31), 2**31 - 1, integer=True)),
         engine=engine,
     )

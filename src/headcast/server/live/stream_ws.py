@@ -39,6 +39,7 @@ from headcast.server.live.ws_protocol import (
     check_size,
     connection_rate,
     engine_field,
+    head_motion_field,
     input_sample_rate,
     max_message_bytes,
     number,
@@ -78,7 +79,7 @@ class StreamOptions:
     sample_rate: int  # of the PCM the client sends
     output_rate: int  # of the PCM / AAC sent back
     jpeg_quality: int
-    head_motion: bool
+    head_motion: float  # 0 (still) to 1
     seed: int
     engine: str | None  # None: the portrait's own
 
@@ -117,7 +118,7 @@ def stream_options(message: dict[str, Any], config: ServerConfig) -> StreamOptio
         sample_rate=rate,
         output_rate=out_rate,
         jpeg_quality=number(message, "jpeg_quality", DEFAULT_JPEG_QUALITY, 10, 100, integer=True),
-        head_motion=bool(message.get("head_motion", True)),
+        head_motion=head_motion_field(message),
         seed=number(message, "seed", 0, -(2**31), 2**31 - 1, integer=True),
         engine=engine_field(message, size_px=size, fps=fps),
     )

@@ -22,9 +22,10 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSession
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from headcast.limits import MAX_SIZE_PX, MIN_SIZE_PX
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.render import DEFAULT_ENGINE, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
@@ -66,13 +67,24 @@ class WebRtcOffer(BaseModel):
         le=MAX_SIZE_PX,
         description="video width and height in pixels (even); default: the server's",
     )
-    head_motion: bool = Field(True, description="sway the head while idle and speaking")
+    head_motion: float = Field(
+        HEAD_MOTION_DEFAULT,
+        ge=0.0,
+        le=1.0,
+        description="how much the head moves while idle and speaking: 0 holds it still, 1 is "
+        "the liveliest; true is the default, false 0",
+    )
     seed: int = Field(0, description="seed for blinks and head sway")
     engine: str | None = Field(
         None,
         description="rendering engine (GET /v1/engines); default: the avatar's own "
         "(enrolled for an enrolled avatar, warp for a photo)",
     )
+
+    @field_validator("head_motion", mode="before")
+    @classmethod
+    def _intensity(cls, value: object) -> float:
+        return head_motion_intensity(value, "head_motion")
 
 
 class WebRtcAnswer(BaseModel):

@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketState
 
 from headcast.errors import HeadcastError, InputError
 from headcast.limits import DEFAULT_SAMPLE_RATE_HZ, MAX_SAMPLE_RATE_HZ, MIN_SAMPLE_RATE_HZ
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.render import DEFAULT_ENGINE, check_engine
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
@@ -168,6 +169,18 @@ def number(
     if not lo <= value <= hi:
         raise ProtocolError("bad_request", f"{name} must be within {lo:g}–{hi:g}, got {value}")
     return int(value) if integer else float(value)
+
+
+def head_motion_field(fields: dict[str, Any]) -> float:
+    """The ``head_motion`` field as an intensity: a number from 0 (still) to 1, or true (the
+    default) / false (still); the default when absent."""
+    value = fields.get("head_motion")
+    if value is None:
+        return HEAD_MOTION_DEFAULT
+    try:
+        return head_motion_intensity(value, "head_motion")
+    except ValueError as exc:
+        raise ProtocolError("bad_request", str(exc)) from None
 
 
 def engine_field(fields: dict[str, Any], *, size_px: int, fps: float) -> str | None:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from headcast.animate import animate
 from headcast.limits import MAX_FPS, MAX_SIZE_PX, MIN_FPS, MIN_SIZE_PX
+from headcast.motion.head_intensity import head_motion_intensity
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.http.media_limits import check_image, check_text
@@ -69,8 +70,8 @@ class GenerateRequest(BaseModel):
     inputs: GenerateInputs
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="fps (5-60), size (even, 128-2048), seed, head_motion (default false); "
-        "others are ignored",
+        description="fps (5-60), size (even, 128-2048), seed, head_motion (0 still to 1 the "
+        "liveliest, or true/false; default 0); others are ignored",
     )
 
 
@@ -115,10 +116,13 @@ async def post_generate(
         raise ApiError(422, "bad_input", "config.size: must be an even number of pixels")
     seed = int(_config_number(body.config, "seed", 0, 0, 2**31 - 1))
     # Each call is rendered on its own, so head sway would restart at every chunk boundary
-    # (a visible nod each second for OpenTalking's 1 s chunks): off unless asked for.
-    head_motion = body.config.get("head_motion", False)
-    if not isinstance(head_motion, bool):
-        raise ApiError(422, "bad_input", "config.head_motion: must be true or false")
+    # (a visible nod each second for OpenTalking's 1 s chunks): still unless asked for.
+    try:
+        head_motion = head_motion_intensity(
+            body.config.get("head_motion", False), "config.head_motion"
+        )
+    except ValueError as exc:
+        raise ApiError(422, "bad_input", str(exc)) from None
     text = check_text(body.inputs.text, "inputs.text", config)
 
     shared = SharedDir(config.shared_dir)

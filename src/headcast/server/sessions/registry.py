@@ -20,6 +20,7 @@ from headcast.limits import DEFAULT_SAMPLE_RATE_HZ
 from headcast.live.backlog import AudioBacklog
 from headcast.live.pool import RemoteSession, SessionFailed, SessionPool
 from headcast.live.protocol import LiveSession
+from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT
 from headcast.render import engine_for
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
@@ -65,13 +66,13 @@ class LiveSessions:
         fps: float | None = None,
         output_rate: int = DEFAULT_SAMPLE_RATE_HZ,
         realtime: bool = True,
-        head_motion: bool = True,
+        head_motion: float = HEAD_MOTION_DEFAULT,
         seed: int = 0,
         engine: str | None = None,
     ) -> RegisteredSession:
         """Analyse the portrait (a photo's bytes or file, or an enrolled avatar's folder; off
         the event loop) and register a new session, drawn by ``engine`` (None: the portrait's
-        own)."""
+        own), its head moving with intensity ``head_motion`` (0 to 1)."""
         async with self._lock:
             if len(self._sessions) >= self.config.max_live_sessions:
                 raise ApiError(

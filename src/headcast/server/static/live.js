@@ -95,7 +95,7 @@ async function start() {
       sdp: pc.localDescription.sdp,
       type: "offer",
       size: Number($("size").value),
-      head_motion: $("head-motion").checked,
+      head_motion: Number($("head-motion").value),
     };
     const file = $("portrait-file").files[0];
     if (file) offer.image_b64 = await readAsDataUrl(file);
