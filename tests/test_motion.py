@@ -67,7 +67,7 @@ def test_blinks_are_natural_and_motion_is_deterministic():
     assert all(n <= 4 for n in lengths)  # closed for at most ~160 ms
     # Real speakers turn a few degrees either way, seldom past 15°.
     yaw = a.controls["head_yaw_deg"]
-    assert 1.0 < yaw.std() and np.abs(yaw).max() < 15.0
+    assert yaw.std() > 1.0 and np.abs(yaw).max() < 15.0
 
 
 def test_no_head_motion_means_still_head():
