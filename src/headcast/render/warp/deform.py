@@ -363,3 +363,56 @@ def head_pivot(landmarks: np.ndarray) -> np.ndarray:
             eyes[2] + T.HEAD_PIVOT_BEHIND_FACE_TO_IOD * iod,
         ]
     )
+
+
+def _signed_areas(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    a, b, c = xy[triangles[:, 0]], xy[triangles[:, 1]], xy[triangles[:, 2]]
+    return (b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]
+
+
+def turning_depth(
+    vertices: np.ndarray,
+    head_weight: np.ndarray,
+    n_landmarks: int,
+    triangles: np.ndarray,
+    rest: np.ndarray,
+) -> np.ndarray:
+    """The depth the head turns with: the mesh's own, eased towards a smooth bowl fitted to it
+    only where a triangle would fold over at the largest turns.
+
+    A warp cannot hide what a turn puts behind a nostril or past the cheek's edge: where a
+    triangle folds over, the picture tears. Flattening just those parts keeps the nose's and
+    the brow's depth, which is what makes a turn read as a turn. ``rest`` is the vertices'
+    displacement of the face at rest, the pose that turns.
+    """
+    xy = vertices[:, :2].astype(np.float64)
+    z = vertices[:, 2].astype(np.float64)
+    lm_xy = xy[:n_landmarks]
+    scale = max(float(np.ptp(lm_xy[:, 0])), 1.0)
+    u = (xy - lm_xy.mean(axis=0)) / scale
+    terms = np.stack(
+        [np.ones(len(u)), u[:, 0], u[:, 1], u[:, 0] ** 2, u[:, 1] ** 2, u[:, 0] * u[:, 1]], 1
+    )
+    coefficients, *_ = np.linalg.lstsq(terms[:n_landmarks], z[:n_landmarks], rcond=None)
+    bowl = terms @ coefficients
+    moving = head_weight > 0
+    bowl[~moving] = z[~moving]
+    tris = triangles[moving[triangles].any(axis=1)]
+    at_rest = xy + rest
+    rest_sign = np.sign(_signed_areas(at_rest, tris))
+    pivot = head_pivot(vertices[:n_landmarks].astype(np.float64))
+    own = np.where(moving, 1.0, 0.0)
+    own[:n_landmarks] = 1.0
+    depth = z.copy()
+    for _ in range(T.TURN_DEPTH_PASSES):
+        depth = own * z + (1.0 - own) * bowl
+        points = np.column_stack([at_rest, depth])
+        folded = np.zeros(len(tris), bool)
+        for yaw in (-T.MAX_TURN_YAW_DEG, T.MAX_TURN_YAW_DEG):
+            for pitch in (-T.MAX_TURN_PITCH_DEG, 0.0, T.MAX_TURN_PITCH_DEG):
+                turned = head_rotation(points, pivot, yaw, pitch, 0.0)
+                folded |= np.sign(_signed_areas(turned, tris)) != rest_sign
+        if not folded.any():
+            break
+        own[np.unique(tris[folded])] *= T.TURN_DEPTH_EASE
+    return depth

@@ -142,6 +142,7 @@ class WarpPlan:
     rest: np.ndarray  # (N, 2) vertex displacements
     bases: dict[str, np.ndarray]  # control name → (N, 2) vertex displacement per unit
     pivot: np.ndarray
+    turn_depth: np.ndarray  # (N,) the depth each vertex turns with
     mouth: MouthLook
     eyes: EyesLook
     seams: SeamLook
@@ -228,6 +229,9 @@ class WarpPlan:
             rest=rest,
             bases=bases,
             pivot=deform.head_pivot(lm),
+            turn_depth=deform.turning_depth(
+                avatar.mesh.vertices, avatar.mesh.head_weight, len(lm), field.triangles, rest
+            ),
             mouth=MouthLook.sample(avatar.image, lm),
             eyes=EyesLook.sample(avatar.image, lm),
             seams=SeamLook.sample(avatar.image, lm),
@@ -262,9 +266,8 @@ class WarpSession:
         if motion.head_yaw_deg or motion.head_pitch_deg or motion.head_roll_deg:
             moved = p.vertices.copy()
             moved[:, :2] += disp
-            turned = deform.head_rotation(
-                moved, p.pivot, motion.head_yaw_deg, motion.head_pitch_deg, motion.head_roll_deg
-            )
+            moved[:, 2] = p.turn_depth
+            turned = deform.head_rotation(moved, p.pivot, *_turn(motion))
             w = p.head_weight[:, None]
             disp = w * (turned - p.vertices[:, :2]) + (1 - w) * disp
         return disp
@@ -309,9 +312,7 @@ class WarpSession:
         # gives the upper jaw's pose without building the displacement a second time.
         jaw = np.zeros((p.n_landmarks, 3))
         jaw[:, :2] = motion.jaw_open * p.bases["jaw_open"][: p.n_landmarks]
-        rotation = deform.head_rotation_matrix(
-            motion.head_yaw_deg, motion.head_pitch_deg, motion.head_roll_deg
-        )
+        rotation = deform.head_rotation_matrix(*_turn(motion))
         upper_jaw = landmarks_now - (jaw @ rotation.T)[:, :2]
         draw_mouth(frame, landmarks_now, upper_jaw, p.mouth, motion.tongue_tip)
         gaze_x = float(np.clip(motion.gaze_x + self.gaze_offset[0], -1.0, 1.0))
@@ -326,6 +327,15 @@ class WarpSession:
 
     def close(self) -> None:
         """Nothing to release; sessions of this engine hold only the shared plan."""
+
+
+def _turn(motion: FaceMotion) -> tuple[float, float, float]:
+    """The head's (yaw, pitch, roll), within what the mesh turns without folding over."""
+    return (
+        float(np.clip(motion.head_yaw_deg, -T.MAX_TURN_YAW_DEG, T.MAX_TURN_YAW_DEG)),
+        float(np.clip(motion.head_pitch_deg, -T.MAX_TURN_PITCH_DEG, T.MAX_TURN_PITCH_DEG)),
+        float(np.clip(motion.head_roll_deg, -T.MAX_TURN_ROLL_DEG, T.MAX_TURN_ROLL_DEG)),
+    )
 
 
 def _premultiplied(rgba: np.ndarray) -> np.ndarray:

@@ -41,6 +41,13 @@ BROW_LIFT_TO_IOD = 0.08  # brow travel at brow_raise = 1, in eye distances
 # Head.
 HEAD_PIVOT_BEHIND_FACE_TO_IOD = 1.2  # rotation centre depth behind the face, in eye distances
 HEAD_PIVOT_BELOW_EYES_TO_IOD = 0.9
+# The largest turn drawn; where part of the face would fold over at these, the depth it
+# turns with is eased towards a smooth bowl, a step at a time.
+MAX_TURN_YAW_DEG = 16.0
+MAX_TURN_PITCH_DEG = 12.0
+MAX_TURN_ROLL_DEG = 12.0
+TURN_DEPTH_PASSES = 16
+TURN_DEPTH_EASE = 0.7  # of the mesh's own depth kept at each pass by a folding vertex
 
 # Backward-map refinement: fixed-point steps inverting the forward displacement field.
 INVERSE_ITERATIONS = 2
