@@ -12,7 +12,8 @@ one's ratio to the real clips' median, pass or fail against the targets, and the
 portrait: one frame every 80 ms over the 2 s where the judge's yaw turns most.
 
 Only ``headcast.animate`` is used from the library, so an older checkout can be measured the
-same way: ``PYTHONPATH=/other/checkout/src .venv/bin/python benchmarks/bench_realism.py``.
+same way: ``PYTHONPATH=/other/checkout/src .venv/bin/python benchmarks/bench_realism.py``;
+photos are analysed afresh each run (an empty ``HEADCAST_CACHE_DIR``).
 
 Run: `.venv/bin/python benchmarks/bench_realism.py [--quick] [--paintings PNG ...]
 [--sheets DIR] [--renders DIR] [--json PATH]`.
@@ -24,6 +25,7 @@ import argparse
 import inspect
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -359,6 +361,9 @@ def main() -> int:
 
     renders: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-realism-") as scratch:
+        # Each photo analysed afresh by the headcast being measured, never read from a cache
+        # another checkout wrote.
+        os.environ["HEADCAST_CACHE_DIR"] = str(Path(scratch) / "cache")
         work = args.renders or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
         for index, portrait in enumerate(portraits_of(args)):
