@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from headcast.face import regions
 from headcast.render.warp import tunables as T
 from headcast.render.warp.outlines import extent, line_y, polygon_coverage, unit
+from headcast.render.warp.sclera import LUMA_WEIGHTS, EyeWhites, sample_eye_whites
 
 MOUTH_BOX_MARGIN_PX = 4
 _UPPER_INNER_LINE = list(regions.UPPER_LIP_INNER_LINE)
@@ -24,7 +25,6 @@ _LOWER_INNER_LINE = list(regions.LOWER_LIP_INNER_LINE)
 # Where the five tooth gaps nearest the middle sit across the arch, as shares of its half width.
 _TOOTH_ARC_SINES = np.sin(np.arange(-2, 3) * T.TOOTH_ARC_RAD)
 TYPICAL_LIP_RGB = (150, 90, 90)  # where the photo shows no lips to sample
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)  # Rec. 601, for RGB
 
 
 @dataclass(frozen=True)
@@ -49,25 +49,42 @@ class MouthLook:
         lip_rgb = lip_colour(image, landmarks)
         cheek_rgb = _cheek_colour(image, landmarks)
         brightness = float(np.clip(cheek_rgb.mean() / 170.0, 0.45, 1.15))
-        teeth_base = np.array([236, 228, 212], np.float32) * brightness * T.TEETH_BRIGHTNESS_TO_SKIN
-        # A little of the skin's tint, as the same light falls on both.
-        teeth = 0.85 * teeth_base + 0.15 * cheek_rgb * (
-            teeth_base.mean() / max(cheek_rgb.mean(), 1.0)
-        )
         # A grey or faded photo gets an equally grey or faded inside of the mouth.
         colourfulness = min(_chroma(lip_rgb) / T.TYPICAL_LIP_CHROMA, 1.0)
+        whites = sample_eye_whites(image, landmarks)
+        if whites is not None and not _plausible_whites(whites, cheek_rgb):
+            whites = None
+        # The colour that white takes under the photo's light: its eye whites (a yellowed
+        # varnish makes them yellow), or, where they cannot be read, neutral.
+        light = np.ones(3, np.float32) if whites is None else _light_colour(whites.rgb)
+        teeth_base = np.array(T.TEETH_RGB, np.float32) * brightness * T.TEETH_BRIGHTNESS_TO_SKIN
+        if whites is None:
+            # A little of the skin's tint, as the same light falls on both.
+            teeth = 0.85 * teeth_base + 0.15 * cheek_rgb * (
+                teeth_base.mean() / max(cheek_rgb.mean(), 1.0)
+            )
+            teeth_rgb = _with_colourfulness(teeth, colourfulness)
+        else:
+            # Enamel under the light the whites are under, hardly lighter than their lit part.
+            luma = min(
+                float(np.dot(teeth_base, LUMA_WEIGHTS)),
+                T.TEETH_MAX_LUMA_TO_WHITES * whites.lit_luma,
+            )
+            tint = _with_colourfulness(np.array(T.ENAMEL_RGB, np.float32), colourfulness) * light
+            teeth_rgb = np.clip(tint * (luma / max(float(np.dot(tint, LUMA_WEIGHTS)), 1.0)), 0, 255)
+            teeth_rgb = teeth_rgb.astype(np.float32)
         source_open = _smooth_mask(opening.astype(np.float32), 0.8)
         gap = _max_gap(landmarks)
         if gap < 2.0:
             source_open[:] = 0.0  # a closed mouth has no interior to reuse
         width = float(np.linalg.norm(landmarks[61, :2] - landmarks[291, :2]))
+        # The lips already carry the photo's light; the red-brown of the inside takes it on.
         cavity = (
-            (0.3 * lip_rgb + 0.7 * np.array(T.CAVITY_BASE_RGB) * brightness)
+            (0.3 * lip_rgb + 0.7 * np.array(T.CAVITY_BASE_RGB) * light * brightness)
             * T.CAVITY_DARKNESS
             * 1.6
         )
         cavity_rgb = _with_colourfulness(cavity, colourfulness)
-        teeth_rgb = _with_colourfulness(teeth, colourfulness)
         palette = np.stack([cavity_rgb, cavity_rgb * T.TONGUE_TO_CAVITY, teeth_rgb], 1)
         return cls(
             cavity_rgb=cavity_rgb,
@@ -97,6 +114,35 @@ def lip_colour(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     if not len(pixels):
         return np.array(TYPICAL_LIP_RGB, np.float32)
     return np.median(pixels, axis=0).astype(np.float32)
+
+
+def _plausible_whites(whites: EyeWhites, cheek_rgb: np.ndarray) -> bool:
+    """Whether what was read as the eye whites is white: an eye's white is lighter and less
+    colourful than the cheeks under the same light. Lid skin, lashes' shadow or an iris that
+    fills the opening read darker, or as colourful as skin."""
+    cheek_luma = max(float(np.dot(cheek_rgb, LUMA_WEIGHTS)), 1.0)
+    return (
+        whites.lit_luma >= T.WHITES_MIN_LUMA_TO_CHEEK * cheek_luma
+        and _chroma(whites.rgb) <= _chroma(cheek_rgb) + T.WHITES_CHROMA_OVER_CHEEK_MAX
+    )
+
+
+def _light_colour(white_rgb: np.ndarray) -> np.ndarray:
+    """The light's colour as a gain per channel (luma 1): what it makes of a white.
+
+    Lights and varnishes tint white along the warm-cold axis (CIE b*) with little red or
+    green (a*): a reddish reading is the lids' skin or the eye's vessels, not the light, so
+    a* is held within a share of b*.
+    """
+    lab = cv2.cvtColor(
+        (np.asarray(white_rgb, np.float32) / 255).reshape(1, 1, 3), cv2.COLOR_RGB2Lab
+    ).reshape(3)
+    a_max = T.LIGHT_RED_GREEN_MAX + T.LIGHT_RED_GREEN_PER_YELLOW * abs(float(lab[2]))
+    lab[1] = np.clip(lab[1], -a_max, a_max)
+    rgb = cv2.cvtColor(lab.reshape(1, 1, 3), cv2.COLOR_Lab2RGB).reshape(3)
+    gain = rgb / max(float(np.dot(rgb, LUMA_WEIGHTS)), 1e-3)
+    gain = np.clip(gain, T.LIGHT_GAIN_RANGE[0], T.LIGHT_GAIN_RANGE[1])
+    return (gain / float(np.dot(gain, LUMA_WEIGHTS))).astype(np.float32)
 
 
 def _chroma(rgb: np.ndarray) -> float:

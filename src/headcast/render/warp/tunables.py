@@ -64,6 +64,19 @@ CAVITY_BASE_RGB = (110, 38, 34)  # a mouth's inside is red-brown whatever the li
 REAL_INTERIOR_MIN_STRETCH = 0.55  # photo's own mouth kept while stretched less than 1/this
 CAVITY_DEPTH_SHADE = 0.6  # how much darker the middle of the cavity is than its rim
 TEETH_BRIGHTNESS_TO_SKIN = 0.78
+TEETH_RGB = (236, 228, 212)  # teeth where the photo's light is not known: a warm white
+ENAMEL_RGB = (242, 238, 230)  # teeth under the light the eye whites show: about their colour
+# Teeth lit at most this much above the eye whites' lit part (luma): the brightest of a
+# photo's own teeth read 1.05, 1.09 and 1.66 times it (obama2, astronaut, and obama, whose
+# whites lie in the brows' shadow); drawn ones far brighter glow in a dim picture.
+TEETH_MAX_LUMA_TO_WHITES = 1.1
+# What is read as the eye whites is taken as the photo's white only while their lit part is
+# at least this light against the cheeks (luma), and they are hardly more colourful.
+WHITES_MIN_LUMA_TO_CHEEK = 0.7
+WHITES_CHROMA_OVER_CHEEK_MAX = 0.05  # (max - min) / max of RGB
+LIGHT_GAIN_RANGE = (0.55, 1.45)  # per channel: no light turns white further from grey
+LIGHT_RED_GREEN_MAX = 3.0  # CIE a* a light may give a white, plus a share of its b*
+LIGHT_RED_GREEN_PER_YELLOW = 0.3
 TYPICAL_LIP_CHROMA = 0.35  # lips less colourful than this make the inside of the mouth greyer
 TONGUE_TO_CAVITY = 1.7
 UPPER_TEETH_HEIGHT_TO_MOUTH_WIDTH = 0.09
