@@ -164,8 +164,7 @@ def test_brows_follow_the_speech_in_a_stream_session(judge, tmp_path):
     # too near: the skin around them lifts with the brows, and blinks move the lids).
     seen = np.array(
         [
-            (m.landmarks[[30, 31, 35], 1].mean() - m.landmarks[17:27, 1].mean())
-            / m.inter_ocular
+            (m.landmarks[[30, 31, 35], 1].mean() - m.landmarks[17:27, 1].mean()) / m.inter_ocular
             for m in measures
         ]
     )
@@ -175,3 +174,39 @@ def test_brows_follow_the_speech_in_a_stream_session(judge, tmp_path):
     # (0.06 at a full raise), and follow the accents' rise and fall.
     assert seen[raised].mean() - seen[np.array(expected) == 0].mean() > 0.01
     assert np.corrcoef(seen, expected)[0, 1] > 0.35
+
+
+def test_the_head_carries_on_from_idle_into_speech_and_back(avatar, recorder):
+    """A live session's idle motion and its turns of speech are made from their own starts:
+    where one hands over to the other, the head eases across instead of jumping."""
+    speech = load_audio(clip_wav("0930"), sample_rate=16_000)
+    samples = speech.samples[: 3 * 16_000]
+    session = Session(avatar, engine=recorder.name, fps=FPS, realtime=True, seed=4)
+
+    async def scenario() -> None:
+        frames = session.frames()
+        shown = 0
+        pushed = False
+        turn_over_at = None
+        async for item in frames:
+            if isinstance(item, SegmentFinished):
+                turn_over_at = shown
+                continue
+            shown += 1
+            if shown == 20 and not pushed:
+                pushed = True
+                for start in range(0, len(samples), 320):
+                    session.push_audio(samples[start : start + 320], 16_000)
+                session.end_segment()
+            if turn_over_at is not None and shown >= turn_over_at + 20:
+                break
+        await frames.aclose()
+        session.close()
+
+    asyncio.run(scenario())
+    head = _columns(recorder.motions)
+    steps = np.abs(np.diff(np.stack([head["head_yaw_deg"], head["head_pitch_deg"],
+                                      head["head_roll_deg"]]), axis=1))  # fmt: skip
+    assert len(recorder.motions) > 3 * FPS
+    # Within a source the head moves at most about a degree a frame (a nod at 25 fps).
+    assert steps.max() < 1.6, steps.max(axis=1)

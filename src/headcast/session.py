@@ -25,6 +25,7 @@ import soxr
 
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
+from headcast.motion.handover import HeadHandover
 from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.motion.idle import IdleMotion
 from headcast.motion.live import DEFAULT_LOOKAHEAD_MS
@@ -110,6 +111,7 @@ class Session:
         self.capabilities.check(engine, size_px=max(height, width), fps=fps, live=realtime)
         self._frames = FramePipeline(chosen.start(avatar), self.capabilities, fps)
         self._idle = IdleMotion(seed, intensity)
+        self._handover = HeadHandover(fps)
         self._lookahead_ms = lookahead_ms
         self._head_motion = intensity
         self._fast_phones = fast_phones
@@ -295,6 +297,9 @@ class Session:
                     continue
                 request, audio, segment = item
                 self._showing_speech = segment is not None
+                if isinstance(request, FaceMotion):
+                    # Idle and each turn make their motion from their own start.
+                    request = self._handover(request, segment)
                 self._frames.ask(request, audio, segment)
         finally:
             self._frames.close()

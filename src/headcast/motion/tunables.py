@@ -81,6 +81,8 @@ HEAD_BEAT_TURN_DEG = 1.0  # at most, either way, with it
 HEAD_BEAT_TILT_DEG = 0.8
 HEAD_BEAT_NOD_MS = 420.0  # down and back up, its deepest at the vowel's middle
 HEAD_BEAT_MIN_GAP_S = 0.5
+# A live stream's head eases from one source of motion (idle, a turn of speech) to the next.
+HEAD_HANDOVER_MS = 700.0
 HEAD_NOD_DEG = 1.5  # extra pitch at full speech loudness
 HEAD_NOD_SMOOTHING_MS = 250.0  # time constant of the nod following loudness
 HEAD_PITCH_SMOOTHING_MS = 500.0  # time constant of the lift and tilt following pitch
