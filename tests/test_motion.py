@@ -147,3 +147,42 @@ def test_a_blink_closes_and_reopens_smoothly_at_any_moment():
     values = [blink_closure(float(t)) for t in np.linspace(-0.05, 0.4, 45001)]
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values)
     assert max(values) == 1.0 and values[0] == values[-1] == 0.0
+
+
+def test_blinks_stay_off_stressed_syllables_and_the_head_nods_on_them():
+    """Over the five recordings with their reference phones: the lids are seldom shut on a
+    stressed vowel (far less often than blinks at random times would be; a vowel heard only
+    after a blink has begun cannot be avoided), and the head dips (chin down) around stressed
+    vowels more than elsewhere."""
+    from headcast.motion.accents import BeatFinder
+    from headcast.motion.prosody import STEP_SAMPLES, ProsodyStream
+
+    shut_on_stress = shut = stressed_frames = frames = 0
+    nod_on, nod_off = [], []
+    for clip in CLIPS:
+        track, audio = _track(clip)
+        prosody = ProsodyStream()
+        samples = load_audio(clip_wav(clip), sample_rate=16_000).samples
+        prosody.push(samples[: len(samples) // STEP_SAMPLES * STEP_SAMPLES])
+        beats = BeatFinder().hear(track, audio.duration_s, prosody.loudness, prosody.semitones)
+        stressed = [b for b in beats if b.strength > 0]
+        assert stressed, clip
+        for seed in range(3):
+            motion = build_motion(track, audio, FPS, seed=seed)
+            times = np.arange(motion.n_frames) / FPS
+            on = np.zeros(motion.n_frames, bool)
+            for beat in stressed:
+                on |= (times >= beat.start_s) & (times < beat.end_s)
+            closed = motion.controls["blink"] > 0.99
+            shut_on_stress += int((closed & on).sum())
+            shut += int(closed.sum())
+            stressed_frames += int(on.sum())
+            frames += motion.n_frames
+            # The pitch's change over the vowel: nods push it up (chin down) against the drift.
+            pitch = motion.controls["head_pitch_deg"]
+            rise = np.diff(pitch, prepend=pitch[0])
+            nod_on.append(rise[on].mean())
+            nod_off.append(rise[~on].mean())
+    at_random = shut * stressed_frames / frames
+    assert shut > 30 and shut_on_stress <= 0.4 * at_random, (shut_on_stress, at_random)
+    assert np.mean(nod_on) > np.mean(nod_off)

@@ -21,7 +21,7 @@ class Beat:
 
     start_s: float
     end_s: float
-    strength: float  # 0 … 1: how far the vowel's loudness or pitch stands out
+    strength: float  # 0 … 1: how far the vowel stands out (see ``stress``)
     phrase_start: bool = False
 
 
@@ -36,7 +36,6 @@ class BeatFinder:
         self, track: PhoneTrack, heard_s: float, loudness: StepsOf, semitones: StepsOf
     ) -> list[Beat]:
         """The beats among the phones complete by ``heard_s`` not reported before."""
-        rate = T.CURVE_RATE_HZ
         beats: list[Beat] = []
         for phone in track.phones:
             if phone.start_s <= self._last_s:
@@ -53,14 +52,35 @@ class BeatFinder:
                 self._silence_since_s = None
             if phone.label not in VOWELS:
                 continue
-            a = int(phone.start_s * rate)
-            b = max(int(phone.end_s * rate), a + 1)
-            loud = float(np.max(loudness(a, b)))
-            pitch = float(np.max(semitones(a, b)))
-            strength = max(
-                (loud - T.BEAT_MIN_LOUDNESS) / (1.0 - T.BEAT_MIN_LOUDNESS),
-                (pitch - T.BEAT_MIN_SEMITONES) / T.BEAT_MIN_SEMITONES,
-            )
+            strength = stress(phone.start_s, phone.end_s, loudness, semitones)
             if strength > 0:
-                beats.append(Beat(phone.start_s, phone.end_s, min(strength, 1.0)))
+                beats.append(Beat(phone.start_s, phone.end_s, strength))
         return beats
+
+
+def stressed_vowels_under_way(
+    track: PhoneTrack, now_s: float, heard_s: float, loudness: StepsOf, semitones: StepsOf
+) -> list[tuple[float, float]]:
+    """(start, end) of the vowels between ``now_s`` and ``heard_s`` that stand out so far, a
+    vowel still going on ending at ``heard_s``: what a blink starting now would land on."""
+    return [
+        (phone.start_s, min(phone.end_s, heard_s))
+        for phone in track.phones
+        if phone.label in VOWELS
+        and phone.end_s > now_s
+        and phone.start_s < heard_s
+        and stress(phone.start_s, min(phone.end_s, heard_s), loudness, semitones) > 0
+    ]
+
+
+def stress(start_s: float, end_s: float, loudness: StepsOf, semitones: StepsOf) -> float:
+    """How far a vowel stands out, 0 (not at all) … 1: loud, and pitched above the speaker's
+    usual (most vowels of running speech are near the loud level; pitch marks the stress)."""
+    rate = T.CURVE_RATE_HZ
+    a = int(start_s * rate)
+    b = max(int(end_s * rate), a + 1)
+    loud = float(np.max(loudness(a, b)))
+    pitch = float(np.max(semitones(a, b)))
+    if loud < T.BEAT_MIN_LOUDNESS or pitch < T.BEAT_MIN_SEMITONES:
+        return 0.0
+    return float(min(0.5 + 0.5 * (pitch - T.BEAT_MIN_SEMITONES) / T.BEAT_MIN_SEMITONES, 1.0))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from headcast.motion import tunables as T
-from headcast.motion.accents import BeatFinder
+from headcast.motion.accents import BeatFinder, stressed_vowels_under_way
 from headcast.motion.blinks import Blinks
 from headcast.motion.brows import BrowAccents
 from headcast.motion.face_motion import FaceMotion
@@ -86,9 +86,10 @@ class MotionBuilder:
         self._hear_pause(local, t, horizon_s)
         self._brows.hear(local, horizon_s, t, prosody.semitones)
         beats = self._beats.hear(local, horizon_s, prosody.loudness, prosody.semitones)
-        for beat in beats:
-            if beat.strength > 0:
-                self._blinks.avoid(beat.start_s, beat.end_s)
+        for start_s, end_s in stressed_vowels_under_way(
+            local, t, horizon_s, prosody.loudness, prosody.semitones
+        ):
+            self._blinks.avoid(start_s, end_s)
         step = int(t * rate)
         if self.head_motion:
             self._head.hear(beats, t)

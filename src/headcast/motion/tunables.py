@@ -68,15 +68,15 @@ HEAD_MOTION_DEFAULT = 0.6
 # (yaw, pitch, roll) spreads; an independent landmark model on real footage finds a median
 # speaker's head at 2.7° of roll and nose offsets from the eyes of 0.049 (yaw) and 0.044
 # (pitch) eye distances, about 5° and 4.4° of turn on a portrait's mesh.
-HEAD_DRIFT_DEG = (7.5, 4.2, 3.6)  # amplitude of the slow drift, while speaking or idle
+HEAD_DRIFT_DEG = (7.5, 5.6, 4.2)  # amplitude of the slow drift, while speaking or idle
 HEAD_DRIFT_PERIOD_S = 6.0  # typical period of the drift
-HEAD_POSTURE_DEG = (6.5, 3.8, 2.8)  # spread of the posture taken at each phrase start
+HEAD_POSTURE_DEG = (6.5, 4.5, 3.0)  # spread of the posture taken at each phrase start
 HEAD_POSTURE_LEAD_MS = 150.0  # the head moves this long before the phrase starts
 HEAD_POSTURE_MOVE_MS = 650.0
 HEAD_SETTLE_AFTER_S = 1.2  # a pause this long lets the posture ease back
 HEAD_SETTLE_MS = 1500.0
 HEAD_SETTLE_SHARE = 0.35  # of the posture kept after each settling move
-HEAD_BEAT_NOD_DEG = 3.2  # nod on a full-strength stressed syllable (chin down)
+HEAD_BEAT_NOD_DEG = 4.0  # nod on a full-strength stressed syllable (chin down)
 HEAD_BEAT_TURN_DEG = 1.0  # at most, either way, with it
 HEAD_BEAT_TILT_DEG = 0.8
 HEAD_BEAT_NOD_MS = 420.0  # down and back up, its deepest at the vowel's middle
@@ -89,6 +89,7 @@ HEAD_PITCH_SMOOTHING_MS = 500.0  # time constant of the lift and tilt following 
 HEAD_PITCH_FOLLOWS_F0_DEG_PER_OCTAVE = 3.0  # head lifts with rising pitch (raised F0 → chin up)
 HEAD_TILT_FOLLOWS_F0_DEG_PER_OCTAVE = 1.5
 
-# Beats: a vowel is stressed when its loudness or its pitch stands out this much.
-BEAT_MIN_LOUDNESS = 0.8  # of the recent loud level
+# Beats: a vowel is stressed when it is loud and pitched above the speaker's usual (a quarter
+# to a third of the vowels of the LibriVox readings).
+BEAT_MIN_LOUDNESS = 0.85  # of the recent loud level
 BEAT_MIN_SEMITONES = 2.0  # above the speaker's median
