@@ -1,7 +1,7 @@
 """Lip-sync and identity quality of rendered videos, judged by an independent model (dlib).
 
-For every portrait × LibriVox recording: render with the transcript (head motion off), decode
-the video, and measure with dlib's 68-point landmarks and face embedding (see
+For every portrait × LibriVox recording: render with the transcript (head motion as chosen,
+off by default so that the lips are judged on a still head), decode the video, and measure with dlib's 68-point landmarks and face embedding (see
 ARCHITECTURE.md, "How quality is measured"). Run: `.venv/bin/python benchmarks/bench_quality.py
 [photo ...]` (default: the four bundled portraits).
 """
@@ -72,6 +72,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument(
+        "--head-motion",
+        type=float,
+        default=0.0,
+        help="head-motion intensity of the renders, 0 (still, the default) to 1",
+    )
+    parser.add_argument(
         "portraits",
         nargs="*",
         type=Path,
@@ -101,7 +107,7 @@ def main() -> None:
                     out,
                     text=clip_text(clip),
                     size=args.size,
-                    head_motion=False,
+                    head_motion=args.head_motion,
                     check_reference=False,
                 )
                 rows.append(judge_clip(judge, out, clip, ref_embedding))
