@@ -137,7 +137,9 @@ def test_without_head_motion_the_recorded_head_holds_still(
             prepare_portrait(grid_avatar, 256, head_motion=head_motion)
         )
         frames = [session.render(FaceMotion()) for _ in range(100)]
-        points = np.array([m.landmarks[27:31].mean(0) for m in judge.track(frames) if m is not None])
+        points = np.array(
+            [m.landmarks[27:31].mean(0) for m in judge.track(frames) if m is not None]
+        )
         return float(np.linalg.norm(points.std(0)))
 
     moving, still = nose_spread(1.0), nose_spread(0.0)
