@@ -68,9 +68,9 @@ HEAD_MOTION_DEFAULT = 0.6
 # (yaw, pitch, roll) spreads; an independent landmark model on real footage finds a median
 # speaker's head at 2.7° of roll and nose offsets from the eyes of 0.049 (yaw) and 0.044
 # (pitch) eye distances, about 5° and 4.4° of turn on a portrait's mesh.
-HEAD_DRIFT_DEG = (8.0, 7.0, 5.0)  # amplitude of the slow drift, while speaking or idle
+HEAD_DRIFT_DEG = (8.0, 8.0, 5.0)  # amplitude of the slow drift, while speaking or idle
 HEAD_DRIFT_PERIOD_S = 6.0  # typical period of the drift
-HEAD_POSTURE_DEG = (6.5, 5.5, 3.5)  # spread of the posture taken at each phrase start
+HEAD_POSTURE_DEG = (6.5, 6.5, 3.5)  # spread of the posture taken at each phrase start
 HEAD_POSTURE_LEAD_MS = 150.0  # the head moves this long before the phrase starts
 HEAD_POSTURE_MOVE_MS = 650.0
 HEAD_SETTLE_AFTER_S = 1.2  # a pause this long lets the posture ease back
