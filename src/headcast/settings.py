@@ -24,6 +24,11 @@ TTS_MODEL = "HEADCAST_TTS_MODEL"
 TTS_TIMEOUT = "HEADCAST_TTS_TIMEOUT"
 TTS_RETRIES = "HEADCAST_TTS_RETRIES"
 MAX_ENROL_S = "HEADCAST_MAX_ENROL_S"
+ENGINE = "HEADCAST_ENGINE"
+ENGINE_URL = "HEADCAST_ENGINE_URL"
+ENGINE_API_KEY = "HEADCAST_ENGINE_API_KEY"
+ENGINE_MODEL = "HEADCAST_ENGINE_MODEL"
+ENGINE_TIMEOUT = "HEADCAST_ENGINE_TIMEOUT"
 
 DEFAULT_MAX_TEXT_CHARS = 5000
 DEFAULT_TTS = "builtin"
@@ -31,6 +36,8 @@ DEFAULT_TTS_MODEL = "tts-1"
 DEFAULT_TTS_TIMEOUT_S = 60.0
 DEFAULT_TTS_RETRIES = 2
 DEFAULT_MAX_ENROL_S = 600.0
+DEFAULT_ENGINE_MODEL = "soulx-flashhead-1.3b"
+DEFAULT_ENGINE_TIMEOUT_S = 30.0
 
 
 class SettingError(InputError):
@@ -116,3 +123,29 @@ def tts_timeout_s() -> float:
 def tts_retries() -> int:
     """How often a failed TTS request is tried again."""
     return _whole_number(TTS_RETRIES, DEFAULT_TTS_RETRIES, minimum=0)
+
+
+def engine() -> str:
+    """The engine named for every render when none is asked for; "" leaves the choice to the
+    avatar (warp for a photo, enrolled for an enrolled avatar)."""
+    return _raw(ENGINE)
+
+
+def engine_url() -> str:
+    """Where a remote engine's server listens (``ws://…`` or ``http://…``); "" for none."""
+    return _raw(ENGINE_URL)
+
+
+def engine_api_key() -> str:
+    """The key a remote engine's server is sent; "" for none."""
+    return _raw(ENGINE_API_KEY)
+
+
+def engine_model() -> str:
+    """The model a remote engine's server is asked to run."""
+    return _raw(ENGINE_MODEL) or DEFAULT_ENGINE_MODEL
+
+
+def engine_timeout_s() -> float:
+    """How long a remote engine waits for its server to answer, in seconds."""
+    return _positive_number(ENGINE_TIMEOUT, DEFAULT_ENGINE_TIMEOUT_S)
