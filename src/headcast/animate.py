@@ -27,8 +27,9 @@ from headcast.motion.face_motion import FaceMotion
 from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, PlanningSession, get_engine
-from headcast.render.capabilities import EngineInput
-from headcast.render.registry import check_engine, engine_for
+from headcast.render.capabilities import EngineInput, EngineKind
+from headcast.render.registry import check_engine, engine_capabilities, engine_for
+from headcast.speech_fed_video import write_speech_fed_video
 from headcast.video import VideoWriter
 
 log = logging.getLogger(__name__)
@@ -187,8 +188,12 @@ def animate(
         raise InputError(str(exc)) from None
     enrolled = enrolled_folder(image)
     engine = engine_for(image, engine)
-    # A file is drawn from FaceMotion: an engine fed the speech itself renders in a session.
-    check_engine(engine, size_px=size, fps=fps, live=False, fed=EngineInput.MOTION)
+    # A file is drawn from FaceMotion, or by a remote engine from the speech itself; a local
+    # engine fed the speech renders in a session.
+    capabilities = engine_capabilities(engine)
+    from_speech = capabilities.kind is EngineKind.REMOTE and capabilities.input is EngineInput.AUDIO
+    fed = None if from_speech else EngineInput.MOTION
+    check_engine(engine, size_px=size, fps=fps, live=False, fed=fed)
     stages: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -227,6 +232,23 @@ def animate(
         started = time.perf_counter()
         session = renderer.start(avatar)
         return _Face(avatar, session, face_s, time.perf_counter() - started)
+
+    if from_speech:
+        face = prepare_face()
+        n_frames = frame_count(audio_duration_s, fps)
+        stages["face"], stages["render_setup"] = face.seconds, face.render_setup_s
+        stages["render"], stages["encode"] = write_speech_fed_video(
+            face.session, capabilities, speech, n_frames, out_path, size, fps, progress
+        )
+        return AnimateResult(
+            output=out_path,
+            n_frames=n_frames,
+            fps=fps,
+            audio_duration_s=audio_duration_s,
+            faces_found=face.avatar.faces_found,
+            stage_seconds=stages,
+            wall_seconds=time.perf_counter() - started,
+        )
 
     # The photo is analysed and the renderer set up while the motion is made (the two share
     # nothing), truly side by side when the motion comes from the worker: in this process the
