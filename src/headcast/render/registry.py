@@ -28,6 +28,7 @@ ENROLLED_ENGINE = "enrolled"  # the default for an avatar enrolled from a video
 _BUILT_IN = {
     DEFAULT_ENGINE: "headcast.render.warp:WarpEngine",
     ENROLLED_ENGINE: "headcast.render.enrolled:EnrolledEngine",
+    "omnirt-http": "headcast.render.remote.http_generate:OmniRtHttpEngine",
 }
 # An engine that declares nothing is taken for what the first engines were: motion-driven.
 _UNDECLARED = EngineCapabilities(kind=EngineKind.MOTION)

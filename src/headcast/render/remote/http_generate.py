@@ -1,0 +1,404 @@
+"""The "omnirt-http" engine: frames made by an OmniRT server's ``POST /v1/generate``
+(``task: audio2video``), for servers that offer only fragment generation, as OpenTalking's
+FlashHead HTTP backend uses them. For files only: a fragment comes back whole, seconds later.
+
+Each frame's speech is gathered into fragments of ``FRAGMENT_S``; a few fragments are in flight
+at once over one keep-alive client, so a fast server is not left waiting on round trips. The
+portrait and each fragment's speech go inline as ``data:`` URIs; the answer's video (a file the
+server wrote where this host reads it, or a URL) is decoded and its frames complete the
+futures in order. The last fragment is padded with silence to the full length (a server may
+render fixed lengths only) and the padding's frames are dropped. A/V offset 0: frame ``i`` of a
+fragment is drawn from that fragment's speech at ``i / fps``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import wave
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import av
+import cv2
+import httpx
+import numpy as np
+
+from headcast.errors import HeadcastError, InputError
+from headcast.face.avatar import Avatar
+from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
+from headcast.render.engine import FrameRequest
+from headcast.render.frame_audio import FrameAudio
+from headcast.render.remote.endpoint import RemoteEndpoint
+
+ENGINE_NAME = "omnirt-http"
+GENERATE_PATH = "/v1/generate"
+TASK = "audio2video"
+AUDIO_RATE_HZ = 16_000  # FlashHead's wav2vec input rate
+FRAGMENT_S = 1.0  # OpenTalking's FlashHead fragment: frame_num = fps frames
+FRAGMENTS_IN_FLIGHT = 3
+# Fragments queued behind those in flight before submit waits: bounds memory when the
+# server is slower than the frames are asked for.
+FRAGMENTS_QUEUED = 3
+# A partial fragment goes out once no frame has been handed over for this long (the end of
+# the speech, when the caller does not call flush).
+FLUSH_IDLE_S = 0.25
+CONNECT_TIMEOUT_S = 10.0
+
+
+class HttpEngineError(HeadcastError):
+    """The generation server failed: one line naming it and what happened."""
+
+
+@dataclass
+class _Fragment:
+    """Frames' speech gathered for one request, and the futures its frames complete."""
+
+    samples: list[np.ndarray] = field(default_factory=list)
+    futures: list[Future[np.ndarray]] = field(default_factory=list)
+
+    @property
+    def n_samples(self) -> int:
+        return sum(len(s) for s in self.samples)
+
+
+class OmniRtHttpEngine:
+    """Renders on the OmniRT server the ``HEADCAST_ENGINE_*`` settings name, or ``endpoint``."""
+
+    name = ENGINE_NAME
+    capabilities = EngineCapabilities(
+        kind=EngineKind.REMOTE,
+        remote_input=EngineInput.AUDIO,
+        audio_rate_hz=AUDIO_RATE_HZ,
+        live=False,
+        frame_latency_ms=FRAGMENT_S * 1000 * (FRAGMENTS_IN_FLIGHT + 1),
+        description="an OmniRT server's POST /v1/generate (audio2video), a fragment at a time",
+    )
+
+    def __init__(self, endpoint: RemoteEndpoint | None = None) -> None:
+        self.endpoint = endpoint
+
+    def start(self, avatar: Avatar) -> HttpGenerateSession:
+        endpoint = self.endpoint or RemoteEndpoint.from_settings()
+        return HttpGenerateSession(endpoint, avatar)
+
+
+def generate_url(endpoint: RemoteEndpoint) -> str:
+    """The endpoint's ``/v1/generate`` URL: its own when it names one, else under its root."""
+    parts = urlsplit(endpoint.url)
+    if parts.scheme not in ("http", "https"):
+        raise InputError(
+            f"engine '{ENGINE_NAME}' needs an http:// or https:// URL, got '{endpoint.server}'"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, _named(parts.path), parts.query, ""))
+
+
+def _named(url_or_path: str) -> str:
+    """``url_or_path`` ending in ``/v1/generate``."""
+    trimmed = url_or_path.rstrip("/")
+    return trimmed if trimmed.endswith(GENERATE_PATH) else trimmed + GENERATE_PATH
+
+
+class HttpGenerateSession:
+    """One avatar on the server: frames' speech in via ``submit``, their frames back in order."""
+
+    def __init__(self, endpoint: RemoteEndpoint, avatar: Avatar) -> None:
+        self._url = generate_url(endpoint)
+        self._server = _named(endpoint.server)
+        self._model = endpoint.model
+        self._config: Mapping[str, Any] = endpoint.config
+        self._timeout_s = endpoint.timeout_s
+        self._size = avatar.size_px
+        self._image_uri = _data_uri("image/png", _png(avatar.image))
+        headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(
+                endpoint.timeout_s, connect=min(CONNECT_TIMEOUT_S, endpoint.timeout_s)
+            ),
+            limits=httpx.Limits(
+                max_connections=FRAGMENTS_IN_FLIGHT, max_keepalive_connections=FRAGMENTS_IN_FLIGHT
+            ),
+        )
+        self._requests = ThreadPoolExecutor(FRAGMENTS_IN_FLIGHT, thread_name_prefix="omnirt-http")
+        self._room = threading.BoundedSemaphore(FRAGMENTS_IN_FLIGHT + FRAGMENTS_QUEUED)
+        self._lock = threading.Lock()
+        self._pending = _Fragment()
+        self._fragment_frames: int | None = None  # set from the first frame's length
+        self._in_flight = 0  # fragments sent and not yet answered
+        self._fps: float | None = None
+        self._failure: HttpEngineError | None = None
+        self._idle_timer: threading.Timer | None = None
+        self._closed = False
+
+    def submit(self, request: FrameRequest) -> Future[np.ndarray]:
+        if not isinstance(request, FrameAudio):
+            raise TypeError(
+                f"engine '{ENGINE_NAME}' is fed FrameAudio, not {type(request).__name__}"
+            )
+        future: Future[np.ndarray] = Future()
+        with self._lock:
+            if self._failure is not None:
+                future.set_exception(self._failure)
+                return future
+            if self._closed:
+                raise RuntimeError("submit after close")
+            if self._fragment_frames is None:
+                self._fragment_frames = self._frames_per_fragment(len(request.samples))
+            self._pending.samples.append(np.asarray(request.samples, np.float32))
+            self._pending.futures.append(future)
+            full = len(self._pending.futures) >= self._fragment_frames
+            fragment = self._take_pending() if full else None
+            self._arm_idle_flush()
+        if fragment is not None:
+            self._send(fragment)
+        return future
+
+    def flush(self) -> None:
+        """Send the frames gathered so far now, padded to a full fragment: the speech ended."""
+        with self._lock:
+            fragment = self._take_pending()
+        if fragment is not None:
+            self._send(fragment)
+
+    def _flush_if_idle(self) -> None:
+        # Frames still on their way may be what the caller waits for before handing over
+        # more: the fragment is completed by later frames rather than sent short.
+        with self._lock:
+            if self._in_flight:
+                return
+        self.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            dropped = self._take_pending()
+        if dropped is not None:
+            for future in dropped.futures:
+                future.cancel()
+        self._requests.shutdown(wait=False, cancel_futures=True)
+        # Requests under way finish (or time out) in their threads; the client is closed after.
+        threading.Thread(target=self._close_client, daemon=True).start()
+
+    def _close_client(self) -> None:
+        self._requests.shutdown(wait=True)
+        self._client.close()
+
+    def _frames_per_fragment(self, frame_samples: int) -> int:
+        """The fragment's length in frames: the server's ``frame_num`` where the configuration
+        gives it, else ``FRAGMENT_S`` of frames ``frame_samples`` long."""
+        given = self._config.get("frame_num")
+        if isinstance(given, int) and not isinstance(given, bool) and given > 0:
+            return given
+        return max(1, round(FRAGMENT_S * AUDIO_RATE_HZ / max(frame_samples, 1)))
+
+    def _take_pending(self) -> _Fragment | None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if not self._pending.futures:
+            return None
+        fragment, self._pending = self._pending, _Fragment()
+        self._in_flight += 1
+        if self._fps is None:
+            # The frame rate is not handed to engines: it is the frames' length in samples.
+            self._fps = round(len(fragment.futures) * AUDIO_RATE_HZ / fragment.n_samples, 3)
+        return fragment
+
+    def _arm_idle_flush(self) -> None:
+        """(Re)start the wait after which gathered frames go out short (lock held)."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._pending.futures and not self._closed:
+            self._idle_timer = threading.Timer(FLUSH_IDLE_S, self._flush_if_idle)
+            self._idle_timer.daemon = True
+            self._idle_timer.start()
+
+    def _fragment_done(self) -> None:
+        self._room.release()
+        with self._lock:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._arm_idle_flush()
+
+    def _send(self, fragment: _Fragment) -> None:
+        self._room.acquire()
+        try:
+            job = self._requests.submit(self._render, fragment)
+        except RuntimeError:  # closed meanwhile
+            self._fragment_done()
+            for future in fragment.futures:
+                future.cancel()
+            return
+        job.add_done_callback(lambda _: self._fragment_done())
+
+    def _render(self, fragment: _Fragment) -> None:
+        if all(f.cancelled() for f in fragment.futures):
+            return
+        try:
+            if self._failure is not None:
+                raise self._failure
+            frames = self._generate(fragment)
+        except Exception as exc:  # whatever it is, the frames waiting for it must hear of it
+            if isinstance(exc, HttpEngineError):
+                with self._lock:
+                    self._failure = self._failure or exc
+            for future in fragment.futures:
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(exc)
+            return
+        for future, frame in zip(fragment.futures, frames, strict=False):
+            if future.set_running_or_notify_cancel():
+                future.set_result(frame)
+
+    def _generate(self, fragment: _Fragment) -> list[np.ndarray]:
+        assert self._fragment_frames is not None
+        speech = np.concatenate(fragment.samples)
+        wanted = len(fragment.futures)
+        padded_frames = max(self._fragment_frames, wanted)
+        full = round(padded_frames * AUDIO_RATE_HZ / (self._fps or 1.0))
+        if len(speech) < full:
+            speech = np.concatenate([speech, np.zeros(full - len(speech), np.float32)])
+        body = {
+            "task": TASK,
+            "model": self._model,
+            "inputs": {"image": self._image_uri, "audio": _data_uri("audio/wav", _wav(speech))},
+            "config": {**self._config, "fps": self._fps, "size": self._size},
+        }
+        answer = self._post(body)
+        video = self._fetch_video(answer)
+        frames = self._decode(video, wanted)
+        if len(frames) < wanted:
+            raise self._error(
+                f"sent {len(frames)} frames for {wanted / (self._fps or 1.0):.2f} s of speech "
+                f"({wanted} frames)"
+            )
+        return frames[:wanted]
+
+    def _post(self, body: dict[str, Any]) -> Any:
+        try:
+            response = self._client.post(self._url, json=body)
+        except httpx.ConnectError as exc:
+            raise self._error(f"cannot be reached ({_reason(exc)})") from None
+        except httpx.TimeoutException:
+            raise self._error(f"did not answer within {self._timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise self._error(f"failed: {_reason(exc)}") from None
+        if response.status_code != 200:
+            raise self._error(f"answered HTTP {response.status_code}: {_detail(response)}")
+        try:
+            return response.json()
+        except ValueError:
+            raise self._error("answered with something that is not JSON") from None
+
+    def _fetch_video(self, answer: Any) -> bytes:
+        where = _video_location(answer)
+        if where is None:
+            raise self._error("answered without a video among its outputs")
+        if where.startswith(("http://", "https://")):
+            try:
+                response = self._client.get(where)
+            except httpx.TimeoutException:
+                raise self._error(f"did not send its video within {self._timeout_s:g} s") from None
+            except httpx.HTTPError as exc:
+                raise self._error(f"failed to send its video: {_reason(exc)}") from None
+            if response.status_code != 200:
+                raise self._error(f"answered HTTP {response.status_code} for its video {where}")
+            return response.content
+        path = Path(where.removeprefix("file://"))
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise self._error(
+                f"wrote its video to {where}, which this host cannot read ({exc.strerror}): "
+                "mount the server's output folder at the same path"
+            ) from None
+
+    def _decode(self, video: bytes, wanted: int) -> list[np.ndarray]:
+        frames: list[np.ndarray] = []
+        try:
+            with av.open(io.BytesIO(video), mode="r") as container:
+                for frame in container.decode(video=0):
+                    frames.append(self._fit(frame.to_ndarray(format="rgb24")))
+                    if len(frames) >= wanted:
+                        break
+        except (av.FFmpegError, ValueError, IndexError) as exc:
+            raise self._error(f"sent a video that cannot be decoded ({exc})") from None
+        return frames
+
+    def _fit(self, frame: np.ndarray) -> np.ndarray:
+        """The frame as the avatar's square: a taller or wider one is cropped about its centre."""
+        h, w = frame.shape[:2]
+        if (h, w) == (self._size, self._size):
+            return frame
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        square = frame[top : top + side, left : left + side]
+        return cv2.resize(square, (self._size, self._size), interpolation=cv2.INTER_AREA)
+
+    def _error(self, what: str) -> HttpEngineError:
+        return HttpEngineError(f"engine '{ENGINE_NAME}': the server {self._server} {what}")
+
+
+def _video_location(answer: Any) -> str | None:
+    """Where the answer's video is: the first output of kind video (or the first output) with
+    a ``path`` or ``url``."""
+    outputs = answer.get("outputs") if isinstance(answer, dict) else None
+    if not isinstance(outputs, list):
+        return None
+    items = [o for o in outputs if isinstance(o, dict)]
+    items.sort(key=lambda o: o.get("kind", "video") != "video")
+    for item in items:
+        for key in ("url", "path"):
+            value = item.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def _detail(response: httpx.Response) -> str:
+    """The server's own one-line reason, where it gave one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "no reason given"
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail"))
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        if error:
+            return " ".join(str(error).split())[:200]
+    return response.reason_phrase or "no reason given"
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _png(image_rgb: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("the portrait could not be encoded")
+    return encoded.tobytes()
+
+
+def _wav(samples: np.ndarray) -> bytes:
+    pcm = np.clip(np.rint(samples * 32767), -32768, 32767).astype("<i2")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(AUDIO_RATE_HZ)
+        w.writeframes(pcm.tobytes())
+    return out.getvalue()

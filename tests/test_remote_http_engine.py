@@ -1,0 +1,170 @@
+"""The "omnirt-http" engine: headcast's own ``POST /v1/generate`` on loopback is the remote that
+renders a file fragment by fragment; the independent judge checks the video; faults give one
+clear line naming the server and leave no file."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from headcast.animate import animate
+from headcast.enrol.portrait import prepare_portrait
+from headcast.render import get_engine
+from headcast.render.frame_audio import silent_frame
+from headcast.render.remote import RemoteEndpoint
+from headcast.render.remote.http_generate import FRAGMENT_S, HttpEngineError, OmniRtHttpEngine
+from quality import lipsync
+from quality.video import read_video
+from tests.conftest import SAMPLES, clip_wav, reference_phones
+from tests.support.servers import free_port, server_fixture
+
+FPS = 25
+SIZE = 256
+CLIP = "0890"  # 5.3 s: six fragments, the last one padded
+
+KEY = "remote-key"
+# The remote takes callers with its key only: the render shows the key is sent as it expects.
+server = server_fixture(shared_dir=True, default_size_px=SIZE, api_keys=(KEY,))
+
+
+@pytest.fixture(scope="module")
+def avatar():
+    return prepare_portrait(SAMPLES / "astronaut.png", SIZE)
+
+
+@pytest.fixture(scope="module")
+def remote_render(server, tmp_path_factory):
+    out = tmp_path_factory.mktemp("remote-http") / "astronaut.mp4"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HEADCAST_ENGINE_URL", server.base_url)
+        env.setenv("HEADCAST_ENGINE_API_KEY", KEY)
+        result = animate(
+            SAMPLES / "astronaut.png", clip_wav(CLIP), out, engine="omnirt-http", fps=FPS, size=SIZE
+        )
+    return result, read_video(out)
+
+
+@pytest.fixture(scope="module")
+def remote_measures(remote_render, judge):
+    return judge.track(remote_render[1].frames)
+
+
+def test_the_engine_declares_itself_remote_fed_speech_for_files_only():
+    capabilities = get_engine("omnirt-http").capabilities
+    assert capabilities.as_dict()["kind"] == "remote"
+    assert capabilities.as_dict()["input"] == "audio" and capabilities.audio_rate_hz == 16_000
+    assert not capabilities.live
+
+
+def test_every_frame_comes_back_once_the_padding_is_dropped(remote_render):
+    result, video = remote_render
+    # The last fragment went out padded to a whole one: its padding's frames are not here.
+    assert result.n_frames == round(result.audio_duration_s * FPS)
+    assert result.n_frames % round(FRAGMENT_S * FPS) != 0
+    assert len(video.frames) == result.n_frames
+    assert video.frames[0].shape == (SIZE, SIZE, 3)
+    assert abs(video.duration - result.audio_duration_s) <= 1 / FPS
+
+
+def test_the_remote_video_is_lip_synced(remote_render, remote_measures, judge):
+    _, video = remote_render
+    phones = reference_phones(CLIP)
+    closure = lipsync.bilabial_closure(remote_measures, phones, FPS)
+    assert closure >= 0.9, f"lips closed on {closure:.0%} of /p b m/"
+    assert lipsync.silence_rest(remote_measures, phones, FPS) >= 0.9
+    apertures = lipsync.apertures_of(remote_measures)
+    expected = lipsync.expected_openness(phones, FPS, len(apertures))
+    assert lipsync.openness_correlation(apertures, expected) >= 0.5
+    assert lipsync.av_offset_frames(apertures, video.audio, FPS) == 0
+
+
+def test_a_server_that_refuses_the_connection_is_named_and_nothing_is_written(
+    tmp_path, monkeypatch
+):
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("HEADCAST_ENGINE_URL", f"http://127.0.0.1:{port}")
+    out = tmp_path / "out.mp4"
+    with pytest.raises(HttpEngineError) as failure:
+        animate(SAMPLES / "astronaut.png", clip_wav("0880"), out, engine="omnirt-http", size=SIZE)
+    message = str(failure.value)
+    assert f"http://127.0.0.1:{port}" in message and "cannot be reached" in message, message
+    assert "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "config", "said"),
+    [
+        # A configuration key the remote refuses: its own reason comes back.
+        (KEY, {"seed": "many"}, "answered HTTP 422: config.seed: must be a number"),
+        ("wrong-key", {}, "answered HTTP 401: "),
+    ],
+)
+def test_a_server_error_is_named_with_its_reason(server, avatar, key, config, said):
+    endpoint = RemoteEndpoint(server.base_url + "/v1/generate", key, config=config)
+    session = OmniRtHttpEngine(endpoint).start(avatar)
+    try:
+        frames = [session.submit(silent_frame(i, 16_000, FPS, 0.0)) for i in range(FPS)]
+        with pytest.raises(HttpEngineError) as failure:
+            frames[-1].result(timeout=60)
+        # Frames asked after a failure fail at once, with the same reason.
+        assert session.submit(silent_frame(FPS, 16_000, FPS, 0.0)).exception() is failure.value
+    finally:
+        session.close()
+    message = str(failure.value)
+    assert f"server {server.base_url}/v1/generate {said}" in message, message
+
+
+class _Misbehaving(BaseHTTPRequestHandler):
+    """A generation server that stalls, or answers with a video no decoder can read."""
+
+    behaviour = "garbage"
+    folder = Path()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if self.behaviour == "stall":
+            time.sleep(STALL_S)
+        garbage = self.folder / "garbage.mp4"
+        garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+        body = json.dumps({"outputs": [{"kind": "video", "path": str(garbage)}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+STALL_S = 3.0
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "said"),
+    [("stall", "did not answer within 0.5 s"), ("garbage", "sent a video that cannot be decoded")],
+)
+def test_a_stalled_or_garbled_answer_is_named_and_nothing_is_written(
+    behaviour, said, avatar, tmp_path
+):
+    handler = type("Handler", (_Misbehaving,), {"behaviour": behaviour, "folder": tmp_path})
+    remote = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=remote.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{remote.server_address[1]}"
+    session = OmniRtHttpEngine(RemoteEndpoint(url, timeout_s=0.5)).start(avatar)
+    try:
+        frames = [session.submit(silent_frame(i, 16_000, FPS, 0.0)) for i in range(FPS)]
+        with pytest.raises(HttpEngineError) as failure:
+            frames[0].result(timeout=30)
+    finally:
+        session.close()
+        remote.shutdown()
+        remote.server_close()
+    message = str(failure.value)
+    assert f"server {url}/v1/generate {said}" in message and "\n" not in message, message
