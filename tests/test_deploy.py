@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import av
 import httpx
@@ -29,6 +31,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from headcast.render.remote import RemoteEndpoint
 from headcast.server import ServerConfig
 from headcast.server.app import ROUTERS
 from headcast.server.routes import health
@@ -39,6 +42,8 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 K8S = ROOT / "deploy" / "k8s"
 DEPLOY_GUIDE = ROOT / "docs" / "deploy.md"
+GPU_GUIDE = ROOT / "docs" / "gpu.md"
+OMNIRT_DOCKERFILE = ROOT / "deploy" / "omnirt.Dockerfile"
 MAKEFILE = ROOT / "Makefile"
 UV = ROOT / ".tools" / "bin" / "uv"
 # The oldest Kubernetes release still common in managed clusters, and the newest schema shipped.
@@ -46,6 +51,8 @@ KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
 API_LABELS = {"app.kubernetes.io/name": "headcast", "app.kubernetes.io/component": "api"}
 SERVER_START_TIMEOUT_S = 90.0
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The deployment as it is, and with the FlashHead worker on a GPU node (deploy/k8s/gpu).
+EVERY_DEPLOYMENT = pytest.mark.parametrize("components", [(), ("gpu",)], ids=["cpu", "gpu"])
 
 
 # ---------------------------------------------------------------- reading the Dockerfile
@@ -79,11 +86,11 @@ class Stage:
         return json.loads(args[args.index("[") :])
 
 
-def read_dockerfile() -> tuple[dict[str, str], list[Stage]]:
+def read_dockerfile(path: Path = DOCKERFILE) -> tuple[dict[str, str], list[Stage]]:
     """Global ARG defaults and the build stages, continuation lines joined, comments dropped."""
     logical: list[str] = []
     pending = ""
-    for line in DOCKERFILE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.strip().startswith("#"):
             continue
         if line.rstrip().endswith("\\"):
@@ -156,29 +163,67 @@ def dockerignore_excludes(path: str) -> bool:
 # ---------------------------------------------------------------- reading the manifests
 
 
-@functools.cache
-def manifests() -> list[dict]:
-    """Every resource the kustomization applies (shared between tests: never change them)."""
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+def read_resources(directory: Path, kustomization: dict) -> list[dict]:
     docs = []
     for name in kustomization["resources"]:
-        docs += [d for d in yaml.load_all((K8S / name).read_text(), Loader=YAML_LOADER) if d]
+        docs += [d for d in yaml.load_all((directory / name).read_text(), Loader=YAML_LOADER) if d]
     return docs
 
 
-def of_kind(kind: str) -> dict[str, dict]:
-    return {d["metadata"]["name"]: d for d in manifests() if d["kind"] == kind}
+def apply_json_patch(doc: dict, operations: list[dict]) -> None:
+    """The JSON Patch operations the components use (add, replace) applied to ``doc``."""
+    for operation in operations:
+        *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in
+                          operation["path"].split("/")[1:]]  # fmt: skip
+        node = doc
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        assert operation["op"] in ("add", "replace"), operation
+        if isinstance(node, list):
+            if last == "-":
+                node.append(copy.deepcopy(operation["value"]))
+            elif operation["op"] == "add":
+                node.insert(int(last), copy.deepcopy(operation["value"]))
+            else:
+                node[int(last)] = copy.deepcopy(operation["value"])
+        else:
+            assert operation["op"] == "add" or last in node, operation
+            node[last] = copy.deepcopy(operation["value"])
+
+
+@functools.cache
+def manifests(components: tuple[str, ...] = ()) -> list[dict]:
+    """Every resource the kustomization applies with ``components`` (directories under
+    deploy/k8s) enabled, as kustomize renders them (shared between tests: never change them)."""
+    docs = read_resources(K8S, yaml.safe_load((K8S / "kustomization.yaml").read_text()))
+    for name in components:
+        directory = K8S / name
+        component = yaml.safe_load((directory / "kustomization.yaml").read_text())
+        assert component["kind"] == "Component"
+        docs += read_resources(directory, component)
+        for patch in component.get("patches", []):
+            target = patch["target"]
+            (doc,) = [
+                d for d in docs
+                if d["kind"] == target["kind"] and d["metadata"]["name"] == target["name"]
+            ]  # fmt: skip
+            apply_json_patch(doc, yaml.safe_load((directory / patch["path"]).read_text()))
+    return docs
+
+
+def of_kind(kind: str, components: tuple[str, ...] = ()) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in manifests(components) if d["kind"] == kind}
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def pods_selected(selector: dict[str, str]) -> list[dict]:
+def pods_selected(selector: dict[str, str], components: tuple[str, ...] = ()) -> list[dict]:
     """Pod templates of the Deployments whose labels the selector matches."""
     return [
         d["spec"]["template"]
-        for d in of_kind("Deployment").values()
+        for d in of_kind("Deployment", components).values()
         if selects(selector, d["spec"]["template"]["metadata"]["labels"])
     ]
 
@@ -194,23 +239,23 @@ def container_ports(pod: dict) -> dict[str | int, int]:
     return ports
 
 
-def api_deployment() -> dict:
+def api_deployment(components: tuple[str, ...] = ()) -> dict:
     (deployment,) = [
-        d for d in of_kind("Deployment").values()
+        d for d in of_kind("Deployment", components).values()
         if selects(API_LABELS, d["spec"]["template"]["metadata"]["labels"])
     ]  # fmt: skip
     return deployment
 
 
-def api_container() -> dict:
-    (container,) = api_deployment()["spec"]["template"]["spec"]["containers"]
+def api_container(components: tuple[str, ...] = ()) -> dict:
+    (container,) = api_deployment(components)["spec"]["template"]["spec"]["containers"]
     return container
 
 
-def config_map_env() -> dict[str, str]:
-    container = api_container()
+def config_map_env(components: tuple[str, ...] = ()) -> dict[str, str]:
+    container = api_container(components)
     env: dict[str, str] = {}
-    config_maps = of_kind("ConfigMap")
+    config_maps = of_kind("ConfigMap", components)
     for source in container.get("envFrom", []):
         env.update(config_maps[source["configMapRef"]["name"]]["data"])
     return env
@@ -225,8 +270,9 @@ def test_kustomization_lists_every_manifest():
     assert sorted(kustomization["resources"]) == sorted(on_disk)
 
 
-def test_manifests_pass_the_kubernetes_schemas():
-    docs = manifests()
+@EVERY_DEPLOYMENT
+def test_manifests_pass_the_kubernetes_schemas(components):
+    docs = manifests(components)
     assert {d["kind"] for d in docs} >= {
         "Deployment", "Service", "Ingress", "PersistentVolumeClaim",
         "HorizontalPodAutoscaler", "ConfigMap",
@@ -235,7 +281,7 @@ def test_manifests_pass_the_kubernetes_schemas():
         for doc in docs:
             kubernetes_validate.validate(doc, version, strict=True)
     # The validation is real: a misspelt field is refused.
-    broken = copy.deepcopy(api_deployment())
+    broken = copy.deepcopy(api_deployment(components))
     broken["spec"]["template"]["spec"]["contianers"] = broken["spec"]["template"]["spec"].pop(
         "containers"
     )
@@ -243,10 +289,11 @@ def test_manifests_pass_the_kubernetes_schemas():
         kubernetes_validate.validate(broken, KUBERNETES_VERSIONS[-1], strict=True)
 
 
-def test_every_volume_claim_is_defined_and_the_shared_one_is_read_write_many():
-    claims = of_kind("PersistentVolumeClaim")
+@EVERY_DEPLOYMENT
+def test_every_volume_claim_is_defined_and_the_shared_one_is_read_write_many(components):
+    claims = of_kind("PersistentVolumeClaim", components)
     used = set()
-    for deployment in of_kind("Deployment").values():
+    for deployment in of_kind("Deployment", components).values():
         for volume in deployment["spec"]["template"]["spec"].get("volumes", []):
             if "persistentVolumeClaim" in volume:
                 name = volume["persistentVolumeClaim"]["claimName"]
@@ -254,36 +301,38 @@ def test_every_volume_claim_is_defined_and_the_shared_one_is_read_write_many():
                 used.add(name)
     assert used == set(claims), f"claims nothing mounts: {set(claims) - used}"
     # The API pods run as several replicas on any node, all mounting the data volume.
-    hpa = of_kind("HorizontalPodAutoscaler")["headcast"]
-    assert api_deployment()["spec"]["replicas"] > 1 and hpa["spec"]["maxReplicas"] > 1
-    for volume in api_deployment()["spec"]["template"]["spec"]["volumes"]:
+    hpa = of_kind("HorizontalPodAutoscaler", components)["headcast"]
+    assert api_deployment(components)["spec"]["replicas"] > 1 and hpa["spec"]["maxReplicas"] > 1
+    for volume in api_deployment(components)["spec"]["template"]["spec"]["volumes"]:
         if "persistentVolumeClaim" in volume:
             claim = claims[volume["persistentVolumeClaim"]["claimName"]]
             assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
-def test_label_selectors_select_pods():
-    for name, deployment in of_kind("Deployment").items():
+@EVERY_DEPLOYMENT
+def test_label_selectors_select_pods(components):
+    for name, deployment in of_kind("Deployment", components).items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert selects(deployment["spec"]["selector"]["matchLabels"], labels), name
-    for name, pdb in of_kind("PodDisruptionBudget").items():
-        assert pods_selected(pdb["spec"]["selector"]["matchLabels"]), name
-    for name, policy in of_kind("NetworkPolicy").items():
-        (target,) = pods_selected(policy["spec"]["podSelector"]["matchLabels"])
+    for name, pdb in of_kind("PodDisruptionBudget", components).items():
+        assert pods_selected(pdb["spec"]["selector"]["matchLabels"], components), name
+    for name, policy in of_kind("NetworkPolicy", components).items():
+        (target,) = pods_selected(policy["spec"]["podSelector"]["matchLabels"], components)
         for rule in policy["spec"]["ingress"]:
             for peer in rule["from"]:
-                assert pods_selected(peer["podSelector"]["matchLabels"]), name
+                assert pods_selected(peer["podSelector"]["matchLabels"], components), name
             for port in rule["ports"]:
                 assert port["port"] in container_ports(target), name
 
 
-def test_services_reach_a_container_port_and_the_ingress_reaches_a_service():
-    services = of_kind("Service")
+@EVERY_DEPLOYMENT
+def test_services_reach_a_container_port_and_the_ingress_reaches_a_service(components):
+    services = of_kind("Service", components)
     for name, service in services.items():
-        (pod,) = pods_selected(service["spec"]["selector"])
+        (pod,) = pods_selected(service["spec"]["selector"], components)
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in container_ports(pod), f"{name}: {port}"
-    for name, ingress in of_kind("Ingress").items():
+    for name, ingress in of_kind("Ingress", components).items():
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 backend = path["backend"]["service"]
@@ -297,28 +346,31 @@ def test_services_reach_a_container_port_and_the_ingress_reaches_a_service():
     assert services["headcast"]["spec"]["selector"] == API_LABELS
 
 
-def test_ingress_lets_through_the_largest_request_the_service_accepts():
-    (ingress,) = of_kind("Ingress").values()
+@EVERY_DEPLOYMENT
+def test_ingress_lets_through_the_largest_request_the_service_accepts(components):
+    (ingress,) = of_kind("Ingress", components).values()
     body_size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
     assert body_size.endswith("m")  # nginx: mebibytes
-    config = ServerConfig.from_env({**config_map_env(), "HEADCAST_API_KEYS": "k"})
+    config = ServerConfig.from_env({**config_map_env(components), "HEADCAST_API_KEYS": "k"})
     assert int(body_size[:-1]) * 1024 * 1024 >= config.max_request_bytes
 
 
-def test_autoscaler_targets_the_api_deployment_whose_pods_request_cpu():
-    for name, hpa in of_kind("HorizontalPodAutoscaler").items():
+@EVERY_DEPLOYMENT
+def test_autoscaler_targets_the_api_deployment_whose_pods_request_cpu(components):
+    for name, hpa in of_kind("HorizontalPodAutoscaler", components).items():
         target = hpa["spec"]["scaleTargetRef"]
         assert (target["apiVersion"], target["kind"]) == ("apps/v1", "Deployment"), name
-        assert target["name"] == api_deployment()["metadata"]["name"]
+        assert target["name"] == api_deployment(components)["metadata"]["name"]
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     # Utilisation targets are a share of the request: without one the autoscaler does nothing.
-    assert api_container()["resources"]["requests"]["cpu"]
+    assert api_container(components)["resources"]["requests"]["cpu"]
 
 
-def test_probes_ask_the_health_routes_on_the_served_port():
-    container = api_container()
-    ports = container_ports(api_deployment()["spec"]["template"])
-    served_port = int(config_map_env()["HEADCAST_PORT"])
+@EVERY_DEPLOYMENT
+def test_probes_ask_the_health_routes_on_the_served_port(components):
+    container = api_container(components)
+    ports = container_ports(api_deployment(components)["spec"]["template"])
+    served_port = int(config_map_env(components)["HEADCAST_PORT"])
     expected = {
         "startupProbe": "/healthz",
         "livenessProbe": "/healthz",
@@ -333,12 +385,13 @@ def test_probes_ask_the_health_routes_on_the_served_port():
     assert {"/healthz", "/readyz"} <= app_paths
 
 
-def test_configuration_is_what_headcast_serve_reads():
-    env = config_map_env()
+@EVERY_DEPLOYMENT
+def test_configuration_is_what_headcast_serve_reads(components):
+    env = config_map_env(components)
     known = {"HEADCAST_" + name.upper() for name in ServerConfig.__dataclass_fields__}
     for source in (ROOT / "src" / "headcast").rglob("*.py"):
         known |= set(re.findall(r"[\"'](HEADCAST_[A-Z0-9_]+)[\"']", source.read_text()))
-    container_env = {e["name"] for e in api_container().get("env", [])}
+    container_env = {e["name"] for e in api_container(components).get("env", [])}
     _, stages = read_dockerfile()
     image_env = {k for k in stages[-1].env() if k.startswith("HEADCAST_")}
     for name in set(env) | container_env | image_env:
@@ -348,13 +401,14 @@ def test_configuration_is_what_headcast_serve_reads():
     # The Redis URL names the bundled Redis Service and its port.
     redis = re.match(r"redis://([\w.-]+):(\d+)/\d+$", config.redis_url or "")
     assert redis, config.redis_url
-    service = of_kind("Service")[redis.group(1)]
+    service = of_kind("Service", components)[redis.group(1)]
     assert int(redis.group(2)) in [p["port"] for p in service["spec"]["ports"]]
 
 
-def test_paths_written_at_run_time_are_writable_mounts():
-    pod = api_deployment()["spec"]["template"]["spec"]
-    container = api_container()
+@EVERY_DEPLOYMENT
+def test_paths_written_at_run_time_are_writable_mounts(components):
+    pod = api_deployment(components)["spec"]["template"]["spec"]
+    container = api_container(components)
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -362,30 +416,36 @@ def test_paths_written_at_run_time_are_writable_mounts():
     _, stages = read_dockerfile()
     image_env = stages[-1].env()
     written = [
-        config_map_env()["HEADCAST_DATA_DIR"], image_env["HEADCAST_CACHE_DIR"],
+        config_map_env(components)["HEADCAST_DATA_DIR"], image_env["HEADCAST_CACHE_DIR"],
         image_env["MPLCONFIGDIR"], "/tmp",
     ]  # fmt: skip
     for path in written:
         assert any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts), path
-    data_volume = volumes[mounts[config_map_env()["HEADCAST_DATA_DIR"]]]
+    data_volume = volumes[mounts[config_map_env(components)["HEADCAST_DATA_DIR"]]]
     assert data_volume["persistentVolumeClaim"]["claimName"] == "headcast-data"
 
 
-def test_secrets_are_defined_or_their_creation_is_documented():
-    guide = DEPLOY_GUIDE.read_text()
-    secrets = of_kind("Secret")
+@EVERY_DEPLOYMENT
+def test_secrets_are_defined_or_their_creation_is_documented(components):
+    guide = DEPLOY_GUIDE.read_text() + (GPU_GUIDE.read_text() if "gpu" in components else "")
+    secrets = of_kind("Secret", components)
     referenced: list[tuple[str, str, str | None]] = []  # (type, name, key)
-    for deployment in of_kind("Deployment").values():
-        for container in deployment["spec"]["template"]["spec"]["containers"]:
+    for deployment in of_kind("Deployment", components).values():
+        pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"] + pod.get("initContainers", []):
             for env in container.get("env", []):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
                     referenced.append(("generic", ref["name"], ref["key"]))
-    for ingress in of_kind("Ingress").values():
+        for volume in pod.get("volumes", []):
+            if "secret" in volume:
+                for item in volume["secret"]["items"]:
+                    referenced.append(("generic", volume["secret"]["secretName"], item["key"]))
+    for ingress in of_kind("Ingress", components).values():
         for tls in ingress["spec"].get("tls", []):
             referenced.append(("tls", tls["secretName"], None))
     assert ("generic", "headcast-api-keys", "api-keys") in referenced
-    env_names = {e["name"]: e for e in api_container()["env"]}
+    env_names = {e["name"]: e for e in api_container(components)["env"]}
     assert "secretKeyRef" in env_names["HEADCAST_API_KEYS"]["valueFrom"]
     for kind, name, key in referenced:
         if name in secrets:
@@ -393,10 +453,201 @@ def test_secrets_are_defined_or_their_creation_is_documented():
             assert key is None or key in defined, f"Secret {name} has no {key}"
             continue
         found = re.search(rf"kubectl create secret {kind} {re.escape(name)}\b[^\n]*", guide)
-        assert found, f"docs/deploy.md does not say how to create the Secret {name}"
+        assert found, f"the deployment guides do not say how to create the Secret {name}"
         command = found.group(0)
         if key:
             assert f"--from-literal={key}=" in command or f"--from-file={key}=" in command, name
+
+
+# ---------------------------------------------------------------- the GPU worker
+
+GPU = ("gpu",)
+WORKER_LABELS = {"app.kubernetes.io/name": "headcast", "app.kubernetes.io/component": "flashhead"}
+WEIGHTS_CLAIM = "headcast-flashhead-weights"
+
+
+def worker_deployment() -> dict:
+    (template,) = pods_selected(WORKER_LABELS, GPU)
+    (deployment,) = [
+        d for d in of_kind("Deployment", GPU).values() if d["spec"]["template"] is template
+    ]
+    return deployment
+
+
+def test_gpu_component_lists_every_manifest_and_patch():
+    component = yaml.safe_load((K8S / "gpu" / "kustomization.yaml").read_text())
+    listed = component["resources"] + [patch["path"] for patch in component["patches"]]
+    on_disk = {p.name for p in (K8S / "gpu").glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(listed) == sorted(on_disk)
+    # The CPU deployment stays as it was: the worker comes only with the component.
+    assert not pods_selected(WORKER_LABELS)
+    assert "HEADCAST_ENGINE" not in config_map_env()
+
+
+def test_gpu_component_renders_as_kustomize_renders_it(tmp_path):
+    """The component is read here as kustomize reads it: kubectl's kustomize, where installed,
+    renders the same resources."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    copied = tmp_path / "k8s"
+    shutil.copytree(K8S, copied)
+    kustomization = yaml.safe_load((copied / "kustomization.yaml").read_text())
+    kustomization["components"] = list(GPU)
+    (copied / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(copied)], capture_output=True, text=True, timeout=120
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    by_name = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(rendered.stdout)}
+    assert by_name == {(d["kind"], d["metadata"]["name"]): d for d in manifests(GPU)}
+
+
+def test_the_worker_asks_for_a_gpu_node_and_tolerates_its_taint():
+    deployment = worker_deployment()
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    resources = container["resources"]
+    # Extended resources are whole units, requested and limited alike.
+    assert resources["limits"]["nvidia.com/gpu"] == 1
+    assert resources["requests"].get("nvidia.com/gpu", 1) == 1
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
+    # Nothing else may ask for the GPU: the API pods stay on CPU nodes.
+    for name, other in of_kind("Deployment", GPU).items():
+        if other is not deployment:
+            for c in other["spec"]["template"]["spec"]["containers"]:
+                assert "nvidia.com/gpu" not in c["resources"].get("limits", {}), name
+    # One GPU and a ReadWriteOnce weights volume: one pod, the old one gone before the new.
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_the_weights_claim_is_defined_and_mounted_where_the_image_looks():
+    claim = of_kind("PersistentVolumeClaim", GPU)[WEIGHTS_CLAIM]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    # SoulX-FlashHead-1_3B is about 15 GB, wav2vec2-base-960h about 1 GB.
+    assert int(claim["spec"]["resources"]["requests"]["storage"].removesuffix("Gi")) >= 20
+    pod = worker_deployment()["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert volume["persistentVolumeClaim"]["claimName"] == WEIGHTS_CLAIM
+    (server,) = pod["containers"]
+    (fetcher,) = pod["initContainers"]
+    (server_mount,) = [m for m in server["volumeMounts"] if m["name"] == volume["name"]]
+    (fetcher_mount,) = [m for m in fetcher["volumeMounts"] if m["name"] == volume["name"]]
+    # The server only reads the weights; the init container puts them there first.
+    assert server_mount["readOnly"] is True and not fetcher_mount.get("readOnly")
+    assert fetcher_mount["mountPath"] == server_mount["mountPath"]
+    _, stages = read_dockerfile(OMNIRT_DOCKERFILE)
+    image_env = stages[-1].env()
+    script = fetcher["command"][-1]
+    for setting, repository in (
+        ("OMNIRT_FLASHHEAD_CKPT_DIR", "Soul-AILab/SoulX-FlashHead-1_3B"),
+        ("OMNIRT_FLASHHEAD_WAV2VEC_DIR", "facebook/wav2vec2-base-960h"),
+    ):
+        path = Path(image_env[setting])
+        assert path.parent == Path(server_mount["mountPath"]), setting
+        assert re.search(rf"fetch {re.escape(repository)} {re.escape(path.name)}\n", script)
+    assert 'huggingface-cli download "$1" --local-dir "/models/$2"' in script
+    assert fetcher["image"] == server["image"]
+
+
+def test_the_worker_serves_the_image_command_with_the_key_headcast_sends():
+    pod = worker_deployment()["spec"]["template"]["spec"]
+    (server,) = pod["containers"]
+    _, stages = read_dockerfile(OMNIRT_DOCKERFILE)
+    runtime = stages[-1]
+    command = runtime.json_form("CMD")
+    assert server["args"] == command and command[:2] == ["omnirt", "serve"]
+    (exposed,) = runtime.all("EXPOSE")
+    port = int(command[command.index("--port") + 1])
+    assert int(exposed) == port
+    assert container_ports(worker_deployment()["spec"]["template"])["http"] == port
+    (user,) = runtime.all("USER")
+    uid, _, gid = user.partition(":")
+    security = pod["securityContext"]
+    assert security["runAsNonRoot"] is True and int(uid) != 0
+    assert (security["runAsUser"], security["runAsGroup"]) == (int(uid), int(gid))
+    # OmniRT reads its keys from a file: the Secret's key, mounted where the command says.
+    key_file = Path(command[command.index("--api-key-file") + 1])
+    mounts = {m["name"]: m for m in server["volumeMounts"]}
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert mounts[volume["name"]]["mountPath"] == str(key_file.parent)
+    (item,) = volume["secret"]["items"]
+    assert item["path"] == key_file.name
+    api_env = {e["name"]: e for e in api_container(GPU)["env"]}
+    assert api_env["HEADCAST_ENGINE_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": volume["secret"]["secretName"], "key": item["key"],
+    }  # fmt: skip
+    # OmniRT's own routes: alive on /healthz, taking requests on /readyz.
+    probes = {"startupProbe": "/healthz", "livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+    for probe, path in probes.items():
+        assert server[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+    # The working directory and HOME (OmniRT's outputs, torch's caches) are writable.
+    assert server["securityContext"]["readOnlyRootFilesystem"] is True
+    assert runtime.env()["HOME"] == "/tmp" and runtime.all("WORKDIR") == ["/tmp"]
+    assert "/tmp" in {m["mountPath"] for m in server["volumeMounts"]}
+
+
+def test_only_the_api_pods_reach_the_worker():
+    policies = [
+        p for p in of_kind("NetworkPolicy", GPU).values()
+        if selects(p["spec"]["podSelector"]["matchLabels"], WORKER_LABELS)
+    ]  # fmt: skip
+    (policy,) = policies
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    assert peers == [{"podSelector": {"matchLabels": API_LABELS}}]
+
+
+def test_the_api_renders_through_the_worker_service():
+    env = config_map_env(GPU)
+    assert env["HEADCAST_ENGINE"] == "omnirt"
+    url = urlsplit(env["HEADCAST_ENGINE_URL"])
+    assert (url.scheme, url.path) == ("ws", "/v1/avatar/realtime")
+    service = of_kind("Service", GPU)[url.hostname]
+    (template,) = pods_selected(service["spec"]["selector"], GPU)
+    assert template is worker_deployment()["spec"]["template"]
+    assert url.port in [p["port"] for p in service["spec"]["ports"]]
+    # headcast reads these settings as they are written.
+    endpoint = RemoteEndpoint(
+        url=env["HEADCAST_ENGINE_URL"],
+        model=env["HEADCAST_ENGINE_MODEL"],
+        timeout_s=float(env["HEADCAST_ENGINE_TIMEOUT"]),
+    )
+    assert endpoint.server == env["HEADCAST_ENGINE_URL"]
+
+
+def test_the_worker_image_installs_both_projects_at_pinned_commits_without_weights():
+    _, stages = read_dockerfile(OMNIRT_DOCKERFILE)
+    build, runtime = stages[0], stages[-1]
+    assert build.base.startswith("nvidia/cuda:") and "-devel-" in build.base
+    assert runtime.base.startswith("nvidia/cuda:") and "-runtime-" in runtime.base
+    pins = dict(a.partition("=")[::2] for a in build.all("ARG"))
+    for name in ("FLASHHEAD_COMMIT", "OMNIRT_COMMIT"):
+        assert re.fullmatch(r"[0-9a-f]{40}", pins[name]), name
+    runs = " && ".join(build.all("RUN"))
+    # SoulX-FlashHead's README: torch for CUDA 12.8, its requirements, FlashAttention, ffmpeg.
+    assert "git clone https://github.com/Soul-AILab/SoulX-FlashHead.git" in runs
+    assert "checkout --quiet ${FLASHHEAD_COMMIT}" in runs
+    assert (
+        "pip install torch==2.7.1 torchvision==0.22.1 "
+        "--index-url https://download.pytorch.org/whl/cu128" in runs
+    )
+    assert "pip install -r /opt/SoulX-FlashHead/requirements.txt" in runs
+    assert "pip install flash_attn==2.8.0.post2 --no-build-isolation" in runs
+    assert "ffmpeg" in " ".join(runtime.all("RUN"))
+    # OmniRT's Docker page: its runtime and server extras.
+    assert "git clone https://github.com/datascale-ai/omnirt.git" in runs
+    assert "checkout --quiet ${OMNIRT_COMMIT}" in runs
+    assert 'pip install "/tmp/omnirt[runtime,server]"' in runs
+    # The weights come from the volume, never from the image.
+    text = OMNIRT_DOCKERFILE.read_text()
+    assert not re.search(r"^(?!#).*(huggingface-cli|hf) download", text, re.M)
+    assert not [c for c in runtime.all("COPY") if "--from=" not in c], "nothing from the context"
+    healthcheck = runtime.json_form("HEALTHCHECK")
+    assert "/healthz" in " ".join(healthcheck)
 
 
 # ---------------------------------------------------------------- the Dockerfile
