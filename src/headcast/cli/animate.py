@@ -43,12 +43,15 @@ def run(args: argparse.Namespace) -> int:
     start_worker()
     from headcast.animate import animate, check_output_path
     from headcast.cli.progress import frame_progress, print_summary
-    from headcast.render import EngineInput, check_engine, engine_for
+    from headcast.render import EngineInput, EngineKind, check_engine, engine_for
 
     check_output_path(args.output)
     check_portrait(args.image)
     engine = engine_for(args.image, args.engine)
-    check_engine(engine, size_px=args.size, fps=args.fps, live=False, fed=EngineInput.MOTION)
+    capabilities = check_engine(engine, size_px=args.size, fps=args.fps, live=False)
+    # A file is drawn from FaceMotion, or by a remote engine from the speech itself.
+    if capabilities.kind is not EngineKind.REMOTE:
+        check_engine(engine, size_px=args.size, fps=args.fps, live=False, fed=EngineInput.MOTION)
     text = read_text_argument(args.text) if args.text is not None else None
     with frame_progress(args.quiet) as progress:
         result = animate(

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from headcast.cli.engine_options import add_engine_endpoint_options, use_engine_endpoint
 from headcast.errors import InputError
 from headcast.limits import (
     DEFAULT_FPS,
@@ -79,6 +80,7 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
         help="re-aim the eyes at the camera when the photo looks away",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for blinks and head motion")
+    add_engine_endpoint_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -92,6 +94,7 @@ def check_render_options(args: argparse.Namespace) -> None:
         raise InputError(f"size must be between {MIN_SIZE_PX} and {MAX_SIZE_PX}, got {args.size}")
     if args.head_motion is not None:
         _head_motion(args.head_motion)
+    use_engine_endpoint(args)
 
 
 def _head_motion(text: str) -> float:

@@ -12,9 +12,11 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from importlib.metadata import entry_points
 from typing import Any
 
+from headcast import settings
 from headcast.enrol.portrait import is_enrolled
 from headcast.errors import InputError
 from headcast.face.avatar import Avatar
@@ -28,6 +30,7 @@ ENROLLED_ENGINE = "enrolled"  # the default for an avatar enrolled from a video
 _BUILT_IN = {
     DEFAULT_ENGINE: "headcast.render.warp:WarpEngine",
     ENROLLED_ENGINE: "headcast.render.enrolled:EnrolledEngine",
+    "omnirt": "headcast.render.remote.realtime:OmniRTEngine",
     "omnirt-http": "headcast.render.remote.http_generate:OmniRtHttpEngine",
 }
 # An engine that declares nothing is taken for what the first engines were: motion-driven.
@@ -57,6 +60,16 @@ def register_engine(name: str, factory: EngineFactory) -> None:
 def unregister_engine(name: str) -> None:
     with _lock:
         _registered.pop(name, None)
+
+
+def use_endpoint(name: str, endpoint: object) -> None:
+    """Make the remote engine ``name`` (whose factory takes a ``RemoteEndpoint``) render on
+    ``endpoint`` rather than the one the settings name."""
+    unregister_engine(name)
+    factory = _factory(name)
+    bound: Any = partial(factory, endpoint)
+    bound.capabilities = capabilities_of(factory)
+    register_engine(name, bound)
 
 
 def available_engines() -> list[str]:
@@ -101,10 +114,13 @@ def check_engine(
 
 
 def engine_for(portrait: object, requested: str | None = None) -> str:
-    """The engine asked for, else the portrait's own: an enrolled avatar (an Avatar with its
-    enrolment, or its name or folder) draws from its real frames, a photo is warped."""
+    """The engine asked for, else the one ``HEADCAST_ENGINE`` names, else the portrait's own:
+    an enrolled avatar (an Avatar with its enrolment, or its name or folder) draws from its
+    real frames, a photo is warped."""
     if requested:
         return requested
+    if configured := settings.engine():
+        return configured
     if isinstance(portrait, Avatar):
         enrolled = portrait.enrolment is not None
     else:
