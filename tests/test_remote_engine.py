@@ -7,6 +7,7 @@ undecodable JPEG or the wrong number of frames."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from headcast.face.avatar import default_cache_dir
 from quality import lipsync
@@ -157,6 +159,48 @@ def test_a_live_stream_renders_on_the_remote(remote, tmp_path, speech_pcm, judge
     apertures = [m.aperture for m in (judge.measure(i[:, :, ::-1]) for i in images) if m]
     assert len(apertures) >= 45
     assert max(apertures) - min(apertures) > 0.05  # the mouth moves with the speech
+
+
+def test_a_live_session_whose_remote_dies_ends_and_the_server_carries_on(tmp_path):
+    (tmp_path / "remote").mkdir()
+    remote = ServeProcess(tmp_path / "remote" / "data").wait_ready()
+    front = ServeProcess(
+        tmp_path / "data", env={"HEADCAST_ENGINE_URL": _url(remote.port)}
+    ).wait_ready()
+    start = {"type": "start", "image_b64": portrait_b64(), "size": 256, "engine": "omnirt"}
+    stream_url = front.base_url.replace("http", "ws") + "/v1/stream"
+
+    async def session() -> tuple[int, list[dict]]:
+        frames, events = 0, []
+        async with connect(stream_url) as ws:
+            await ws.send(json.dumps(start))
+            with contextlib.suppress(ConnectionClosed):
+                async for message in ws:
+                    if isinstance(message, str):
+                        events.append(json.loads(message))
+                        if events[-1]["type"] == "error":
+                            break
+                        continue
+                    frames += 1
+                    if frames == 10 and remote.process.poll() is None:
+                        remote.kill()
+        return frames, events
+
+    try:
+        frames, events = asyncio.run(asyncio.wait_for(session(), 60))
+        assert frames >= 10
+        error = events[-1]
+        assert error["type"] == "error" and error["code"] == "engine_failed", events
+        assert _url(remote.port) in error["message"] and "mid-stream" in error["message"]
+        # The server carries on: ready, and a new session says why it cannot start.
+        with front.client() as client:
+            assert client.get("/readyz").status_code == 200
+        _, events = asyncio.run(asyncio.wait_for(session(), 60))
+        assert events[-1]["type"] == "error", events
+        assert "refused the connection" in events[-1]["message"]
+    finally:
+        front.stop()
+        remote.stop()
 
 
 def test_nothing_listening_is_a_one_line_error(tmp_path):

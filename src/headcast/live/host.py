@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
+from headcast.errors import HeadcastError
 from headcast.live.frame_ring import FRAME_SLOTS, FrameRing
 from headcast.live.wire import (
     Credit,
@@ -209,7 +210,9 @@ class SessionHost:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._send(Ended(session_id, f"{type(exc).__name__}: {exc}"))
+            # A HeadcastError (a remote engine's server failing) already says what happened.
+            reason = str(exc) if isinstance(exc, HeadcastError) else f"{type(exc).__name__}: {exc}"
+            self._send(Ended(session_id, reason))
             return
         self._send(Ended(session_id))
 

@@ -30,6 +30,7 @@ from headcast.limits import (
     MIN_SIZE_PX,
 )
 from headcast.live.backlog import BacklogFull
+from headcast.live.pool import SessionFailed
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
 from headcast.server.live.ws_protocol import (
@@ -175,6 +176,12 @@ class FrameSender:
                 await self._position(item)
         except (WebSocketDisconnect, asyncio.CancelledError):
             raise
+        except (SessionFailed, HeadcastError) as exc:
+            # The renderer failed (a remote engine's server went away): the session ends,
+            # the server carries on.
+            log.warning("live stream %s failed: %s", self.live.id, exc)
+            await self.outbox.error("engine_failed", f"the stream's engine failed: {exc}")
+            await self.outbox.websocket.close(INTERNAL_ERROR_CLOSE)
         except Exception:
             log.exception("live stream %s failed", self.live.id)
             await self.outbox.error("internal", "the stream failed")
