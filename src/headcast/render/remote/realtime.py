@@ -179,6 +179,7 @@ class OmniRTSession:
                 close_timeout=CLOSE_TIMEOUT_S,
                 max_size=MAX_MESSAGE_BYTES,
                 proxy=None,
+                legacy=True,  # the connection itself, closed by close()
             )
         except ConnectionRefusedError:
             raise self._error_for("refused the connection (is it running?)") from None
