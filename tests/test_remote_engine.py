@@ -115,6 +115,20 @@ def test_animate_on_a_remote_server_is_lip_synced(remote_video, judge):
     assert abs(lipsync.av_offset_frames(apertures, video.audio, FPS)) <= 1
 
 
+def test_say_renders_on_the_remote(remote, tmp_path, judge):
+    out = tmp_path / "say.mp4"
+    result = run_cli(
+        "say", str(SAMPLES / "astronaut.png"), "Bob met Pam by the map, and it was a hot day.",
+        "-o", str(out), "-q", "--engine-url", _url(remote.port),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    video = read_video(out)
+    assert abs(len(video.frames) - len(video.audio) / 16000 * FPS) <= 2
+    apertures = [m.aperture for m in judge.track(video.frames) if m is not None]
+    assert len(apertures) >= 0.95 * len(video.frames)
+    assert min(apertures) < 0.04 < 0.1 < max(apertures)  # lips close and open with the words
+
+
 def test_a_live_stream_renders_on_the_remote(remote, tmp_path, speech_pcm, judge):
     front = ServeProcess(
         tmp_path / "data", env={"HEADCAST_ENGINE_URL": _url(remote.port)}
