@@ -230,6 +230,18 @@ def test_the_settings_name_the_engine_and_its_server(tmp_path):
     _assert_failed_cleanly(process, tmp_path / "out.mp4", url, "refused the connection")
 
 
+def test_the_key_goes_to_the_server(tmp_path):
+    server = ServeProcess(tmp_path / "data", env={"HEADCAST_API_KEYS": "right-key"}).wait_ready()
+    try:
+        out = tmp_path / "out" / "out.mp4"
+        out.parent.mkdir()
+        process = _start_animate(_url(server.port), out, HEADCAST_ENGINE_API_KEY="wrong-key")
+        said = "refused the session: error unauthorized: a valid API key is required"
+        _assert_failed_cleanly(process, out, _url(server.port), said)
+    finally:
+        server.stop()
+
+
 def test_a_server_killed_mid_stream_leaves_no_video(tmp_path):
     server = ServeProcess(tmp_path / "data").wait_ready()
     out_dir = tmp_path / "out"

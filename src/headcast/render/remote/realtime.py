@@ -196,7 +196,9 @@ class OmniRTSession:
     def _create(self, model: str, avatar: Avatar, config: dict[str, Any]) -> RemoteSessionSpec:
         deadline = time.monotonic() + self._timeout_s
         try:
-            self._ws.send(create_message(model, avatar.image, config))
+            # A server refusing the connection says why, then closes: read that first.
+            with contextlib.suppress(ConnectionClosed):
+                self._ws.send(create_message(model, avatar.image, config))
             while True:
                 message = self._ws.recv(timeout=max(deadline - time.monotonic(), 0.0))
                 if not isinstance(message, str):
