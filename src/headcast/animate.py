@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_inte
 from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, PlanningSession, get_engine
 from headcast.render.capabilities import EngineInput, EngineKind
+from headcast.render.engine import RemoteEngineSession
 from headcast.render.registry import check_engine, engine_capabilities, engine_for
 from headcast.speech_fed_video import write_speech_fed_video
 from headcast.video import VideoWriter
@@ -237,8 +239,10 @@ def animate(
         face = prepare_face()
         n_frames = frame_count(audio_duration_s, fps)
         stages["face"], stages["render_setup"] = face.seconds, face.render_setup_s
+        # An engine fed the speech is a remote one: its sessions take requests (submit).
+        remote = cast(RemoteEngineSession, face.session)
         stages["render"], stages["encode"] = write_speech_fed_video(
-            face.session, capabilities, speech, n_frames, out_path, size, fps, progress
+            remote, capabilities, speech, n_frames, out_path, size, fps, progress
         )
         return AnimateResult(
             output=out_path,

@@ -67,7 +67,8 @@ def use_endpoint(name: str, endpoint: object) -> None:
     ``endpoint`` rather than the one the settings name."""
     unregister_engine(name)
     factory = _factory(name)
-    bound: Any = partial(factory, endpoint)
+    takes_endpoint: Callable[..., Engine[Any]] = factory
+    bound: Any = partial(takes_endpoint, endpoint)
     bound.capabilities = capabilities_of(factory)
     register_engine(name, bound)
 
@@ -152,7 +153,14 @@ def _factory(name: str) -> EngineFactory:
         return registered
     if name in _BUILT_IN:
         module, _, attribute = _BUILT_IN[name].partition(":")
-        factory: EngineFactory = getattr(importlib.import_module(module), attribute)
+        try:
+            imported = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            # The remote engines' clients come with an extra, not with the core.
+            raise InputError(
+                f"engine '{name}' needs the package '{e.name}': install headcast[remote]"
+            ) from e
+        factory: EngineFactory = getattr(imported, attribute)
         return factory
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:

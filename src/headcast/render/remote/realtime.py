@@ -136,7 +136,7 @@ class OmniRTSession:
                     "(render at that fps, or set fps with --engine-config)",
                     InputError,
                 )
-                future.set_exception(self._error)  # type: ignore[arg-type]
+                future.set_exception(self._error)
                 return future
             position = self._sent_samples + self._pending_samples
             self._wanted.append((_frame_at(position, spec), future))
@@ -318,7 +318,7 @@ class OmniRTSession:
                 self._fail(str(exc))
                 for rest, _ in answered[number:]:
                     with contextlib.suppress(InvalidStateError):
-                        rest.set_exception(self._error)  # type: ignore[arg-type]
+                        rest.set_exception(self._error)
                 raise
             with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
                 future.set_result(frame)
