@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+from functools import partial
+from typing import Any
 
 import httpx
 
@@ -15,7 +18,7 @@ from headcast.render import (
     unregister_engine,
 )
 from tests.conftest import run_cli
-from tests.support.servers import server_fixture
+from tests.support.servers import free_port, running_server, server_config, server_fixture
 
 KEY = "engines-key"
 server = server_fixture(api_keys=(KEY,))
@@ -72,3 +75,53 @@ def test_engines_endpoint_lists_each_engine_by_name_behind_the_key(server):
     assert remote["kind"] == "remote" and remote["input"] == "audio"
     assert remote["frame_latency_ms"] == 150.0 and remote["audio_lookahead_ms"] == 320.0
     assert remote["sizes_px"] == [512, 512]
+
+
+def test_engines_endpoint_tells_each_engines_health_and_the_default(server, monkeypatch, tmp_path):
+    """Local engines are ok; a remote one is probed at the server it is configured with: a
+    second headcast server answers, a closed port does not, no URL is not configured."""
+    from headcast.render.remote import RemoteEndpoint
+    from headcast.render.remote.realtime import OmniRTEngine
+
+    monkeypatch.delenv("HEADCAST_ENGINE_URL", raising=False)
+    monkeypatch.setenv("HEADCAST_ENGINE", "omnirt")
+    closed = free_port()  # nothing listens there
+    with running_server(server_config(tmp_path)) as second:
+        for name, url in (
+            ("test-remote-up", f"{second.ws_url}/v1/avatar/realtime"),
+            ("test-remote-down", f"ws://127.0.0.1:{closed}/v1/avatar/realtime"),
+        ):
+            at_url: Any = partial(OmniRTEngine, RemoteEndpoint(url=url, timeout_s=1.0))
+            at_url.capabilities = OmniRTEngine.capabilities
+            register_engine(name, at_url)
+        try:
+            answer = httpx.get(
+                server.base_url + "/v1/engines", headers={"X-API-Key": KEY}, timeout=30
+            )
+        finally:
+            unregister_engine("test-remote-up")
+            unregister_engine("test-remote-down")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    listed = body["engines"]
+    assert body["default"] == "omnirt"
+    assert [n for n, e in listed.items() if e["default"]] == ["omnirt"]
+    assert listed["warp"]["health"] == "ok" and listed["enrolled"]["health"] == "ok"
+    assert listed["test-remote-up"]["health"] == "ok"
+    down = listed["test-remote-down"]["health"]
+    assert down.startswith("unreachable: ") and f"127.0.0.1:{closed}" in down, down
+    assert listed["omnirt"]["health"] == "not configured"
+    assert listed["omnirt-http"]["health"] == "not configured"
+    assert listed["omnirt"]["kind"] == "remote" and listed["omnirt"]["input"] == "audio"
+
+
+def test_a_probe_answer_is_kept_so_the_remote_is_not_hammered():
+    from headcast.server.http.engine_health import ServerProbes
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"ws://127.0.0.1:{listener.getsockname()[1]}/v1/avatar/realtime"
+    kept, fresh = ServerProbes(cache_s=600.0), ServerProbes(cache_s=0.0)
+    assert kept.health(url) == "ok" and fresh.health(url) == "ok"
+    listener.close()
+    assert kept.health(url) == "ok"  # the first answer, not a new connection
+    assert fresh.health(url).startswith("unreachable: ")
