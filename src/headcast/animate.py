@@ -28,7 +28,7 @@ from headcast.motion.face_motion import FaceMotion
 from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, PlanningSession, get_engine
-from headcast.render.capabilities import EngineInput, EngineKind
+from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.engine import RemoteEngineSession
 from headcast.render.registry import check_engine, engine_capabilities, engine_for
 from headcast.speech_fed_video import write_speech_fed_video
@@ -142,6 +142,17 @@ def check_output_path(output: str | Path) -> Path:
     return path
 
 
+def check_file_engine(name: str, *, size_px: int, fps: float) -> EngineCapabilities:
+    """What the engine ``name`` can do, once it is known to render a file of ``size_px``
+    squares at ``fps``; InputError naming it otherwise. For front ends, before any work."""
+    # A file is drawn from FaceMotion, or by a remote engine from the speech itself; a local
+    # engine fed the speech renders in a live session only.
+    capabilities = engine_capabilities(name)
+    from_speech = capabilities.kind is EngineKind.REMOTE and capabilities.input is EngineInput.AUDIO
+    fed = None if from_speech else EngineInput.MOTION
+    return check_engine(name, size_px=size_px, fps=fps, live=False, fed=fed)
+
+
 def animate(
     image: str | Path | bytes,
     audio: str | Path | bytes | Audio,
@@ -190,12 +201,8 @@ def animate(
         raise InputError(str(exc)) from None
     enrolled = enrolled_folder(image)
     engine = engine_for(image, engine)
-    # A file is drawn from FaceMotion, or by a remote engine from the speech itself; a local
-    # engine fed the speech renders in a session.
-    capabilities = engine_capabilities(engine)
-    from_speech = capabilities.kind is EngineKind.REMOTE and capabilities.input is EngineInput.AUDIO
-    fed = None if from_speech else EngineInput.MOTION
-    check_engine(engine, size_px=size, fps=fps, live=False, fed=fed)
+    capabilities = check_file_engine(engine, size_px=size, fps=fps)
+    from_speech = capabilities.input is EngineInput.AUDIO
     stages: dict[str, float] = {}
 
     t0 = time.perf_counter()

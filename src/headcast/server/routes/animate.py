@@ -18,8 +18,10 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from headcast.animate import animate
-from headcast.render import DEFAULT_ENGINE, EngineInput, check_engine
+from headcast import settings
+from headcast.animate import animate, check_file_engine
+from headcast.errors import InputError
+from headcast.render import DEFAULT_ENGINE
 from headcast.server.config import ServerConfig
 from headcast.server.http.audio_upload import check_audio
 from headcast.server.http.errors import ApiError
@@ -84,9 +86,10 @@ async def post_animate(
     options = check_video_options(format, fps, size, config, default_format="webm")
 
     def check(name: str) -> None:
-        check_engine(
-            name, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
-        )
+        try:
+            check_file_engine(name, size_px=options.size_px, fps=options.fps)
+        except InputError as e:
+            raise ApiError(422, "bad_input", f"engine: {e}") from None
 
     if engine is not None:  # a mistake in the request is told before what is stored is read
         check(engine)
@@ -97,7 +100,7 @@ async def post_animate(
         record, photo = await ready_portrait(request, avatar_id, caller)
         engine = avatar_engine(record, engine)
     else:
-        engine = engine or DEFAULT_ENGINE
+        engine = engine or settings.engine() or DEFAULT_ENGINE
     check(engine)
     transcript = check_text(text, "text", config)
     speech = await read_upload(audio, "audio", config.max_upload_bytes)

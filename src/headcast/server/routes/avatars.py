@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image
 from starlette.requests import HTTPConnection
 
+from headcast import settings
 from headcast.enrol.store import PORTRAIT_FILE, read_meta
 from headcast.errors import InputError
 from headcast.face.avatar import prepare_avatar
@@ -84,8 +85,10 @@ async def ready_portrait(
 
 
 def avatar_engine(record: AvatarRecord, requested: str | None) -> str:
-    """The engine asked for, else the avatar's own."""
-    return requested or (ENROLLED_ENGINE if record.enrolled else DEFAULT_ENGINE)
+    """The engine asked for, else the configured one, else the avatar's own."""
+    return (
+        requested or settings.engine() or (ENROLLED_ENGINE if record.enrolled else DEFAULT_ENGINE)
+    )
 
 
 def _jobs(state: AppState) -> JobStore | None:

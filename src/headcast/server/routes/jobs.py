@@ -17,7 +17,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
-from headcast.render import EngineInput, check_engine
+from headcast.animate import check_file_engine
+from headcast.errors import InputError
 from headcast.server.config import ServerConfig
 from headcast.server.http.audio_upload import check_audio
 from headcast.server.http.errors import ApiError
@@ -101,9 +102,10 @@ async def post_job(
     options = check_video_options(format, fps, size, config, default_format="mp4")
 
     def check(name: str) -> None:
-        check_engine(
-            name, size_px=options.size_px, fps=options.fps, live=False, fed=EngineInput.MOTION
-        )
+        try:
+            check_file_engine(name, size_px=options.size_px, fps=options.fps)
+        except InputError as e:
+            raise ApiError(422, "bad_input", f"engine: {e}") from None
 
     if engine is not None:  # a mistake in the request is told before what is stored is read
         check(engine)
