@@ -158,3 +158,48 @@ def test_upload_a_video_to_enrol_and_follow_it(server):
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_the_engine_selector_lists_the_services_engines_and_sends_the_choice(server, monkeypatch):
+    """Filled from GET /v1/engines with each engine's health; the engine chosen goes with the
+    job: omnirt, with no server configured, is accepted and fails naming what it lacks."""
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.delenv("HEADCAST_ENGINE_URL", raising=False)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1400})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server.base_url + "/")
+            page.fill("#api-key", API_KEY)
+            page.dispatch_event("#api-key", "change")
+            page.wait_for_function(
+                "() => [...document.getElementById('engine').options]"
+                ".some((o) => o.value === 'warp')",
+                timeout=20_000,
+            )
+            options = page.eval_on_selector_all(
+                "#engine option", "os => os.map((o) => [o.value, o.textContent])"
+            )
+            assert options[0] == ["", "automatic"]
+            shown = dict(options[1:])
+            assert shown["warp"] == "warp" and shown["enrolled"] == "enrolled"
+            assert shown["omnirt"] == "omnirt (not configured)"
+
+            page.set_input_files("#portrait-file", str(MEDIA / "obama.jpg"))
+            page.locator(".avatar.selected img").wait_for(timeout=60_000)
+            page.fill("#speech-text", "Hello there.")
+            page.select_option("#size", "256")
+            page.select_option("#engine", "omnirt")
+            page.click("#render")
+            page.wait_for_function(
+                "() => document.getElementById('message').textContent.startsWith('Failed')",
+                timeout=RENDER_TIMEOUT_MS,
+            )
+            assert "URL" in page.inner_text("#message")
+            assert "(omnirt)" in page.inner_text("#job-state")
+            assert not errors, errors
+        finally:
+            browser.close()

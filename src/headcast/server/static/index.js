@@ -92,6 +92,31 @@ async function loadAvatars() {
   }
 }
 
+// The engines the service has, each with its health when it is not usable now; "automatic"
+// leaves the choice to the service (its configured engine, else the portrait's own).
+async function loadEngines() {
+  const select = $("engine");
+  const chosen = select.value;
+  const automatic = document.createElement("option");
+  automatic.value = "";
+  automatic.textContent = "automatic";
+  try {
+    const { engines } = await (await api("/v1/engines")).json();
+    const named = Object.entries(engines).map(([name, engine]) => {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = engine.health === "ok" ? name : `${name} (${engine.health})`;
+      return option;
+    });
+    select.replaceChildren(automatic, ...named);
+    select.title = "";
+  } catch (err) {
+    select.replaceChildren(automatic);
+    select.title = `cannot list engines: ${err.message}`;
+  }
+  if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+}
+
 // A video is enrolled as a job: the avatar is polled until it is ready or has failed.
 async function followEnrolment(avatar) {
   while (avatar.status === "enrolling") {
@@ -135,6 +160,7 @@ function jobForm() {
   form.append("avatar_id", state.avatarId);
   form.append("format", $("format").value);
   form.append("size", $("size").value);
+  if ($("engine").value) form.append("engine", $("engine").value);
   if (speechKind() === "text") {
     const text = $("speech-text").value.trim();
     if (!text) throw new Error("type something for the portrait to say");
@@ -175,7 +201,8 @@ async function render() {
 
 function showJob(job) {
   $("progress").value = job.progress || 0;
-  $("job-state").textContent = `${job.state} ${Math.round(job.progress || 0)}%`;
+  const engine = job.engine ? ` (${job.engine})` : "";
+  $("job-state").textContent = `${job.state} ${Math.round(job.progress || 0)}%${engine}`;
 }
 
 async function poll() {
@@ -232,7 +259,7 @@ async function cancel() {
 // -- wiring ------------------------------------------------------------------------------------
 
 function init() {
-  rememberKey(loadAvatars);
+  rememberKey(() => { loadAvatars(); loadEngines(); });
   $("portrait-file").addEventListener("change", uploadPortrait);
   for (const radio of document.querySelectorAll('input[name="speech-kind"]')) {
     radio.addEventListener("change", () => {
@@ -243,6 +270,7 @@ function init() {
   $("render").addEventListener("click", render);
   $("cancel").addEventListener("click", cancel);
   loadAvatars();
+  loadEngines();
 }
 
 init();
