@@ -101,7 +101,6 @@ class RealtimeAvatar:
         self.live = live
         self.spec = spec
         self.model = model
-        self.cancelled = False
         self.chunks = 0
         self._samples_in = 0
         self._frames_out = 0
@@ -164,6 +163,13 @@ class RealtimeAvatar:
             "encode_ms": round((time.perf_counter() - rendered) * 1000, 3),
         }
         return payload, metrics
+
+    def cancel(self) -> None:
+        """Drop the speech queued so far; the next chunk starts the stream afresh."""
+        self.session.interrupt()
+        # Frames are counted from the speech that follows: a new segment starts at its frame 0.
+        self._samples_in = 0
+        self._frames_out = 0
 
     def _analyse(self, pcm: np.ndarray, due: int) -> None:
         """Lip-sync for the chunk (queued for the session's process)."""
@@ -236,8 +242,7 @@ async def realtime_avatar(websocket: WebSocket) -> None:
                         await send_json(websocket, avatar.created_message())
                     elif kind == "session.cancel":
                         if avatar is not None:
-                            avatar.cancelled = True
-                            avatar.session.interrupt()
+                            avatar.cancel()
                         await send_json(
                             websocket,
                             {"type": "session.cancelled", "session_id": avatar and avatar.live.id},
@@ -261,10 +266,6 @@ async def realtime_avatar(websocket: WebSocket) -> None:
                     if avatar is None:
                         raise ProtocolError(
                             "session_required", "send session.create before any audio"
-                        )
-                    if avatar.cancelled:
-                        raise ProtocolError(
-                            "session_cancelled", "the session was cancelled: create a new one"
                         )
                     expected = avatar.spec.chunk_samples * 2
                     if len(data) - 4 != expected:
