@@ -265,9 +265,13 @@ class Session:
         started = time.monotonic()
         self._wake = asyncio.Event()
         self._wake_loop = asyncio.get_running_loop()
+        interrupts_seen = 0
         try:
             while True:
                 cut_before = self._frames.cut_dropped
+                if self.interrupt_count != interrupts_seen:
+                    interrupts_seen = self.interrupt_count
+                    self._frames.cancel_cut(self.was_cut)
                 async for out in self._hand_out(everything=False, ready_only=False):
                     yield out
                 decided = self._decision_index()

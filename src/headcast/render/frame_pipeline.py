@@ -4,6 +4,10 @@ A local engine's frame is drawn in a worker thread when it is awaited, at once a
 asked for. A remote engine's frames take ``frame_latency_ms`` to come back, so they are asked for
 that far ahead: up to ``lead_frames`` frames are on their way while the oldest is awaited,
 and a live caller that asks a frame per tick shows each one ``lead_frames`` ticks later.
+
+After an interrupt, a remote engine session that can ``cancel`` drops the work it still has
+queued: the frames of the cut speech go, and those asked after them that were not back yet
+are asked again, so the idle face follows without waiting behind the stale speech.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from headcast.render.engine import FrameRequest
 
 @dataclass
 class PipelineEntry:
-    """A frame on its way (a remote ``image``, or a local ``request`` not yet drawn) with what
-    the caller carries beside it, or the end of a segment behind the frames asked before it
-    (``finished``)."""
+    """A frame on its way (a remote ``image``, or a local one not yet drawn) with its
+    ``request`` and what the caller carries beside it, or the end of a segment behind the
+    frames asked before it (``finished``)."""
 
     carried: Any
     segment: int | None
@@ -61,12 +65,36 @@ class FramePipeline:
 
     def ask(self, request: FrameRequest, carried: Any, segment: int | None) -> None:
         """Start the frame for ``request``."""
+        entry = PipelineEntry(carried, segment, request=request)
         if self._remote:
-            remote: Future[np.ndarray] = self._session.submit(request)
-            image = asyncio.wrap_future(remote)
-            self._entries.append(PipelineEntry(carried, segment, image=image, remote=remote))
-        else:
-            self._entries.append(PipelineEntry(carried, segment, request=request))
+            self._submit(entry)
+        self._entries.append(entry)
+
+    def _submit(self, entry: PipelineEntry) -> None:
+        remote: Future[np.ndarray] = self._session.submit(entry.request)
+        entry.remote = remote
+        entry.image = asyncio.wrap_future(remote)
+
+    def cancel_cut(self, is_cut: Callable[[int], bool]) -> None:
+        """Have a remote engine drop its queued work when frames of cut segments are on their
+        way; the frames asked after them and not back yet are asked again."""
+        cancel = getattr(self._session, "cancel", None)
+        if not self._remote or cancel is None:
+            return
+        if not any(_is_cut_frame(e, is_cut) for e in self._entries):
+            return
+        cancel()
+        kept: deque[PipelineEntry] = deque()
+        for entry in self._entries:
+            if _is_cut_frame(entry, is_cut):
+                entry.cancel()
+                self.cut_dropped += 1
+                continue
+            if entry.remote is not None and entry.remote.cancelled():
+                self._submit(entry)
+            kept.append(entry)
+        self._entries.clear()
+        self._entries.extend(kept)
 
     def end_segment(self, segment: int) -> None:
         """Mark the end of ``segment``, to be handed out after its frames."""
@@ -99,7 +127,7 @@ class FramePipeline:
                 entries.popleft().cancel()
                 self.cut_dropped += 1
                 continue
-            if head.request is not None:  # a local engine's: drawn now
+            if not self._remote:  # a local engine's: drawn now
                 entries.popleft()
                 image = await asyncio.to_thread(self._session.render, head.request)
             else:
@@ -121,3 +149,7 @@ class FramePipeline:
             entry.cancel()
         self._entries.clear()
         self._session.close()
+
+
+def _is_cut_frame(entry: PipelineEntry, is_cut: Callable[[int], bool]) -> bool:
+    return entry.finished is None and entry.segment is not None and is_cut(entry.segment)

@@ -112,6 +112,7 @@ class OmniRTSession:
         self._last_answer = time.monotonic()
         self._error: RemoteEngineError | None = None
         self._closing = False
+        self._cancels_unanswered = 0  # until session.cancelled, frames back are of cut speech
         self.chunk_latencies_ms: list[float] = []  # send → frames back, per chunk
         self._receiver = threading.Thread(target=self._receive, name="omnirt-frames", daemon=True)
         self._receiver.start()
@@ -153,6 +154,27 @@ class OmniRTSession:
         with self._lock:
             if self._error is None and self._pending_samples:
                 self._send_chunk_locked()
+
+    def cancel(self) -> None:
+        """Drop the frames asked for and not back yet, and the speech the server has queued
+        (``session.cancel``): the next frame asked starts the server's stream afresh."""
+        with self._lock:
+            if self._error is not None or self._closing:
+                return
+            for _, future in self._wanted:
+                future.cancel()
+            self._submitted -= len(self._wanted)
+            self._wanted.clear()
+            self._pending = []
+            self._pending_samples = 0
+            self._sent_samples = 0
+            self._chunks.clear()
+            self._cancels_unanswered += 1
+            self._lock.notify_all()
+            try:
+                self._ws.send(control_message("session.cancel"))
+            except (ConnectionClosed, OSError):
+                self._fail_locked("closed the connection mid-stream")
 
     def close(self) -> None:
         with self._lock:
@@ -269,7 +291,9 @@ class OmniRTSession:
                     parsed = parse_text(message)
                     if parsed.get("type") == "error":
                         raise WireError(f"answered with {error_text(parsed)}")
-                else:
+                    if parsed.get("type") == "session.cancelled":
+                        self._on_cancelled()
+                elif not self._answers_cut_speech():
                     self._on_frames(video_jpegs(message))
             except WireError as exc:
                 self._fail(str(exc))
@@ -289,6 +313,17 @@ class OmniRTSession:
                 self._send_chunk_locked()
             if self._chunks and now - self._last_answer > self._timeout_s:
                 self._fail_locked(f"sent no frames for {self._timeout_s:g} s (stalled)")
+
+    def _on_cancelled(self) -> None:
+        with self._lock:
+            self._cancels_unanswered = max(self._cancels_unanswered - 1, 0)
+
+    def _answers_cut_speech(self) -> bool:
+        """Frames answering chunks sent before a cancel the server has not confirmed yet."""
+        with self._lock:
+            if self._cancels_unanswered:
+                self._last_answer = time.monotonic()
+            return self._cancels_unanswered > 0
 
     def _on_frames(self, jpegs: list[bytes]) -> None:
         with self._lock:

@@ -1,0 +1,104 @@
+"""Live ``/v1/stream`` sessions on the "omnirt" engine, with headcast's own
+``/v1/avatar/realtime`` in another process as the remote: an interrupt mid-speech cancels what
+the remote has queued, the face falls idle at once and the session takes the next turn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+
+import cv2
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.conftest import portrait_b64
+from tests.support.serve_process import ServeProcess
+from tests.support.waiting import until
+
+FRAME_HEADER = struct.Struct("<4sIdiII")  # /v1/stream's frames: magic, index, pts, segment...
+NO_SEGMENT = -1
+# Frames already on the socket when the interrupt is sent may still show the old speech.
+IN_TRANSIT_FRAMES = 3
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory):
+    server = ServeProcess(tmp_path_factory.mktemp("remote") / "data").wait_ready()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def front(remote, tmp_path_factory):
+    url = f"ws://127.0.0.1:{remote.port}/v1/avatar/realtime"
+    server = ServeProcess(
+        tmp_path_factory.mktemp("front") / "data", env={"HEADCAST_ENGINE_URL": url}
+    ).wait_ready()
+    yield server
+    server.stop()
+
+
+def _aperture(judge, jpeg: bytes) -> float | None:
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    measure = judge.measure(image[:, :, ::-1])
+    return None if measure is None else measure.aperture
+
+
+def test_an_interrupt_mid_speech_leaves_no_stale_speech(front, speech_pcm, judge):
+    start = {"type": "start", "image_b64": portrait_b64(), "size": 256, "engine": "omnirt"}
+    first_turn = speech_pcm[16000:64000]  # three seconds, cut after one
+    second_turn = speech_pcm[64000:96000]  # two seconds
+
+    async def scenario():
+        events: list[dict] = []
+        frames: list[tuple[int, bytes]] = []  # (segment, jpeg) in arrival order
+
+        async def collect(ws):
+            async for message in ws:
+                if isinstance(message, str):
+                    events.append(json.loads(message))
+                else:
+                    _, _, _, segment, jpeg_len, _ = FRAME_HEADER.unpack_from(message)
+                    body = message[FRAME_HEADER.size :]
+                    frames.append((segment, body[:jpeg_len]))
+
+        async with connect(front.base_url.replace("http", "ws") + "/v1/stream") as ws:
+            await ws.send(json.dumps(start))
+            reader = asyncio.create_task(collect(ws))
+            await until(lambda: len(frames) >= 5, timeout_s=30)
+            for i in range(0, len(first_turn), 1600):
+                await ws.send(first_turn[i : i + 1600].tobytes())
+            await until(lambda: sum(s == 1 for s, _ in frames) >= 25, timeout_s=30)
+            interrupted_at = len(frames)
+            await ws.send(json.dumps({"type": "interrupt"}))
+            await until(lambda: len(frames) >= interrupted_at + 30, timeout_s=30)
+            for i in range(0, len(second_turn), 1600):
+                await ws.send(second_turn[i : i + 1600].tobytes())
+            await ws.send(json.dumps({"type": "end_segment"}))
+            await until(lambda: any(e["type"] == "segment_finished" for e in events), 30)
+            await ws.send(json.dumps({"type": "close"}))
+            await asyncio.wait_for(reader, 10)
+        return events, frames, interrupted_at
+
+    events, frames, interrupted_at = asyncio.run(scenario())
+    assert not [e for e in events if e["type"] == "error"], events
+    after = frames[interrupted_at + IN_TRANSIT_FRAMES :]
+    segments = [segment for segment, _ in after]
+    assert 1 not in segments, "the cut speech is not shown after the interrupt"
+    assert segments[0] == NO_SEGMENT  # the idle face follows at once
+    idle_after = [jpeg for segment, jpeg in after[: segments.index(2)]]
+    assert len(idle_after) >= 25
+    rest = [a for a in (_aperture(judge, j) for j in idle_after) if a is not None]
+    before = [a for a in (_aperture(judge, j) for _, j in frames[:5]) if a is not None]
+    assert len(rest) >= 0.9 * len(idle_after) and before
+    # The mouth at rest as before the speech, from the first idle frame on.
+    assert max(rest) <= max(before) + 0.03, (rest, before)
+    spoken_first = [a for s, j in frames if s == 1 if (a := _aperture(judge, j)) is not None]
+    assert max(spoken_first) > max(before) + 0.05  # it did speak before the cut
+    # The session goes on: the next turn is rendered whole on the same remote session.
+    second = [jpeg for segment, jpeg in frames if segment == 2]
+    assert abs(len(second) - 50) <= 1
+    apertures = [a for a in (_aperture(judge, j) for j in second) if a is not None]
+    assert len(apertures) >= 45 and max(apertures) - min(apertures) > 0.05
