@@ -1,6 +1,7 @@
 """Live ``/v1/stream`` sessions on the "omnirt" engine, with headcast's own
 ``/v1/avatar/realtime`` in another process as the remote: an interrupt mid-speech cancels what
-the remote has queued, the face falls idle at once and the session takes the next turn."""
+the remote has queued, the face falls idle at once and the session takes the next turn; the
+remote's first-frame and per-chunk latencies reach ``/metrics``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import struct
 import cv2
 import numpy as np
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
 from tests.conftest import portrait_b64
@@ -102,3 +104,52 @@ def test_an_interrupt_mid_speech_leaves_no_stale_speech(front, speech_pcm, judge
     assert abs(len(second) - 50) <= 1
     apertures = [a for a in (_aperture(judge, j) for j in second) if a is not None]
     assert len(apertures) >= 45 and max(apertures) - min(apertures) > 0.05
+
+
+def _remote_latency_samples(server) -> dict[str, float]:
+    """The remote latency histograms' counts and sums for the omnirt engine."""
+    with server.client() as client:
+        text = client.get("/metrics").text
+    found = {}
+    for family in text_string_to_metric_families(text):
+        if family.name.startswith("headcast_remote_"):
+            for sample in family.samples:
+                if sample.name.endswith(("_count", "_sum")) and sample.labels == {
+                    "engine": "omnirt"
+                }:
+                    found[sample.name] = sample.value
+    return found
+
+
+def test_a_remote_sessions_latencies_reach_the_metrics(front, speech_pcm):
+    start = {"type": "start", "image_b64": portrait_b64(), "size": 256, "engine": "omnirt"}
+    turn = speech_pcm[16000:32000]  # one second
+
+    async def session():
+        events: list[dict] = []
+        async with connect(front.base_url.replace("http", "ws") + "/v1/stream") as ws:
+            await ws.send(json.dumps(start))
+            await ws.send(turn.tobytes())
+            await ws.send(json.dumps({"type": "end_segment"}))
+            async for message in ws:
+                if isinstance(message, str):
+                    events.append(json.loads(message))
+                    if events[-1]["type"] in ("segment_finished", "error"):
+                        break
+            await ws.send(json.dumps({"type": "close"}))
+        return events
+
+    before = _remote_latency_samples(front)
+    events = asyncio.run(asyncio.wait_for(session(), 60))
+    assert events[-1]["type"] == "segment_finished", events
+    after = _remote_latency_samples(front)
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert grew("headcast_remote_first_frame_seconds_count") == 1
+    # Connecting, session.create and a chunk's round trip: more than nothing, under a minute.
+    assert 0 < grew("headcast_remote_first_frame_seconds_sum") < 60
+    chunks = grew("headcast_remote_chunk_seconds_count")
+    assert chunks >= 3  # the speech's 1 s and the idle frames around it, in 0.48 s chunks
+    assert 0 < grew("headcast_remote_chunk_seconds_sum") / chunks < 10

@@ -32,6 +32,7 @@ from headcast.motion.live import DEFAULT_LOOKAHEAD_MS
 from headcast.render import EngineInput, FrameRequest, engine_for, get_engine
 from headcast.render.frame_audio import silent_frame
 from headcast.render.frame_pipeline import FramePipeline
+from headcast.render.remote_latency import RemoteLatency
 from headcast.render.speech_feeds import SpeechFeed, speech_feed
 
 DEFAULT_OUTPUT_RATE_HZ = 16_000
@@ -233,6 +234,10 @@ class Session:
         """Interrupts so far."""
         with self._lock:
             return self._interrupt_count
+
+    def remote_latency(self) -> RemoteLatency | None:
+        """A remote engine's latencies (first frame, per chunk) measured since the last call."""
+        return self._frames.remote_latency()
 
     def was_cut(self, segment: int) -> bool:
         """Whether an interrupt came while ``segment`` existed: its frames not yet shown are

@@ -27,6 +27,7 @@ from headcast.live.frame_ring import FRAME_SLOTS, FrameRing
 from headcast.live.wire import (
     Credit,
     Ended,
+    EngineLatency,
     FrameReady,
     Interrupt,
     Interrupted,
@@ -203,6 +204,8 @@ class SessionHost:
                         self._send(
                             FrameReady(session_id, slot, item.audio, item.speaking, item.segment)
                         )
+                    if (latency := session.remote_latency()) is not None:
+                        self._send(EngineLatency(session_id, latency))
                 else:
                     with hosted.lock:
                         if item.segment not in hosted.cut:

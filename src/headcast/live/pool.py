@@ -17,7 +17,7 @@ import math
 import multiprocessing
 import queue
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from headcast.live.host import host_main
 from headcast.live.wire import (
     Credit,
     Ended,
+    EngineLatency,
     FrameReady,
     Interrupt,
     Interrupted,
@@ -39,6 +40,7 @@ from headcast.live.wire import (
     SessionInput,
 )
 from headcast.live.worker_process import WorkerGone, WorkerProcess
+from headcast.render.remote_latency import RemoteLatency
 from headcast.session import SegmentFinished, VideoFrame
 
 PROCESS_EXIT_WAIT_S = 5.0
@@ -135,6 +137,8 @@ class RemoteSession:
         self._frame_count = 0  # frames passed on: the next one's index
         self._unacknowledged = 0  # interrupts sent that the session process has not applied yet
         self._cut: set[int] = set()  # segments whose stale frames were dropped here
+        # Told each remote engine latency report, as frames are iterated.
+        self.on_remote_latency: Callable[[RemoteLatency], None] | None = None
         process.sessions[session_id] = self
 
     async def _start(self) -> None:
@@ -226,6 +230,9 @@ class RemoteSession:
                     index, index / self.fps, image, message.audio,
                     message.speaking, message.segment,
                 )  # fmt: skip
+            elif isinstance(message, EngineLatency):
+                if self.on_remote_latency is not None:
+                    self.on_remote_latency(message.latency)
             elif isinstance(message, Interrupted):
                 self._unacknowledged -= 1
             elif isinstance(message, SegmentDone):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from headcast.face.avatar import Avatar
+from headcast.render.remote_latency import RemoteLatency
 
 # -- pool → host -----------------------------------------------------------------------------
 
@@ -95,3 +96,11 @@ class Ended:
 
     session_id: str
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineLatency:
+    """A remote engine's latencies measured since the last report."""
+
+    session_id: str
+    latency: RemoteLatency

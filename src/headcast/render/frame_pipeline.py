@@ -24,6 +24,7 @@ import numpy as np
 
 from headcast.render.capabilities import EngineCapabilities, EngineKind
 from headcast.render.engine import FrameRequest
+from headcast.render.remote_latency import RemoteLatency
 
 
 @dataclass
@@ -142,6 +143,11 @@ class FramePipeline:
                 continue  # cut while it was drawn
             return head, image
         return None
+
+    def remote_latency(self) -> RemoteLatency | None:
+        """A remote engine's latencies measured since the last call, if it measures them."""
+        take = getattr(self._session, "take_latency", None)
+        return take() if take is not None else None
 
     def close(self) -> None:
         """Drop what is on its way and close the engine session."""

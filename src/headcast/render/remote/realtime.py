@@ -46,6 +46,7 @@ from headcast.render.remote.omnirt_wire import (
     session_spec,
     video_jpegs,
 )
+from headcast.render.remote_latency import RemoteLatency
 
 ENGINE_NAME = "omnirt"
 AUDIO_RATE_HZ = 16_000  # what FlashHead hears; asked of the server in session.create
@@ -85,6 +86,7 @@ class OmniRTSession:
     """One avatar on the remote server: a WebSocket and its ``session.create``."""
 
     def __init__(self, endpoint: RemoteEndpoint, avatar: Avatar) -> None:
+        self._started = time.monotonic()
         self.server = endpoint.server
         self._side = avatar.size_px
         self._timeout_s = endpoint.timeout_s
@@ -114,6 +116,9 @@ class OmniRTSession:
         self._closing = False
         self._cancels_unanswered = 0  # until session.cancelled, frames back are of cut speech
         self.chunk_latencies_ms: list[float] = []  # send → frames back, per chunk
+        self._first_frame_ms: float | None = None  # connecting → the first frames back
+        self._latency_reported = 0  # chunk latencies reported so far
+        self._first_frame_reported = False
         self._receiver = threading.Thread(target=self._receive, name="omnirt-frames", daemon=True)
         self._receiver.start()
 
@@ -154,6 +159,17 @@ class OmniRTSession:
         with self._lock:
             if self._error is None and self._pending_samples:
                 self._send_chunk_locked()
+
+    def take_latency(self) -> RemoteLatency | None:
+        """The latencies measured since the last call; None when there is nothing new."""
+        with self._lock:
+            chunks = tuple(self.chunk_latencies_ms[self._latency_reported :])
+            self._latency_reported = len(self.chunk_latencies_ms)
+            first = None if self._first_frame_reported else self._first_frame_ms
+            self._first_frame_reported = self._first_frame_ms is not None
+        if first is None and not chunks:
+            return None
+        return RemoteLatency(ENGINE_NAME, first, chunks)
 
     def cancel(self) -> None:
         """Drop the frames asked for and not back yet, and the speech the server has queued
@@ -333,6 +349,8 @@ class OmniRTSession:
             now = time.monotonic()
             self._last_answer = now
             self.chunk_latencies_ms.append((now - chunk.sent_at) * 1000)
+            if self._first_frame_ms is None:
+                self._first_frame_ms = (now - self._started) * 1000
             expected = chunk.end_frame - chunk.first_frame
             if len(jpegs) != expected:
                 raise WireError(f"answered a chunk with {len(jpegs)} frames, not {expected}")

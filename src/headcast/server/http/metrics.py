@@ -1,4 +1,5 @@
-"""Prometheus metrics at ``/metrics``: requests, rendered frames, queue depth, live sessions.
+"""Prometheus metrics at ``/metrics``: requests, rendered frames, queue depth, live sessions,
+remote engines' latencies.
 
 Parts that render call ``record_render``; gauges are read from the app state at scrape time
 (``app_state(app).queue_depth`` is a callable set by the job system).
@@ -18,6 +19,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from headcast.render.remote_latency import RemoteLatency
+
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(
     "headcast_http_requests", "HTTP requests", ["method", "route", "status"], registry=REGISTRY
@@ -34,6 +37,33 @@ ACTIVE_SESSIONS = Gauge("headcast_active_sessions", "live sessions open", regist
 RENDER_FPS = Gauge(
     "headcast_render_fps", "frames per second of rendering, since start", registry=REGISTRY
 )
+
+# A remote engine's first frame includes connecting and session.create; a chunk's latency is
+# its round trip, FlashHead's ~1 s windows at the top.
+REMOTE_LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+REMOTE_FIRST_FRAME_SECONDS = Histogram(
+    "headcast_remote_first_frame_seconds",
+    "live sessions on a remote engine: connecting to the first frame back",
+    ["engine"],
+    buckets=REMOTE_LATENCY_BUCKETS_S,
+    registry=REGISTRY,
+)
+REMOTE_CHUNK_SECONDS = Histogram(
+    "headcast_remote_chunk_seconds",
+    "live sessions on a remote engine: each chunk of speech sent to its frames back",
+    ["engine"],
+    buckets=REMOTE_LATENCY_BUCKETS_S,
+    registry=REGISTRY,
+)
+
+
+def record_remote_latency(latency: RemoteLatency) -> None:
+    """Count a live session's remote engine latencies."""
+    if latency.first_frame_ms is not None:
+        REMOTE_FIRST_FRAME_SECONDS.labels(latency.engine).observe(latency.first_frame_ms / 1000)
+    chunks = REMOTE_CHUNK_SECONDS.labels(latency.engine)
+    for ms in latency.chunk_ms:
+        chunks.observe(ms / 1000)
 
 
 def record_render(frames: int, seconds: float) -> None:

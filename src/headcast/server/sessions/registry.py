@@ -24,6 +24,7 @@ from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT
 from headcast.render import engine_for
 from headcast.server.config import ServerConfig
 from headcast.server.http.errors import ApiError
+from headcast.server.http.metrics import record_remote_latency
 from headcast.server.sessions.speech import LiveSpeech
 
 
@@ -121,6 +122,7 @@ class LiveSessions:
         except BaseException:
             self._forget(session_id)
             raise
+        session.on_remote_latency = record_remote_latency
         live = RegisteredSession(session_id, session, session.backlog, avatar, owner)
         self._hosted[session_id] = session
         self._sessions[session_id] = live
