@@ -1,13 +1,15 @@
 """Live ``/v1/stream`` sessions on the "omnirt" engine, with headcast's own
 ``/v1/avatar/realtime`` in another process as the remote: an interrupt mid-speech cancels what
 the remote has queued, the face falls idle at once and the session takes the next turn; the
-remote's first-frame and per-chunk latencies reach ``/metrics``."""
+remote's first-frame and per-chunk latencies reach ``/metrics``; a session started while the
+remote is down fails saying so, and once it is back a new session uses it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import struct
+import time
 
 import cv2
 import numpy as np
@@ -15,8 +17,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
+from headcast.render.remote.reconnect import ReconnectBackoff
 from tests.conftest import portrait_b64
 from tests.support.serve_process import ServeProcess
+from tests.support.servers import free_port
 from tests.support.waiting import until
 
 FRAME_HEADER = struct.Struct("<4sIdiII")  # /v1/stream's frames: magic, index, pts, segment...
@@ -153,3 +157,62 @@ def test_a_remote_sessions_latencies_reach_the_metrics(front, speech_pcm):
     chunks = grew("headcast_remote_chunk_seconds_count")
     assert chunks >= 3  # the speech's 1 s and the idle frames around it, in 0.48 s chunks
     assert 0 < grew("headcast_remote_chunk_seconds_sum") / chunks < 10
+
+
+def test_a_server_that_could_not_be_reached_is_tried_again_after_a_wait():
+    backoff = ReconnectBackoff()
+    url = "ws://127.0.0.1:9/v1/avatar/realtime"
+    assert backoff.refusal(url) is None
+    backoff.failed(url, "refused the connection (is it running?)")
+    refusal = backoff.refusal(url)
+    assert refusal is not None and refusal.startswith("refused the connection (is it running?)")
+    assert "the next try is in" in refusal
+    assert backoff.refusal("ws://127.0.0.1:10/v1/avatar/realtime") is None  # by server
+    backoff.succeeded(url)
+    assert backoff.refusal(url) is None
+
+
+def test_new_sessions_use_the_remote_once_it_is_back(tmp_path):
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/v1/avatar/realtime"
+    front = ServeProcess(tmp_path / "data", env={"HEADCAST_ENGINE_URL": url}).wait_ready()
+    start = {"type": "start", "image_b64": portrait_b64(), "size": 256, "engine": "omnirt"}
+    stream_url = front.base_url.replace("http", "ws") + "/v1/stream"
+
+    async def session() -> list[dict]:
+        """Until the first frame, an error or the end."""
+        events: list[dict] = []
+        async with connect(stream_url) as ws:
+            await ws.send(json.dumps(start))
+            async for message in ws:
+                if not isinstance(message, str):
+                    events.append({"type": "frame"})
+                    break
+                events.append(json.loads(message))
+                if events[-1]["type"] == "error":
+                    break
+        return events
+
+    remote = None
+    try:
+        events = asyncio.run(asyncio.wait_for(session(), 60))
+        error = events[-1]
+        assert error["type"] == "error", events
+        assert url in error["message"] and "refused the connection" in error["message"]
+        (tmp_path / "remote").mkdir()
+        remote = ServeProcess(tmp_path / "remote" / "data", port=port).wait_ready()
+        # New sessions wait out the back-off (at most 8 s), then reach the remote.
+        outcomes = []
+        for _ in range(20):
+            events = asyncio.run(asyncio.wait_for(session(), 60))
+            outcomes.append(events[-1])
+            if events[-1]["type"] == "frame":
+                break
+            assert "the next try is in" in events[-1]["message"], events
+            time.sleep(0.5)
+        assert outcomes[-1]["type"] == "frame", outcomes
+        assert front.process.poll() is None  # the same headcast, never restarted
+    finally:
+        front.stop()
+        if remote is not None:
+            remote.stop()

@@ -17,10 +17,16 @@ from tests.support.servers import free_port
 
 
 class ServeProcess:
-    """``headcast serve`` in its own process, on a free loopback port."""
+    """``headcast serve`` in its own process, on a free loopback port (or ``port``)."""
 
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.port = port if port is not None else free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log = data_dir.parent / f"serve-{self.port}.log"
         environ = {

@@ -46,6 +46,7 @@ from headcast.render.remote.omnirt_wire import (
     session_spec,
     video_jpegs,
 )
+from headcast.render.remote.reconnect import RECONNECTS
 from headcast.render.remote_latency import RemoteLatency
 
 ENGINE_NAME = "omnirt"
@@ -73,6 +74,9 @@ CAPABILITIES = EngineCapabilities(
 
 class RemoteEngineError(HeadcastError):
     """The remote engine's server failed or could not be used (the text names it)."""
+
+    unreachable = False  # no connection could be made: new sessions back off
+    what = ""
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,19 @@ class OmniRTSession:
     # -- connection -------------------------------------------------------------------------
 
     def _connect(self, endpoint: RemoteEndpoint) -> ClientConnection:
+        refusal = RECONNECTS.refusal(endpoint.url)
+        if refusal is not None:
+            raise self._error_for(refusal)
+        try:
+            connection = self._open(endpoint)
+        except RemoteEngineError as exc:
+            if exc.unreachable:
+                RECONNECTS.failed(endpoint.url, exc.what)
+            raise
+        RECONNECTS.succeeded(endpoint.url)
+        return connection
+
+    def _open(self, endpoint: RemoteEndpoint) -> ClientConnection:
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else None
         try:
             return connect(
@@ -220,16 +237,16 @@ class OmniRTSession:
                 legacy=True,  # the connection itself, closed by close()
             )
         except ConnectionRefusedError:
-            raise self._error_for("refused the connection (is it running?)") from None
+            raise self._unreachable("refused the connection (is it running?)") from None
         except TimeoutError:
-            raise self._error_for(f"did not answer within {endpoint.timeout_s:g} s") from None
+            raise self._unreachable(f"did not answer within {endpoint.timeout_s:g} s") from None
         except InvalidStatus as exc:
             status = exc.response.status_code
             raise self._error_for(f"refused the session with HTTP {status}") from None
         except (InvalidURI, InvalidHandshake) as exc:
             raise self._error_for(f"is not an OmniRT WebSocket server ({exc})") from None
         except OSError as exc:
-            raise self._error_for(f"could not be reached ({exc.strerror or exc})") from None
+            raise self._unreachable(f"could not be reached ({exc.strerror or exc})") from None
 
     def _create(self, model: str, avatar: Avatar, config: dict[str, Any]) -> RemoteSessionSpec:
         deadline = time.monotonic() + self._timeout_s
@@ -260,6 +277,11 @@ class OmniRTSession:
                 f"takes {spec.sample_rate} Hz audio, not the {AUDIO_RATE_HZ} Hz asked for"
             )
         return spec
+
+    def _unreachable(self, what: str) -> RemoteEngineError:
+        error = RemoteEngineError(f"remote engine at {self.server} {what}")
+        error.unreachable, error.what = True, what
+        return error
 
     def _error_for(self, what: str, kind: type[HeadcastError] = RemoteEngineError) -> HeadcastError:
         return kind(f"remote engine at {self.server} {what}")
