@@ -17,8 +17,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
+from headcast.face.avatar import prepare_avatar
+from headcast.render.frame_audio import FrameAudio, silent_frame
+from headcast.render.remote.endpoint import RemoteEndpoint
+from headcast.render.remote.realtime import OmniRTEngine
 from headcast.render.remote.reconnect import ReconnectBackoff
-from tests.conftest import portrait_b64
+from tests.conftest import SAMPLES, portrait_b64
 from tests.support.serve_process import ServeProcess
 from tests.support.servers import free_port
 from tests.support.waiting import until
@@ -123,6 +127,29 @@ def _remote_latency_samples(server) -> dict[str, float]:
                 }:
                     found[sample.name] = sample.value
     return found
+
+
+def test_cancel_drops_the_remotes_queue_and_the_session_goes_on(remote, speech_pcm):
+    url = f"ws://127.0.0.1:{remote.port}/v1/avatar/realtime"
+    avatar = prepare_avatar(SAMPLES / "astronaut.png", 256)
+    session = OmniRTEngine(RemoteEndpoint(url, timeout_s=20)).start(avatar)
+    try:
+        speech = speech_pcm[16000:] / 32768
+        spoken = []
+        for i in range(48):  # 1.92 s: four chunks, none answered yet when cancelled
+            samples = speech[i * 640 : (i + 1) * 640].astype(np.float32)
+            frame = silent_frame(i, 16000, 25, 0)
+            spoken.append(session.submit(FrameAudio(samples, frame.lookahead, 1, i)))
+        back = [future.done() for future in spoken]  # answered before the cancel: kept
+        session.cancel()
+        idle = [session.submit(silent_frame(48 + i, 16000, 25, 0)) for i in range(24)]
+        session.flush()
+        images = [future.result(timeout=30) for future in idle]
+    finally:
+        session.close()
+    dropped = [future for future, was_back in zip(spoken, back, strict=True) if not was_back]
+    assert len(dropped) >= 36 and all(future.cancelled() for future in dropped)
+    assert all(image.shape == (256, 256, 3) for image in images)
 
 
 def test_a_remote_sessions_latencies_reach_the_metrics(front, speech_pcm):
