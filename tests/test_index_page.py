@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import numpy as np
@@ -24,6 +27,25 @@ pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs /u
 
 
 server = server_fixture(api_keys=(API_KEY,))
+
+
+@contextmanager
+def opened_page(server, *chromium_args: str) -> Iterator[tuple[Any, list[str]]]:
+    """The page in a headless Chromium, its API key entered; with the page's script errors."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", *chromium_args])
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1400})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server.base_url + "/")
+            page.fill("#api-key", API_KEY)
+            page.dispatch_event("#api-key", "change")
+            yield page, errors
+        finally:
+            browser.close()
 
 
 def test_page_is_static_and_self_contained(server):
@@ -46,79 +68,63 @@ def test_page_is_static_and_self_contained(server):
 
 
 def test_upload_photo_type_text_render_and_play(server, judge, tmp_path):
-    from playwright.sync_api import sync_playwright
+    with opened_page(server, "--autoplay-policy=no-user-gesture-required") as (page, errors):
+        page.set_input_files("#portrait-file", str(MEDIA / "obama.jpg"))
+        verdict = page.locator("#avatar-verdict")
+        verdict.wait_for(state="visible", timeout=60_000)
+        assert "Reference score" in verdict.inner_text()
+        page.locator(".avatar.selected img").wait_for(timeout=10_000)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        page.fill("#speech-text", "Hello there. It is a pleasure to meet you.")
+        page.select_option("#size", "256")
+        page.click("#render")
+        page.locator("#result").wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
+        assert page.locator("#progress").evaluate("el => el.value") == 100
+        assert "succeeded" in page.inner_text("#job-state")
+
+        # The video loads and plays: its clock advances.
+        page.evaluate(
+            "() => { const v = document.getElementById('result-video');"
+            " v.muted = true; return v.play(); }"
         )
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 1400})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(server.base_url + "/")
+        page.wait_for_function(
+            "() => document.getElementById('result-video').readyState >= 3", timeout=20_000
+        )
+        start = page.evaluate("() => document.getElementById('result-video').currentTime")
+        page.wait_for_function(
+            f"() => document.getElementById('result-video').currentTime > {start} + 0.5",
+            timeout=20_000,
+        )
+        duration = page.evaluate("() => document.getElementById('result-video').duration")
+        assert 2.0 < duration < 6.0
 
-            page.fill("#api-key", API_KEY)
-            page.dispatch_event("#api-key", "change")
-            page.set_input_files("#portrait-file", str(MEDIA / "obama.jpg"))
-            verdict = page.locator("#avatar-verdict")
-            verdict.wait_for(state="visible", timeout=60_000)
-            assert "Reference score" in verdict.inner_text()
-            page.locator(".avatar.selected img").wait_for(timeout=10_000)
+        link = page.locator("#download")
+        assert link.get_attribute("href").startswith("blob:")
+        assert link.get_attribute("download").endswith(".mp4")
 
-            page.fill("#speech-text", "Hello there. It is a pleasure to meet you.")
-            page.select_option("#size", "256")
-            page.click("#render")
-            page.locator("#result").wait_for(state="visible", timeout=RENDER_TIMEOUT_MS)
-            assert page.locator("#progress").evaluate("el => el.value") == 100
-            assert "succeeded" in page.inner_text("#job-state")
+        shot = page.locator("#result-video").screenshot()
+        (tmp_path / "page_video.png").write_bytes(shot)
 
-            # The video loads and plays: its clock advances.
-            page.evaluate(
-                "() => { const v = document.getElementById('result-video');"
-                " v.muted = true; return v.play(); }"
-            )
-            page.wait_for_function(
-                "() => document.getElementById('result-video').readyState >= 3", timeout=20_000
-            )
-            start = page.evaluate("() => document.getElementById('result-video').currentTime")
-            page.wait_for_function(
-                f"() => document.getElementById('result-video').currentTime > {start} + 0.5",
-                timeout=20_000,
-            )
-            duration = page.evaluate("() => document.getElementById('result-video').duration")
-            assert 2.0 < duration < 6.0
-
-            link = page.locator("#download")
-            assert link.get_attribute("href").startswith("blob:")
-            assert link.get_attribute("download").endswith(".mp4")
-
-            shot = page.locator("#result-video").screenshot()
-            (tmp_path / "page_video.png").write_bytes(shot)
-
-            # The other way in: a recording with its transcript, as WebM this time.
-            first_video = link.get_attribute("href")
-            page.check("input[name=speech-kind][value=audio]")
-            assert page.locator("#speech-text-panel").is_hidden()
-            page.set_input_files("#speech-audio", str(clip_wav("0880")))
-            page.fill("#audio-transcript", clip_text("0880"))
-            page.select_option("#format", "webm")
-            page.click("#render")
-            page.wait_for_function(
-                f"() => document.getElementById('download').href !== '{first_video}'"
-                " && !document.getElementById('result').hidden",
-                timeout=RENDER_TIMEOUT_MS,
-            )
-            assert link.get_attribute("download").endswith(".webm")
-            page.wait_for_function(
-                "() => document.getElementById('result-video').readyState >= 1", timeout=20_000
-            )
-            duration = page.evaluate("() => document.getElementById('result-video').duration")
-            assert duration > 1.0
-            assert not errors, errors
-        finally:
-            browser.close()
+        # The other way in: a recording with its transcript, as WebM this time.
+        first_video = link.get_attribute("href")
+        page.check("input[name=speech-kind][value=audio]")
+        assert page.locator("#speech-text-panel").is_hidden()
+        page.set_input_files("#speech-audio", str(clip_wav("0880")))
+        page.fill("#audio-transcript", clip_text("0880"))
+        page.select_option("#format", "webm")
+        page.click("#render")
+        page.wait_for_function(
+            f"() => document.getElementById('download').href !== '{first_video}'"
+            " && !document.getElementById('result').hidden",
+            timeout=RENDER_TIMEOUT_MS,
+        )
+        assert link.get_attribute("download").endswith(".webm")
+        page.wait_for_function(
+            "() => document.getElementById('result-video').readyState >= 1", timeout=20_000
+        )
+        duration = page.evaluate("() => document.getElementById('result-video').duration")
+        assert duration > 1.0
+        assert not errors, errors
 
     frame = np.asarray(Image.open(io.BytesIO(shot)).convert("RGB"))
     face = judge.measure(frame)
@@ -127,79 +133,54 @@ def test_upload_photo_type_text_render_and_play(server, judge, tmp_path):
 
 
 def test_upload_a_video_to_enrol_and_follow_it(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 1400})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(server.base_url + "/")
-            page.fill("#api-key", API_KEY)
-            page.dispatch_event("#api-key", "change")
-            page.set_input_files("#portrait-file", str(grid_clip()))
-            page.wait_for_function(
-                "() => document.getElementById('message').textContent.startsWith('Enrolling')",
-                timeout=30_000,
-            )
-            page.wait_for_function(
-                "() => document.getElementById('message').textContent === 'Avatar enrolled.'",
-                timeout=ENROL_TIMEOUT_MS,
-            )
-            verdict = page.inner_text("#avatar-verdict")
-            assert "Enrolled from a video" in verdict and "s usable" in verdict
-            thumbnail = page.locator(".avatar.selected img")
-            page.wait_for_function(
-                "() => document.querySelector('.avatar.selected img')?.naturalWidth > 0",
-                timeout=10_000,
-            )
-            assert thumbnail.get_attribute("src").startswith("blob:")
-            assert not errors, errors
-        finally:
-            browser.close()
+    with opened_page(server) as (page, errors):
+        page.set_input_files("#portrait-file", str(grid_clip()))
+        page.wait_for_function(
+            "() => document.getElementById('message').textContent.startsWith('Enrolling')",
+            timeout=30_000,
+        )
+        page.wait_for_function(
+            "() => document.getElementById('message').textContent === 'Avatar enrolled.'",
+            timeout=ENROL_TIMEOUT_MS,
+        )
+        verdict = page.inner_text("#avatar-verdict")
+        assert "Enrolled from a video" in verdict and "s usable" in verdict
+        thumbnail = page.locator(".avatar.selected img")
+        page.wait_for_function(
+            "() => document.querySelector('.avatar.selected img')?.naturalWidth > 0",
+            timeout=10_000,
+        )
+        assert thumbnail.get_attribute("src").startswith("blob:")
+        assert not errors, errors
 
 
 def test_the_engine_selector_lists_the_services_engines_and_sends_the_choice(server, monkeypatch):
     """Filled from GET /v1/engines with each engine's health; the engine chosen goes with the
     job: omnirt, with no server configured, is accepted and fails naming what it lacks."""
-    from playwright.sync_api import sync_playwright
-
     monkeypatch.delenv("HEADCAST_ENGINE_URL", raising=False)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 1400})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(server.base_url + "/")
-            page.fill("#api-key", API_KEY)
-            page.dispatch_event("#api-key", "change")
-            page.wait_for_function(
-                "() => [...document.getElementById('engine').options]"
-                ".some((o) => o.value === 'warp')",
-                timeout=20_000,
-            )
-            options = page.eval_on_selector_all(
-                "#engine option", "os => os.map((o) => [o.value, o.textContent])"
-            )
-            assert options[0] == ["", "automatic"]
-            shown = dict(options[1:])
-            assert shown["warp"] == "warp" and shown["enrolled"] == "enrolled"
-            assert shown["omnirt"] == "omnirt (not configured)"
+    with opened_page(server) as (page, errors):
+        page.wait_for_function(
+            "() => [...document.getElementById('engine').options].some((o) => o.value === 'warp')",
+            timeout=20_000,
+        )
+        options = page.eval_on_selector_all(
+            "#engine option", "os => os.map((o) => [o.value, o.textContent])"
+        )
+        assert options[0] == ["", "automatic"]
+        shown = dict(options[1:])
+        assert shown["warp"] == "warp" and shown["enrolled"] == "enrolled"
+        assert shown["omnirt"] == "omnirt (not configured)"
 
-            page.set_input_files("#portrait-file", str(MEDIA / "obama.jpg"))
-            page.locator(".avatar.selected img").wait_for(timeout=60_000)
-            page.fill("#speech-text", "Hello there.")
-            page.select_option("#size", "256")
-            page.select_option("#engine", "omnirt")
-            page.click("#render")
-            page.wait_for_function(
-                "() => document.getElementById('message').textContent.startsWith('Failed')",
-                timeout=RENDER_TIMEOUT_MS,
-            )
-            assert "URL" in page.inner_text("#message")
-            assert "(omnirt)" in page.inner_text("#job-state")
-            assert not errors, errors
-        finally:
-            browser.close()
+        page.set_input_files("#portrait-file", str(MEDIA / "obama.jpg"))
+        page.locator(".avatar.selected img").wait_for(timeout=60_000)
+        page.fill("#speech-text", "Hello there.")
+        page.select_option("#size", "256")
+        page.select_option("#engine", "omnirt")
+        page.click("#render")
+        page.wait_for_function(
+            "() => document.getElementById('message').textContent.startsWith('Failed')",
+            timeout=RENDER_TIMEOUT_MS,
+        )
+        assert "URL" in page.inner_text("#message")
+        assert "(omnirt)" in page.inner_text("#job-state")
+        assert not errors, errors

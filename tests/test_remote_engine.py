@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -29,10 +28,10 @@ from quality.video import read_video
 from tests.conftest import ROOT, SAMPLES, clip_wav, portrait_b64, reference_phones, run_cli
 from tests.support.serve_process import ServeProcess
 from tests.support.servers import free_port
+from tests.support.stream_client import collect_stream
 from tests.support.waiting import until
 
 FPS = 25
-FRAME_HEADER = struct.Struct("<4sIdiII")  # /v1/stream's frames: magic, index, pts, segment...
 PATH = "/v1/avatar/realtime"
 
 
@@ -139,19 +138,10 @@ def test_a_live_stream_renders_on_the_remote(remote, tmp_path, speech_pcm, judge
     async def scenario():
         events, frames = [], []
 
-        async def collect(ws):
-            async for message in ws:
-                if isinstance(message, str):
-                    events.append(json.loads(message))
-                else:
-                    _, _, _, segment, jpeg_len, _ = FRAME_HEADER.unpack_from(message)
-                    body = message[FRAME_HEADER.size :]
-                    frames.append((segment, body[:jpeg_len]))
-
         async with connect(front.base_url.replace("http", "ws") + "/v1/stream") as ws:
             await ws.send(json.dumps(start))
             started = json.loads(await ws.recv())
-            reader = asyncio.create_task(collect(ws))
+            reader = asyncio.create_task(collect_stream(ws, events, frames))
             await until(lambda: len(frames) >= 5, timeout_s=30)
             for i in range(0, len(turn), 1600):
                 await ws.send(turn[i : i + 1600].tobytes())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import time
 
 import cv2
@@ -25,9 +24,9 @@ from headcast.render.remote.reconnect import ReconnectBackoff
 from tests.conftest import SAMPLES, portrait_b64
 from tests.support.serve_process import ServeProcess
 from tests.support.servers import free_port
+from tests.support.stream_client import collect_stream
 from tests.support.waiting import until
 
-FRAME_HEADER = struct.Struct("<4sIdiII")  # /v1/stream's frames: magic, index, pts, segment...
 NO_SEGMENT = -1
 # Frames already on the socket when the interrupt is sent may still show the old speech.
 IN_TRANSIT_FRAMES = 3
@@ -65,18 +64,9 @@ def test_an_interrupt_mid_speech_leaves_no_stale_speech(front, speech_pcm, judge
         events: list[dict] = []
         frames: list[tuple[int, bytes]] = []  # (segment, jpeg) in arrival order
 
-        async def collect(ws):
-            async for message in ws:
-                if isinstance(message, str):
-                    events.append(json.loads(message))
-                else:
-                    _, _, _, segment, jpeg_len, _ = FRAME_HEADER.unpack_from(message)
-                    body = message[FRAME_HEADER.size :]
-                    frames.append((segment, body[:jpeg_len]))
-
         async with connect(front.base_url.replace("http", "ws") + "/v1/stream") as ws:
             await ws.send(json.dumps(start))
-            reader = asyncio.create_task(collect(ws))
+            reader = asyncio.create_task(collect_stream(ws, events, frames))
             await until(lambda: len(frames) >= 5, timeout_s=30)
             for i in range(0, len(first_turn), 1600):
                 await ws.send(first_turn[i : i + 1600].tobytes())
