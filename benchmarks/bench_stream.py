@@ -560,12 +560,17 @@ def stages(turns: list[np.ndarray]) -> tuple[dict[str, float], str]:
 # -- main --------------------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace) -> None:
-    turns = speech_turns()
-    n_turns = 3 if args.quick else 8
+def print_machine() -> None:
+    """The run's first lines: the machine, the time and how busy it was."""
     print(f"# {platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
     print(f"load average before: {os.getloadavg()}")
+
+
+async def run(args: argparse.Namespace) -> None:
+    turns = speech_turns()
+    n_turns = 3 if args.quick else 8
+    print_machine()
     with tempfile.TemporaryDirectory() as data_dir:
         server = start_server(data_dir)
         try:
@@ -743,9 +748,7 @@ def engine_costs(
 async def run_enrolled(args: argparse.Namespace) -> None:
     turns = speech_turns()
     n_turns = 3 if args.quick else 6
-    print(f"# {platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
-    print(f"load average before: {os.getloadavg()}")
+    print_machine()
     with tempfile.TemporaryDirectory() as scratch:
         video, transcript = clip_to_enrol(args.enrolled, args.enrol_first_s, Path(scratch))
         data_dirs = {kind: Path(scratch) / kind for kind in ("enrolled", "photo")}
