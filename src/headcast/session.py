@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import soxr
 
+from headcast.audio.clip import to_pcm16
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
 from headcast.motion.handover import HeadHandover
@@ -177,7 +178,7 @@ class Session:
                     return  # the segment went with the interrupt
                 segment.requests.extend(requests)
                 out = self._to_output(floats, sample_rate)
-                segment.audio.append(np.clip(np.rint(out * 32767), -32768, 32767).astype(np.int16))
+                segment.audio.append(to_pcm16(out))
                 segment.audio_buffered += len(out)
         if requests:
             self._wake_pacing()
@@ -212,9 +213,7 @@ class Session:
                 segment.finished_feed = True
                 tail = self._flush_output()
                 if len(tail):
-                    segment.audio.append(
-                        np.clip(np.rint(tail * 32767), -32768, 32767).astype(np.int16)
-                    )
+                    segment.audio.append(to_pcm16(tail))
                     segment.audio_buffered += len(tail)
         self._wake_pacing()
 

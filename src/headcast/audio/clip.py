@@ -24,6 +24,11 @@ class Audio:
         return len(self.samples) / float(self.sample_rate)
 
 
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] as int16 PCM, rounded and clipped."""
+    return np.clip(np.rint(samples * 32767), -32768, 32767).astype(np.int16)
+
+
 def join_chunks(chunks: Iterable[np.ndarray], reserve_samples: int = 0) -> np.ndarray:
     """Float32 chunks joined into one array, grown in place, so that the joined copy and the
     chunks never sit side by side.

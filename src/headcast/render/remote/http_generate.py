@@ -29,6 +29,7 @@ import cv2
 import httpx
 import numpy as np
 
+from headcast.audio.clip import to_pcm16
 from headcast.errors import HeadcastError, InputError
 from headcast.face.avatar import Avatar
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
@@ -394,7 +395,7 @@ def _png(image_rgb: np.ndarray) -> bytes:
 
 
 def _wav(samples: np.ndarray) -> bytes:
-    pcm = np.clip(np.rint(samples * 32767), -32768, 32767).astype("<i2")
+    pcm = to_pcm16(samples).astype("<i2", copy=False)
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
         w.setnchannels(1)

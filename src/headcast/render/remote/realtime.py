@@ -29,6 +29,7 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from headcast.audio.clip import to_pcm16
 from headcast.errors import HeadcastError, InputError
 from headcast.face.avatar import Avatar
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
@@ -134,7 +135,7 @@ class OmniRTSession:
             future.set_exception(TypeError("the omnirt engine is fed FrameAudio"))
             return future
         spec = self.spec
-        pcm = np.clip(np.rint(request.samples * 32767), -32768, 32767).astype(np.int16)
+        pcm = to_pcm16(request.samples)
         with self._lock:
             if self._error is not None:
                 future.set_exception(self._error)
