@@ -8,6 +8,8 @@ with it: 0 holds the head still.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from headcast.motion import tunables as T
@@ -53,11 +55,14 @@ class HeadSway:
         return float(yaw), float(pitch), float(roll)
 
 
+@dataclass(frozen=True)
 class _Move:
     """An eased move of the posture from one pose to another."""
 
-    def __init__(self, start_s: float, duration_s: float, src: np.ndarray, dst: np.ndarray):
-        self.start_s, self.duration_s, self.src, self.dst = start_s, duration_s, src, dst
+    start_s: float
+    duration_s: float
+    src: np.ndarray
+    dst: np.ndarray
 
     def at(self, t: float) -> np.ndarray:
         return self.src + (self.dst - self.src) * _ease((t - self.start_s) / self.duration_s)

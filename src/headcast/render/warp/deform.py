@@ -401,8 +401,7 @@ def turning_depth(
     at_rest = xy + rest
     rest_sign = np.sign(_signed_areas(at_rest, tris))
     pivot = head_pivot(vertices[:n_landmarks].astype(np.float64))
-    own = np.where(moving, 1.0, 0.0)
-    own[:n_landmarks] = 1.0
+    own = np.ones(len(z))  # share of its own depth each vertex keeps (still ones: bowl is z)
     depth = z.copy()
     for _ in range(T.TURN_DEPTH_PASSES):
         depth = own * z + (1.0 - own) * bowl
