@@ -30,7 +30,7 @@ import httpx
 import numpy as np
 
 from headcast.audio.clip import to_pcm16
-from headcast.errors import HeadcastError, InputError
+from headcast.errors import EngineError, InputError
 from headcast.face.avatar import Avatar
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.engine import FrameRequest
@@ -52,7 +52,7 @@ FLUSH_IDLE_S = 0.25
 CONNECT_TIMEOUT_S = 10.0
 
 
-class HttpEngineError(HeadcastError):
+class HttpEngineError(EngineError):
     """The generation server failed: one line naming it and what happened."""
 
 

@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from headcast.audio.clip import to_pcm16
-from headcast.errors import HeadcastError, InputError
+from headcast.errors import EngineError, HeadcastError, InputError
 from headcast.face.avatar import Avatar
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.frame_audio import FrameAudio, frame_bounds
@@ -73,11 +73,8 @@ CAPABILITIES = EngineCapabilities(
 )
 
 
-class RemoteEngineError(HeadcastError):
-    """The remote engine's server failed or could not be used (the text names it)."""
-
-    unreachable = False  # no connection could be made: new sessions back off
-    what = ""
+class RemoteEngineError(EngineError):
+    """The OmniRT realtime server failed or could not be used (the text names it)."""
 
 
 @dataclass(frozen=True)
