@@ -1,10 +1,12 @@
 """The "omnirt-http" engine: headcast's own ``POST /v1/generate`` on loopback is the remote that
 renders a file fragment by fragment; the independent judge checks the video; faults give one
-clear line naming the server and leave no file."""
+clear line naming the server and leave no file; closing mid-render hangs up at once."""
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -168,3 +170,45 @@ def test_a_stalled_or_garbled_answer_is_named_and_nothing_is_written(
         remote.server_close()
     message = str(failure.value)
     assert f"server {url}/v1/generate {said}" in message and "\n" not in message, message
+
+
+class _Stalling(BaseHTTPRequestHandler):
+    """A generation server that takes the request, then waits for an answer it never gives
+    until the client hangs up."""
+
+    received = threading.Event()
+    hung_up = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                self.hung_up.set()
+                return
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_closing_mid_render_cancels_the_frames_and_hangs_up_on_the_server(avatar):
+    handler = type(
+        "Handler", (_Stalling,), {"received": threading.Event(), "hung_up": threading.Event()}
+    )
+    remote = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=remote.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{remote.server_address[1]}"
+    try:
+        session = OmniRtHttpEngine(RemoteEndpoint(url, timeout_s=60)).start(avatar)
+        frames = [session.submit(silent_frame(i, 16_000, FPS, 0.0)) for i in range(FPS + 3)]
+        assert handler.received.wait(30), "the request never reached the server"
+        session.close()
+        # The caller that gave up waits for nothing: every frame is cancelled by close itself.
+        assert all(frame.cancelled() for frame in frames)
+        # The request under way is dropped, not left for the server to finish.
+        assert handler.hung_up.wait(10), "the client never hung up"
+    finally:
+        remote.shutdown()
+        remote.server_close()

@@ -4,6 +4,9 @@ FlashHead HTTP backend uses them. For files only: a fragment comes back whole, s
 
 Each frame's speech is gathered into fragments of ``FRAGMENT_S``; a few fragments are in flight
 at once over one keep-alive client, so a fast server is not left waiting on round trips. The
+requests run as tasks of the session's own event loop: ``close`` cancels them, which drops
+their connections at once, so a caller that gives up waits for nothing and the server hears
+that nobody wants its answer. The
 portrait and each fragment's speech go inline as ``data:`` URIs; the answer's video (a file the
 server wrote where this host reads it, or a URL) is decoded and its frames complete the
 futures in order. The last fragment is padded with silence to the full length (a server may
@@ -13,12 +16,14 @@ fragment is drawn from that fragment's speech at ``i / fps``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import io
 import threading
 import wave
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +61,7 @@ class HttpEngineError(EngineError):
     """The generation server failed: one line naming it and what happened."""
 
 
-@dataclass
+@dataclass(eq=False)  # each one is itself: kept in a set while in flight
 class _Fragment:
     """Frames' speech gathered for one request, and the futures its frames complete."""
 
@@ -117,7 +122,7 @@ class HttpGenerateSession:
         self._size = avatar.size_px
         self._image_uri = _data_uri("image/png", _png(avatar.image))
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
-        self._client = httpx.Client(
+        self._client = httpx.AsyncClient(
             headers=headers,
             timeout=httpx.Timeout(
                 endpoint.timeout_s, connect=min(CONNECT_TIMEOUT_S, endpoint.timeout_s)
@@ -126,10 +131,13 @@ class HttpGenerateSession:
                 max_connections=FRAGMENTS_IN_FLIGHT, max_keepalive_connections=FRAGMENTS_IN_FLIGHT
             ),
         )
-        self._requests = ThreadPoolExecutor(FRAGMENTS_IN_FLIGHT, thread_name_prefix="omnirt-http")
+        self._loop = asyncio.new_event_loop()
+        self._slots = asyncio.Semaphore(FRAGMENTS_IN_FLIGHT)
+        threading.Thread(target=self._run_loop, name="omnirt-http", daemon=True).start()
         self._room = threading.BoundedSemaphore(FRAGMENTS_IN_FLIGHT + FRAGMENTS_QUEUED)
         self._lock = threading.Lock()
         self._pending = _Fragment()
+        self._sent: set[_Fragment] = set()  # handed to the loop, not answered yet
         self._fragment_frames: int | None = None  # set from the first frame's length
         self._in_flight = 0  # fragments sent and not yet answered
         self._fps: float | None = None
@@ -176,19 +184,35 @@ class HttpGenerateSession:
         self.flush()
 
     def close(self) -> None:
+        """Cancel every frame not back yet and the requests under way, without waiting."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             dropped = self._take_pending()
-        if dropped is not None:
-            for future in dropped.futures:
+            unanswered = [*self._sent, *([dropped] if dropped is not None else [])]
+            self._sent.clear()
+        for fragment in unanswered:
+            for future in fragment.futures:
                 future.cancel()
-        self._requests.shutdown(wait=False, cancel_futures=True)
-        # Requests under way finish (or time out) in their threads; the client is closed after.
-        threading.Thread(target=self._close_client, daemon=True).start()
+        # Cancelling the loop's requests drops their connections; the loop then ends itself.
+        asyncio.run_coroutine_threadsafe(self._shut_down(), self._loop)
 
-    def _close_client(self) -> None:
-        self._requests.shutdown(wait=True)
-        self._client.close()
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    async def _shut_down(self) -> None:
+        here = asyncio.current_task()
+        requests = [t for t in asyncio.all_tasks() if t is not here]
+        for task in requests:
+            task.cancel()
+        await asyncio.gather(*requests, return_exceptions=True)
+        await self._client.aclose()
+        self._loop.stop()
 
     def _frames_per_fragment(self, frame_samples: int) -> int:
         """The fragment's length in frames: the server's ``frame_num`` where the configuration
@@ -221,31 +245,40 @@ class HttpGenerateSession:
             self._idle_timer.daemon = True
             self._idle_timer.start()
 
-    def _fragment_done(self) -> None:
+    def _fragment_done(self, fragment: _Fragment) -> None:
         self._room.release()
         with self._lock:
+            self._sent.discard(fragment)
             self._in_flight -= 1
             if not self._in_flight:
                 self._arm_idle_flush()
 
     def _send(self, fragment: _Fragment) -> None:
         self._room.acquire()
-        try:
-            job = self._requests.submit(self._render, fragment)
-        except RuntimeError:  # closed meanwhile
-            self._fragment_done()
+        with self._lock:
+            job: concurrent.futures.Future[None] | None = None
+            if not self._closed:
+                self._sent.add(fragment)
+                job = asyncio.run_coroutine_threadsafe(self._render(fragment), self._loop)
+        if job is None:  # closed meanwhile
+            self._fragment_done(fragment)
             for future in fragment.futures:
                 future.cancel()
             return
-        job.add_done_callback(lambda _: self._fragment_done())
+        job.add_done_callback(lambda _: self._fragment_done(fragment))
 
-    def _render(self, fragment: _Fragment) -> None:
+    async def _render(self, fragment: _Fragment) -> None:
         if all(f.cancelled() for f in fragment.futures):
             return
         try:
-            if self._failure is not None:
-                raise self._failure
-            frames = self._generate(fragment)
+            async with self._slots:
+                if self._failure is not None:
+                    raise self._failure
+                frames = await self._generate(fragment)
+        except asyncio.CancelledError:
+            for future in fragment.futures:
+                future.cancel()
+            raise
         except Exception as exc:  # whatever it is, the frames waiting for it must hear of it
             if isinstance(exc, HttpEngineError):
                 with self._lock:
@@ -258,7 +291,7 @@ class HttpGenerateSession:
             if future.set_running_or_notify_cancel():
                 future.set_result(frame)
 
-    def _generate(self, fragment: _Fragment) -> list[np.ndarray]:
+    async def _generate(self, fragment: _Fragment) -> list[np.ndarray]:
         assert self._fragment_frames is not None
         speech = np.concatenate(fragment.samples)
         wanted = len(fragment.futures)
@@ -272,9 +305,9 @@ class HttpGenerateSession:
             "inputs": {"image": self._image_uri, "audio": _data_uri("audio/wav", _wav(speech))},
             "config": {**self._config, "fps": self._fps, "size": self._size},
         }
-        answer = self._post(body)
-        video = self._fetch_video(answer)
-        frames = self._decode(video, wanted)
+        answer = await self._post(body)
+        video = await self._fetch_video(answer)
+        frames = await asyncio.to_thread(self._decode, video, wanted)
         if len(frames) < wanted:
             raise self._error(
                 f"sent {len(frames)} frames for {wanted / (self._fps or 1.0):.2f} s of speech "
@@ -282,9 +315,9 @@ class HttpGenerateSession:
             )
         return frames[:wanted]
 
-    def _post(self, body: dict[str, Any]) -> Any:
+    async def _post(self, body: dict[str, Any]) -> Any:
         try:
-            response = self._client.post(self._url, json=body)
+            response = await self._client.post(self._url, json=body)
         except httpx.ConnectError as exc:
             raise self._error(f"cannot be reached ({_reason(exc)})") from None
         except httpx.TimeoutException:
@@ -298,13 +331,13 @@ class HttpGenerateSession:
         except ValueError:
             raise self._error("answered with something that is not JSON") from None
 
-    def _fetch_video(self, answer: Any) -> bytes:
+    async def _fetch_video(self, answer: Any) -> bytes:
         where = _video_location(answer)
         if where is None:
             raise self._error("answered without a video among its outputs")
         if where.startswith(("http://", "https://")):
             try:
-                response = self._client.get(where)
+                response = await self._client.get(where)
             except httpx.TimeoutException:
                 raise self._error(f"did not send its video within {self._timeout_s:g} s") from None
             except httpx.HTTPError as exc:
@@ -314,7 +347,7 @@ class HttpGenerateSession:
             return response.content
         path = Path(where.removeprefix("file://"))
         try:
-            return path.read_bytes()
+            return await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
             raise self._error(
                 f"wrote its video to {where}, which this host cannot read ({exc.strerror}): "
