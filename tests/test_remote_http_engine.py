@@ -1,6 +1,7 @@
 """The "omnirt-http" engine: headcast's own ``POST /v1/generate`` on loopback is the remote that
 renders a file fragment by fragment; the independent judge checks the video; faults give one
-clear line naming the server and leave no file; closing mid-render hangs up at once."""
+clear line naming the server and leave no file; a server that cannot be reached is backed off;
+closing mid-render hangs up at once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ from headcast.enrol.portrait import prepare_portrait
 from headcast.render import get_engine
 from headcast.render.frame_audio import silent_frame
 from headcast.render.remote import RemoteEndpoint
-from headcast.render.remote.http_generate import FRAGMENT_S, HttpEngineError, OmniRtHttpEngine
+from headcast.render.remote.http_generate import (
+    FRAGMENT_S,
+    HttpEngineError,
+    OmniRtHttpEngine,
+)
+from headcast.render.remote.reconnect import RECONNECT_BACKOFF_S
 from quality import lipsync
 from quality.video import read_video
 from tests.conftest import SAMPLES, clip_wav, reference_phones
@@ -170,6 +176,43 @@ def test_a_stalled_or_garbled_answer_is_named_and_nothing_is_written(
         remote.server_close()
     message = str(failure.value)
     assert f"server {url}/v1/generate {said}" in message and "\n" not in message, message
+
+
+def test_an_unreachable_server_is_backed_off_then_used_once_it_is_back(avatar):
+    port = free_port()
+    endpoint = RemoteEndpoint(f"http://127.0.0.1:{port}", timeout_s=2.0)
+    session = OmniRtHttpEngine(endpoint).start(avatar)
+    try:
+        frames = [session.submit(silent_frame(i, 16_000, FPS, 0.0)) for i in range(FPS)]
+        with pytest.raises(HttpEngineError) as refused:
+            frames[0].result(timeout=30)
+    finally:
+        session.close()
+    assert refused.value.unreachable and "cannot be reached" in refused.value.what
+
+    # Something listens there now, but a new render within the backoff does not knock.
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(0.3)
+    try:
+        with pytest.raises(HttpEngineError) as backed_off:
+            OmniRtHttpEngine(endpoint).start(avatar)
+        message = str(backed_off.value)
+        assert backed_off.value.unreachable and "the next try is in" in message, message
+        assert f"http://127.0.0.1:{port}/v1/generate" in message and "\n" not in message
+        with pytest.raises(TimeoutError):
+            listener.accept()
+
+        time.sleep(RECONNECT_BACKOFF_S)
+        session = OmniRtHttpEngine(endpoint).start(avatar)
+        try:
+            frames = [session.submit(silent_frame(i, 16_000, FPS, 0.0)) for i in range(FPS)]
+            listener.settimeout(30)
+            knocked, _ = listener.accept()  # the request after the wait reaches the server
+            knocked.close()
+        finally:
+            session.close()
+    finally:
+        listener.close()
 
 
 class _Stalling(BaseHTTPRequestHandler):

@@ -6,7 +6,8 @@ Each frame's speech is gathered into fragments of ``FRAGMENT_S``; a few fragment
 at once over one keep-alive client, so a fast server is not left waiting on round trips. The
 requests run as tasks of the session's own event loop: ``close`` cancels them, which drops
 their connections at once, so a caller that gives up waits for nothing and the server hears
-that nobody wants its answer. The
+that nobody wants its answer. A server that cannot be reached is backed off as the realtime
+engine backs off (``RECONNECTS``). The
 portrait and each fragment's speech go inline as ``data:`` URIs; the answer's video (a file the
 server wrote where this host reads it, or a URL) is decoded and its frames complete the
 futures in order. The last fragment is padded with silence to the full length (a server may
@@ -41,6 +42,7 @@ from headcast.render.capabilities import EngineCapabilities, EngineInput, Engine
 from headcast.render.engine import FrameRequest
 from headcast.render.frame_audio import FrameAudio
 from headcast.render.remote.endpoint import RemoteEndpoint
+from headcast.render.remote.reconnect import RECONNECTS
 
 ENGINE_NAME = "omnirt-http"
 GENERATE_PATH = "/v1/generate"
@@ -116,6 +118,9 @@ class HttpGenerateSession:
     def __init__(self, endpoint: RemoteEndpoint, avatar: Avatar) -> None:
         self._url = generate_url(endpoint)
         self._server = _named(endpoint.server)
+        refusal = RECONNECTS.refusal(self._url)
+        if refusal is not None:  # down lately: this render fails at once, saying why
+            raise self._unreachable(refusal)
         self._model = endpoint.model
         self._config: Mapping[str, Any] = endpoint.config
         self._timeout_s = endpoint.timeout_s
@@ -318,12 +323,22 @@ class HttpGenerateSession:
     async def _post(self, body: dict[str, Any]) -> Any:
         try:
             response = await self._client.post(self._url, json=body)
-        except httpx.ConnectError as exc:
-            raise self._error(f"cannot be reached ({_reason(exc)})") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            what = (
+                f"cannot be reached (no connection within {CONNECT_TIMEOUT_S:g} s)"
+                if isinstance(exc, httpx.ConnectTimeout)
+                else f"cannot be reached ({_reason(exc)})"
+            )
+            with self._lock:  # the session's fragments in flight count as one try
+                first_failure = self._failure is None
+            if first_failure:
+                RECONNECTS.failed(self._url, what)
+            raise self._unreachable(what) from None
         except httpx.TimeoutException:
             raise self._error(f"did not answer within {self._timeout_s:g} s") from None
         except httpx.HTTPError as exc:
             raise self._error(f"failed: {_reason(exc)}") from None
+        RECONNECTS.succeeded(self._url)
         if response.status_code != 200:
             raise self._error(f"answered HTTP {response.status_code}: {_detail(response)}")
         try:
@@ -378,6 +393,11 @@ class HttpGenerateSession:
 
     def _error(self, what: str) -> HttpEngineError:
         return HttpEngineError(f"engine '{ENGINE_NAME}': the server {self._server} {what}")
+
+    def _unreachable(self, what: str) -> HttpEngineError:
+        error = self._error(what)
+        error.unreachable, error.what = True, what
+        return error
 
 
 def _video_location(answer: Any) -> str | None:
