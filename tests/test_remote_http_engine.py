@@ -1,7 +1,7 @@
 """The "omnirt-http" engine: headcast's own ``POST /v1/generate`` on loopback is the remote that
-renders a file fragment by fragment; the independent judge checks the video; faults give one
-clear line naming the server and leave no file; a server that cannot be reached is backed off;
-closing mid-render hangs up at once."""
+renders a file fragment by fragment; the independent judge checks the video; each request's
+latency reaches ``/metrics``; faults give one clear line naming the server and leave no file;
+a server that cannot be reached is backed off; closing mid-render hangs up at once."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from headcast.animate import animate
 from headcast.enrol.portrait import prepare_portrait
@@ -21,6 +23,7 @@ from headcast.render import get_engine
 from headcast.render.frame_audio import silent_frame
 from headcast.render.remote import RemoteEndpoint
 from headcast.render.remote.http_generate import (
+    ENGINE_NAME,
     FRAGMENT_S,
     HttpEngineError,
     OmniRtHttpEngine,
@@ -176,6 +179,50 @@ def test_a_stalled_or_garbled_answer_is_named_and_nothing_is_written(
         remote.server_close()
     message = str(failure.value)
     assert f"server {url}/v1/generate {said}" in message and "\n" not in message, message
+
+
+def _remote_latency_counts(base_url: str) -> dict[str, float]:
+    """The remote-engine histograms' sample counts and sums for this engine, from /metrics."""
+    text = httpx.get(base_url + "/metrics").text
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in (
+            "headcast_remote_first_frame_seconds",
+            "headcast_remote_chunk_seconds",
+        ):
+            continue
+        for sample in family.samples:
+            if sample.labels.get("engine") == ENGINE_NAME and sample.name.endswith(
+                ("_count", "_sum")
+            ):
+                counts[sample.name] = sample.value
+    return counts
+
+
+def test_each_requests_latency_reaches_the_remote_engine_histograms(server, avatar):
+    """A render in this process (as POST /animate and jobs render) counts one first frame and
+    one chunk per request in the histograms ``/metrics`` serves."""
+    before = _remote_latency_counts(server.base_url)
+    endpoint = RemoteEndpoint(server.base_url, KEY)
+    session = OmniRtHttpEngine(endpoint).start(avatar)
+    try:
+        frames = [session.submit(silent_frame(i, 16_000, FPS, 0.0)) for i in range(FPS * 2)]
+        session.flush()
+        for frame in frames:
+            assert frame.result(timeout=120).shape == (SIZE, SIZE, 3)
+        latencies = list(session.chunk_latencies_ms)
+    finally:
+        session.close()
+    after = _remote_latency_counts(server.base_url)
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert len(latencies) == 2 and all(ms > 0 for ms in latencies), latencies
+    assert grew("headcast_remote_chunk_seconds_count") == 2
+    assert grew("headcast_remote_chunk_seconds_sum") == pytest.approx(sum(latencies) / 1000)
+    assert grew("headcast_remote_first_frame_seconds_count") == 1
+    assert grew("headcast_remote_first_frame_seconds_sum") == pytest.approx(latencies[0] / 1000)
 
 
 def test_an_unreachable_server_is_backed_off_then_used_once_it_is_back(avatar):

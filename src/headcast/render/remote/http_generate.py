@@ -6,8 +6,9 @@ Each frame's speech is gathered into fragments of ``FRAGMENT_S``; a few fragment
 at once over one keep-alive client, so a fast server is not left waiting on round trips. The
 requests run as tasks of the session's own event loop: ``close`` cancels them, which drops
 their connections at once, so a caller that gives up waits for nothing and the server hears
-that nobody wants its answer. A server that cannot be reached is backed off as the realtime
-engine backs off (``RECONNECTS``). The
+that nobody wants its answer. Each request's round trip is reported as a chunk latency (the
+first one also as the first frame's) to ``remote_latency``'s observers; a server that cannot
+be reached is backed off as the realtime engine backs off (``RECONNECTS``). The
 portrait and each fragment's speech go inline as ``data:`` URIs; the answer's video (a file the
 server wrote where this host reads it, or a URL) is decoded and its frames complete the
 futures in order. The last fragment is padded with silence to the full length (a server may
@@ -22,6 +23,7 @@ import base64
 import concurrent.futures
 import io
 import threading
+import time
 import wave
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -43,6 +45,7 @@ from headcast.render.engine import FrameRequest
 from headcast.render.frame_audio import FrameAudio
 from headcast.render.remote.endpoint import RemoteEndpoint
 from headcast.render.remote.reconnect import RECONNECTS
+from headcast.render.remote_latency import RemoteLatency, report_remote_latency
 
 ENGINE_NAME = "omnirt-http"
 GENERATE_PATH = "/v1/generate"
@@ -149,6 +152,8 @@ class HttpGenerateSession:
         self._failure: HttpEngineError | None = None
         self._idle_timer: threading.Timer | None = None
         self._closed = False
+        self._first_reported = False
+        self.chunk_latencies_ms: list[float] = []  # each request sent → its frames decoded
 
     def submit(self, request: FrameRequest) -> Future[np.ndarray]:
         if not isinstance(request, FrameAudio):
@@ -310,6 +315,7 @@ class HttpGenerateSession:
             "inputs": {"image": self._image_uri, "audio": _data_uri("audio/wav", _wav(speech))},
             "config": {**self._config, "fps": self._fps, "size": self._size},
         }
+        sent_at = time.monotonic()
         answer = await self._post(body)
         video = await self._fetch_video(answer)
         frames = await asyncio.to_thread(self._decode, video, wanted)
@@ -318,7 +324,15 @@ class HttpGenerateSession:
                 f"sent {len(frames)} frames for {wanted / (self._fps or 1.0):.2f} s of speech "
                 f"({wanted} frames)"
             )
+        self._report_latency((time.monotonic() - sent_at) * 1000)
         return frames[:wanted]
+
+    def _report_latency(self, ms: float) -> None:
+        with self._lock:
+            self.chunk_latencies_ms.append(ms)
+            first = None if self._first_reported else ms
+            self._first_reported = True
+        report_remote_latency(RemoteLatency(ENGINE_NAME, first, (ms,)))
 
     async def _post(self, body: dict[str, Any]) -> Any:
         try:

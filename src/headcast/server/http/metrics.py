@@ -2,7 +2,9 @@
 remote engines' latencies.
 
 Parts that render call ``record_render``; gauges are read from the app state at scrape time
-(``app_state(app).queue_depth`` is a callable set by the job system).
+(``app_state(app).queue_depth`` is a callable set by the job system). Remote engines'
+latencies come from live sessions (through their session process) and from renders in this
+process (``remote_latency``'s observers).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from headcast.render.remote_latency import RemoteLatency
+from headcast.render.remote_latency import RemoteLatency, observe_remote_latency
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(
@@ -39,18 +41,19 @@ RENDER_FPS = Gauge(
 )
 
 # A remote engine's first frame includes connecting and session.create; a chunk's latency is
-# its round trip, FlashHead's ~1 s windows at the top.
+# its round trip (a realtime chunk, or one POST /v1/generate fragment), FlashHead's ~1 s
+# windows at the top.
 REMOTE_LATENCY_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 REMOTE_FIRST_FRAME_SECONDS = Histogram(
     "headcast_remote_first_frame_seconds",
-    "live sessions on a remote engine: connecting to the first frame back",
+    "sessions on a remote engine: connecting (or the first request) to the first frame back",
     ["engine"],
     buckets=REMOTE_LATENCY_BUCKETS_S,
     registry=REGISTRY,
 )
 REMOTE_CHUNK_SECONDS = Histogram(
     "headcast_remote_chunk_seconds",
-    "live sessions on a remote engine: each chunk of speech sent to its frames back",
+    "sessions on a remote engine: each chunk of speech sent to its frames back",
     ["engine"],
     buckets=REMOTE_LATENCY_BUCKETS_S,
     registry=REGISTRY,
@@ -58,7 +61,7 @@ REMOTE_CHUNK_SECONDS = Histogram(
 
 
 def record_remote_latency(latency: RemoteLatency) -> None:
-    """Count a live session's remote engine latencies."""
+    """Count a session's remote engine latencies."""
     if latency.first_frame_ms is not None:
         REMOTE_FIRST_FRAME_SECONDS.labels(latency.engine).observe(latency.first_frame_ms / 1000)
     chunks = REMOTE_CHUNK_SECONDS.labels(latency.engine)
@@ -73,6 +76,9 @@ def record_render(frames: int, seconds: float) -> None:
 
 
 def install_request_metrics(app: FastAPI) -> None:
+    """Count each request, and the latencies remote engines report while rendering here."""
+    observe_remote_latency(record_remote_latency)
+
     @app.middleware("http")
     async def _count(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
