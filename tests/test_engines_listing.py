@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import httpx
 
@@ -115,13 +118,83 @@ def test_engines_endpoint_tells_each_engines_health_and_the_default(server, monk
     assert listed["omnirt"]["kind"] == "remote" and listed["omnirt"]["input"] == "audio"
 
 
+class _Readiness(BaseHTTPRequestHandler):
+    """A remote's readiness route answering ``status`` with ``body``; None: it has no such
+    route. Counts the probes it gets."""
+
+    status: int | None = 200
+    body: ClassVar[dict[str, Any]] = {}
+    probes: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.probes.append(self.path)
+        status = self.status if self.path == "/readyz" else 404
+        payload = json.dumps(self.body if status is not None else {}).encode()
+        self.send_response(status or 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _remote(status: int | None, body: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    """A remote answering its readiness route so: its engine URL and the paths probed."""
+    probes: list[str] = []
+    handler = type("Handler", (_Readiness,), {"status": status, "body": body, "probes": probes})
+    remote = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=remote.serve_forever, daemon=True).start()
+    try:
+        yield f"ws://127.0.0.1:{remote.server_address[1]}/v1/avatar/realtime", probes
+    finally:
+        remote.shutdown()
+        remote.server_close()
+
+
+def test_a_remote_is_ok_only_once_its_readiness_route_says_so(tmp_path):
+    """headcast's own serve when it takes work; a 503 or OmniRT's ``{"ok": false}`` is not
+    ready, with the route and answer named; nothing listening is unreachable; a server
+    without a readiness route is judged by a connect."""
+    from headcast.server.http.engine_health import ServerProbes
+
+    probes = ServerProbes(cache_s=0.0)
+    with running_server(server_config(tmp_path)) as ready:
+        assert probes.health(f"{ready.ws_url}/v1/avatar/realtime") == "ok"
+        assert probes.health(f"{ready.base_url}/v1/generate") == "ok"
+    with _remote(503, {"ready": False}) as (url, asked):
+        health = probes.health(url)
+        assert health.startswith("not ready: ") and "/readyz answered HTTP 503" in health, health
+        assert asked == ["/readyz"]
+    with _remote(200, {"ok": False, "job_store_backend": "memory"}) as (url, _):
+        assert probes.health(url).startswith("not ready: "), probes.health(url)
+    with _remote(200, {"ok": True, "remote_worker_count": 0}) as (url, _):
+        assert probes.health(url) == "ok"
+    with _remote(None, {}) as (url, asked):
+        assert probes.health(url) == "ok" and asked == ["/readyz"]
+    closed = free_port()
+    down = probes.health(f"http://127.0.0.1:{closed}/v1/generate")
+    assert down.startswith("unreachable: ") and f"127.0.0.1:{closed}" in down, down
+
+
+def test_the_readiness_route_sits_beside_the_engines_route():
+    from headcast.server.http.engine_health import readiness_url
+
+    assert readiness_url("ws://gpu:8000/v1/avatar/realtime") == "http://gpu:8000/readyz"
+    assert readiness_url("wss://gpu/omnirt/v1/avatar/realtime") == "https://gpu/omnirt/readyz"
+    assert readiness_url("https://gpu:9000/v1/generate/") == "https://gpu:9000/readyz"
+    assert readiness_url("http://gpu:9000") == "http://gpu:9000/readyz"
+
+
 def test_a_probe_answer_is_kept_so_the_remote_is_not_hammered():
     from headcast.server.http.engine_health import ServerProbes
 
-    listener = socket.create_server(("127.0.0.1", 0))
-    url = f"ws://127.0.0.1:{listener.getsockname()[1]}/v1/avatar/realtime"
     kept, fresh = ServerProbes(cache_s=600.0), ServerProbes(cache_s=0.0)
-    assert kept.health(url) == "ok" and fresh.health(url) == "ok"
-    listener.close()
-    assert kept.health(url) == "ok"  # the first answer, not a new connection
+    with _remote(200, {"ready": True}) as (url, asked):
+        assert kept.health(url) == "ok" and fresh.health(url) == "ok"
+        assert kept.health(url) == "ok"  # the first answer, not a new request
+        assert asked == ["/readyz", "/readyz"]
+    assert kept.health(url) == "ok"
     assert fresh.health(url).startswith("unreachable: ")
