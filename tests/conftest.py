@@ -100,6 +100,26 @@ def speech_pcm() -> np.ndarray:
     return clip_pcm16("0870", 16_000)
 
 
+@pytest.fixture(scope="session")
+def omnirt_remote(tmp_path_factory):
+    """``headcast serve`` in another process, whose ``/v1/avatar/realtime`` is the remote
+    "omnirt" engine; shared by the remote-engine tests that leave it running."""
+    from tests.support.remote_serve import serving
+
+    with serving(tmp_path_factory.mktemp("omnirt-remote") / "data") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def omnirt_front(omnirt_remote, tmp_path_factory):
+    """A second ``headcast serve`` whose "omnirt" engine is ``omnirt_remote``."""
+    from tests.support.remote_serve import realtime_url, serving
+
+    url = realtime_url(omnirt_remote.port)
+    with serving(tmp_path_factory.mktemp("omnirt-front") / "data", engine_url=url) as server:
+        yield server
+
+
 # -- Markers (registered in pyproject.toml) ------------------------------------------------
 # What a test needs beyond Python, and which tests the quick subset leaves out:
 #     pytest -m "not slow and not browser and not redis"

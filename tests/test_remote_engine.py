@@ -82,16 +82,9 @@ def _assert_failed_cleanly(process: subprocess.Popen[str], out: Path, *words: st
 
 
 @pytest.fixture(scope="module")
-def remote(tmp_path_factory):
-    server = ServeProcess(tmp_path_factory.mktemp("remote") / "data").wait_ready()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def remote_video(remote, tmp_path_factory):
+def remote_video(omnirt_remote, tmp_path_factory):
     out = tmp_path_factory.mktemp("omnirt") / "astronaut.mp4"
-    result = run_cli(*_animate_command(_url(remote.port), out)[3:])
+    result = run_cli(*_animate_command(_url(omnirt_remote.port), out)[3:])
     assert result.returncode == 0, result.stderr
     return read_video(out)
 
@@ -114,11 +107,11 @@ def test_animate_on_a_remote_server_is_lip_synced(remote_video, judge):
     assert abs(lipsync.av_offset_frames(apertures, video.audio, FPS)) <= 1
 
 
-def test_say_renders_on_the_remote(remote, tmp_path, judge):
+def test_say_renders_on_the_remote(omnirt_remote, tmp_path, judge):
     out = tmp_path / "say.mp4"
     result = run_cli(
         "say", str(SAMPLES / "astronaut.png"), "Bob met Pam by the map, and it was a hot day.",
-        "-o", str(out), "-q", "--engine-url", _url(remote.port),
+        "-o", str(out), "-q", "--engine-url", _url(omnirt_remote.port),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     video = read_video(out)
@@ -128,17 +121,14 @@ def test_say_renders_on_the_remote(remote, tmp_path, judge):
     assert min(apertures) < 0.04 < 0.1 < max(apertures)  # lips close and open with the words
 
 
-def test_a_live_stream_renders_on_the_remote(remote, tmp_path, speech_pcm, judge):
-    front = ServeProcess(
-        tmp_path / "data", env={"HEADCAST_ENGINE_URL": _url(remote.port)}
-    ).wait_ready()
+def test_a_live_stream_renders_on_the_remote(omnirt_front, speech_pcm, judge):
     turn = speech_pcm[16000:48000]  # two seconds of speech
     start = {"type": "start", "image_b64": portrait_b64(), "size": 256, "engine": "omnirt"}
 
     async def scenario():
         events, frames = [], []
 
-        async with connect(front.base_url.replace("http", "ws") + "/v1/stream") as ws:
+        async with connect(omnirt_front.base_url.replace("http", "ws") + "/v1/stream") as ws:
             await ws.send(json.dumps(start))
             started = json.loads(await ws.recv())
             reader = asyncio.create_task(collect_stream(ws, events, frames))
@@ -151,10 +141,7 @@ def test_a_live_stream_renders_on_the_remote(remote, tmp_path, speech_pcm, judge
             await asyncio.wait_for(reader, 10)
         return started, frames
 
-    try:
-        started, frames = asyncio.run(scenario())
-    finally:
-        front.stop()
+    started, frames = asyncio.run(scenario())
     assert started["type"] == "started"
     speaking = [jpeg for segment, jpeg in frames if segment == 1]
     assert abs(len(speaking) - 50) <= 1

@@ -12,7 +12,6 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
@@ -22,6 +21,7 @@ from headcast.render.remote.endpoint import RemoteEndpoint
 from headcast.render.remote.realtime import OmniRTEngine
 from headcast.render.remote.reconnect import ReconnectBackoff
 from tests.conftest import SAMPLES, portrait_b64
+from tests.support.remote_serve import realtime_url
 from tests.support.serve_process import ServeProcess
 from tests.support.servers import free_port
 from tests.support.stream_client import collect_stream
@@ -32,30 +32,13 @@ NO_SEGMENT = -1
 IN_TRANSIT_FRAMES = 3
 
 
-@pytest.fixture(scope="module")
-def remote(tmp_path_factory):
-    server = ServeProcess(tmp_path_factory.mktemp("remote") / "data").wait_ready()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def front(remote, tmp_path_factory):
-    url = f"ws://127.0.0.1:{remote.port}/v1/avatar/realtime"
-    server = ServeProcess(
-        tmp_path_factory.mktemp("front") / "data", env={"HEADCAST_ENGINE_URL": url}
-    ).wait_ready()
-    yield server
-    server.stop()
-
-
 def _aperture(judge, jpeg: bytes) -> float | None:
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     measure = judge.measure(image[:, :, ::-1])
     return None if measure is None else measure.aperture
 
 
-def test_an_interrupt_mid_speech_leaves_no_stale_speech(front, speech_pcm, judge):
+def test_an_interrupt_mid_speech_leaves_no_stale_speech(omnirt_front, speech_pcm, judge):
     start = {"type": "start", "image_b64": portrait_b64(), "size": 256, "engine": "omnirt"}
     first_turn = speech_pcm[16000:64000]  # three seconds, cut after one
     second_turn = speech_pcm[64000:96000]  # two seconds
@@ -64,7 +47,7 @@ def test_an_interrupt_mid_speech_leaves_no_stale_speech(front, speech_pcm, judge
         events: list[dict] = []
         frames: list[tuple[int, bytes]] = []  # (segment, jpeg) in arrival order
 
-        async with connect(front.base_url.replace("http", "ws") + "/v1/stream") as ws:
+        async with connect(omnirt_front.base_url.replace("http", "ws") + "/v1/stream") as ws:
             await ws.send(json.dumps(start))
             reader = asyncio.create_task(collect_stream(ws, events, frames))
             await until(lambda: len(frames) >= 5, timeout_s=30)
@@ -119,8 +102,8 @@ def _remote_latency_samples(server) -> dict[str, float]:
     return found
 
 
-def test_cancel_drops_the_remotes_queue_and_the_session_goes_on(remote, speech_pcm):
-    url = f"ws://127.0.0.1:{remote.port}/v1/avatar/realtime"
+def test_cancel_drops_the_remotes_queue_and_the_session_goes_on(omnirt_remote, speech_pcm):
+    url = realtime_url(omnirt_remote.port)
     avatar = prepare_avatar(SAMPLES / "astronaut.png", 256)
     session = OmniRTEngine(RemoteEndpoint(url, timeout_s=20)).start(avatar)
     try:
@@ -142,13 +125,13 @@ def test_cancel_drops_the_remotes_queue_and_the_session_goes_on(remote, speech_p
     assert all(image.shape == (256, 256, 3) for image in images)
 
 
-def test_a_remote_sessions_latencies_reach_the_metrics(front, speech_pcm):
+def test_a_remote_sessions_latencies_reach_the_metrics(omnirt_front, speech_pcm):
     start = {"type": "start", "image_b64": portrait_b64(), "size": 256, "engine": "omnirt"}
     turn = speech_pcm[16000:32000]  # one second
 
     async def session():
         events: list[dict] = []
-        async with connect(front.base_url.replace("http", "ws") + "/v1/stream") as ws:
+        async with connect(omnirt_front.base_url.replace("http", "ws") + "/v1/stream") as ws:
             await ws.send(json.dumps(start))
             await ws.send(turn.tobytes())
             await ws.send(json.dumps({"type": "end_segment"}))
@@ -160,10 +143,10 @@ def test_a_remote_sessions_latencies_reach_the_metrics(front, speech_pcm):
             await ws.send(json.dumps({"type": "close"}))
         return events
 
-    before = _remote_latency_samples(front)
+    before = _remote_latency_samples(omnirt_front)
     events = asyncio.run(asyncio.wait_for(session(), 60))
     assert events[-1]["type"] == "segment_finished", events
-    after = _remote_latency_samples(front)
+    after = _remote_latency_samples(omnirt_front)
 
     def grew(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
