@@ -1,0 +1,157 @@
+"""Local mode's own server, and a server lost mid-turn: the agent keeps talking without video."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import numpy as np
+import soxr
+from headcast_client import LocalServer
+from pipecat.frames.frames import (
+    ErrorFrame,
+    Frame,
+    OutputImageRawFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.tests.utils import SleepFrame, run_test
+
+from headcast_pipecat import HeadcastVideoService
+from pipeline_material import (
+    PORTRAIT,
+    audio_out,
+    correlation,
+    images,
+    segment_of,
+    speech,
+    tts_frames,
+)
+
+START_TIMEOUT_S = 60.0
+SETTINGS = HeadcastVideoService.Settings(fps=25, size_px=256)
+
+
+class SpeakingFrames(BaseObserver):
+    """Sets ``seen`` once the service has pushed ``count`` speaking pictures."""
+
+    def __init__(self, service: HeadcastVideoService, count: int) -> None:
+        super().__init__()
+        self.service, self.count, self.seen = service, count, asyncio.Event()
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if (
+            data.source is self.service
+            and isinstance(frame, OutputImageRawFrame)
+            and segment_of(frame) > 0
+        ):
+            self.count -= 1
+            if self.count <= 0:
+                self.seen.set()
+
+
+def test_a_server_killed_mid_turn_gives_an_error_and_the_agent_talks_on() -> None:
+    pcm = speech(24_000)
+    later = speech(24_000, (0.0, 1.0))
+    later_frames = tts_frames(later, 24_000)
+
+    async def scenario() -> tuple[list[Frame], list[Frame], LocalServer]:
+        server = await LocalServer().start()
+        avatar = HeadcastVideoService(
+            portrait=PORTRAIT, url=server.url, api_key=server.api_key, settings=SETTINGS
+        )
+        observer = SpeakingFrames(avatar, 15)
+
+        async def kill_mid_turn() -> None:
+            await observer.seen.wait()
+            assert server.process is not None
+            os.killpg(server.process.pid, signal.SIGKILL)  # the server and its session processes
+
+        killer = asyncio.create_task(kill_mid_turn())
+        try:
+            down, up = await run_test(
+                avatar,
+                frames_to_send=[
+                    TTSStartedFrame(),
+                    *tts_frames(pcm, 24_000),
+                    TTSStoppedFrame(),
+                    SleepFrame(4.0),
+                    TTSStartedFrame(),
+                    *later_frames,
+                    TTSStoppedFrame(),
+                    SleepFrame(0.3),
+                ],
+                observers=[observer],
+                start_timeout=START_TIMEOUT_S,
+            )
+        finally:
+            killer.cancel()
+            await server.stop()
+        return list(down), list(up), server
+
+    down, up, server = asyncio.run(scenario())
+
+    # A clear, non-fatal error naming the server.
+    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    assert len(errors) == 1 and not errors[0].fatal
+    assert "headcast" in errors[0].error and server.url.split("//")[1] in errors[0].error
+
+    # The turn was cut by the kill: some of it with pictures, the rest as plain speech, all of
+    # it heard in order, then its TTSStoppedFrame.
+    stopped = [i for i, f in enumerate(down) if isinstance(f, TTSStoppedFrame)]
+    assert len(stopped) == 2
+    first_turn = down[: stopped[0]]
+    assert len([p for p in images(first_turn) if segment_of(p) == 1]) >= 15
+    heard = audio_out(first_turn)
+    assert abs(len(heard) - len(pcm)) < 24_000 // 25
+    assert correlation(heard, pcm) > 0.98
+
+    # The next turn goes through as it came, without video.
+    second_turn = down[stopped[0] + 1 : stopped[1]]
+    assert [f.audio for f in second_turn if isinstance(f, TTSAudioRawFrame)] == [
+        f.audio for f in later_frames
+    ]
+    assert not images(second_turn)
+
+
+def test_local_mode_starts_its_server_and_stops_it_at_the_end() -> None:
+    pcm = speech(16_000, (7.3, 8.6))
+    avatar = HeadcastVideoService(portrait=PORTRAIT, settings=SETTINGS)  # $HEADCAST_COMMAND
+    pids: list[int] = []
+
+    async def scenario() -> tuple[list[Frame], list[Frame]]:
+        async def note_server() -> None:
+            while not (avatar.local_server and avatar.local_server.process):
+                await asyncio.sleep(0.05)
+            pids.append(avatar.local_server.process.pid)
+
+        watcher = asyncio.create_task(note_server())
+        try:
+            down, up = await run_test(
+                avatar,
+                frames_to_send=[TTSStartedFrame(), *tts_frames(pcm, 16_000), TTSStoppedFrame()],
+                start_timeout=START_TIMEOUT_S,
+            )
+        finally:
+            watcher.cancel()
+        await avatar.cleanup()  # again: idempotent
+        return list(down), list(up)
+
+    down, up = asyncio.run(scenario())
+    assert not [f for f in up if isinstance(f, ErrorFrame)]
+    assert [p for p in images(down) if segment_of(p) == 1]
+    expected = soxr.resample(pcm, 16_000, 24_000).astype(np.int16)
+    assert correlation(audio_out(down), expected) > 0.98
+
+    # Stopped (and reaped) when the pipeline ended.
+    assert avatar.local_server is None and len(pids) == 1
+    try:
+        os.kill(pids[0], 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError(f"headcast serve {pids[0]} still runs")
