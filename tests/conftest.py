@@ -153,6 +153,7 @@ SLOW_TESTS = (
     "test_motion_worker",
     "test_one_motion",
     "test_openapi_fuzz",
+    "test_quality_judge::test_lipsync_verdict_judges_a_render_of_a_known_recording",
     "test_reenactment_judge",
     "test_say",
     "test_session_processes",

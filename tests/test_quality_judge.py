@@ -272,3 +272,52 @@ def test_read_video_returns_frames_and_aligned_audio(tmp_path: Path) -> None:
 
     lazy = read_video(path, lazy=True)
     assert sum(1 for _ in lazy.frames) == n_frames
+
+
+def test_lipsync_verdict_judges_a_render_of_a_known_recording(
+    judge: FaceJudge, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from headcast.animate import animate
+    from headcast.audio import Audio, load_audio
+    from quality.lipsync_verdict import (
+        as_json,
+        judge_render,
+        load_reference,
+        main,
+        speech_start_s,
+        verdict,
+    )
+
+    # Idle frames, then a recording with a reference alignment.
+    media = ROOT / "tests" / "media"
+    clip = load_audio(media / "librivox-0870.wav")
+    lead_s, rate = 0.6, clip.sample_rate
+    speech = np.concatenate([np.zeros(round(lead_s * rate), np.float32), clip.samples])
+    out = tmp_path / "render.mp4"
+    text = (media / "librivox-0870.txt").read_text()
+    animate(PHOTOS["obama"], Audio(speech, rate), out, text=text, size=256, check_reference=False)
+
+    judged = judge_render(out, judge)
+    figures = json.loads(as_json(verdict(judged, load_reference("0870"))))
+    assert figures["frames"] == round(len(speech) / rate * 25) and figures["fps"] == 25
+    assert figures["speech_start_s"] == pytest.approx(lead_s, abs=0.01)
+    assert figures["face_share"] >= 0.95
+    assert figures["bilabial_closure"] >= 0.8
+    assert figures["silence_rest"] >= 0.9
+    assert figures["openness_correlation"] >= 0.5
+    assert abs(figures["av_offset_frames"]) <= 1
+    assert figures["aperture_min"] < 0.04 < 0.1 < figures["aperture_max"]
+
+    # Without reference phones: the A/V offset and the speech/aperture correlation only.
+    plain = json.loads(as_json(verdict(judged)))
+    assert "bilabial_closure" not in plain and "speech_start_s" not in plain
+    assert plain["av_offset_frames"] == figures["av_offset_frames"]
+    assert plain["speech_aperture_correlation"] >= 0.4
+
+    # Another recording is not found in this one's audio; an unknown one is no verdict.
+    with pytest.raises(ValueError, match="not in the video's audio"):
+        speech_start_s(judged.audio, load_reference("0880").audio)
+    assert main([str(out), "--phones-of", "0000"]) == 1
+    assert "no reference alignment" in capsys.readouterr().err
