@@ -19,12 +19,9 @@ fragment is drawn from that fragment's speech at ``i / fps``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
-import io
 import threading
 import time
-import wave
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -32,18 +29,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import av
-import cv2
 import httpx
 import numpy as np
 
-from headcast.audio.clip import to_pcm16
 from headcast.errors import EngineError, InputError
 from headcast.face.avatar import Avatar
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.engine import FrameRequest
 from headcast.render.frame_audio import FrameAudio
 from headcast.render.remote.endpoint import RemoteEndpoint
+from headcast.render.remote.generate_wire import (
+    UndecodableVideo,
+    data_uri,
+    png_bytes,
+    refusal_reason,
+    video_frames,
+    video_location,
+    wav_bytes,
+)
 from headcast.render.remote.reconnect import RECONNECTS
 from headcast.render.remote_latency import RemoteLatency, report_remote_latency
 
@@ -128,7 +131,7 @@ class HttpGenerateSession:
         self._config: Mapping[str, Any] = endpoint.config
         self._timeout_s = endpoint.timeout_s
         self._size = avatar.size_px
-        self._image_uri = _data_uri("image/png", _png(avatar.image))
+        self._image_uri = data_uri("image/png", png_bytes(avatar.image))
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
         self._client = httpx.AsyncClient(
             headers=headers,
@@ -312,7 +315,10 @@ class HttpGenerateSession:
         body = {
             "task": TASK,
             "model": self._model,
-            "inputs": {"image": self._image_uri, "audio": _data_uri("audio/wav", _wav(speech))},
+            "inputs": {
+                "image": self._image_uri,
+                "audio": data_uri("audio/wav", wav_bytes(speech, AUDIO_RATE_HZ)),
+            },
             "config": {**self._config, "fps": self._fps, "size": self._size},
         }
         sent_at = time.monotonic()
@@ -354,14 +360,14 @@ class HttpGenerateSession:
             raise self._error(f"failed: {_reason(exc)}") from None
         RECONNECTS.succeeded(self._url)
         if response.status_code != 200:
-            raise self._error(f"answered HTTP {response.status_code}: {_detail(response)}")
+            raise self._error(f"answered HTTP {response.status_code}: {refusal_reason(response)}")
         try:
             return response.json()
         except ValueError:
             raise self._error("answered with something that is not JSON") from None
 
     async def _fetch_video(self, answer: Any) -> bytes:
-        where = _video_location(answer)
+        where = video_location(answer)
         if where is None:
             raise self._error("answered without a video among its outputs")
         if where.startswith(("http://", "https://")):
@@ -384,26 +390,10 @@ class HttpGenerateSession:
             ) from None
 
     def _decode(self, video: bytes, wanted: int) -> list[np.ndarray]:
-        frames: list[np.ndarray] = []
         try:
-            with av.open(io.BytesIO(video), mode="r") as container:
-                for frame in container.decode(video=0):
-                    frames.append(self._fit(frame.to_ndarray(format="rgb24")))
-                    if len(frames) >= wanted:
-                        break
-        except (av.FFmpegError, ValueError, IndexError) as exc:
+            return video_frames(video, wanted, self._size)
+        except UndecodableVideo as exc:
             raise self._error(f"sent a video that cannot be decoded ({exc})") from None
-        return frames
-
-    def _fit(self, frame: np.ndarray) -> np.ndarray:
-        """The frame as the avatar's square: a taller or wider one is cropped about its centre."""
-        h, w = frame.shape[:2]
-        if (h, w) == (self._size, self._size):
-            return frame
-        side = min(h, w)
-        top, left = (h - side) // 2, (w - side) // 2
-        square = frame[top : top + side, left : left + side]
-        return cv2.resize(square, (self._size, self._size), interpolation=cv2.INTER_AREA)
 
     def _error(self, what: str) -> HttpEngineError:
         return HttpEngineError(f"engine '{ENGINE_NAME}': the server {self._server} {what}")
@@ -414,59 +404,6 @@ class HttpGenerateSession:
         return error
 
 
-def _video_location(answer: Any) -> str | None:
-    """Where the answer's video is: the first output of kind video (or the first output) with
-    a ``path`` or ``url``."""
-    outputs = answer.get("outputs") if isinstance(answer, dict) else None
-    if not isinstance(outputs, list):
-        return None
-    items = [o for o in outputs if isinstance(o, dict)]
-    items.sort(key=lambda o: o.get("kind", "video") != "video")
-    for item in items:
-        for key in ("url", "path"):
-            value = item.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    return None
-
-
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[-1] if text else type(exc).__name__
-
-
-def _detail(response: httpx.Response) -> str:
-    """The server's own one-line reason, where it gave one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase or "no reason given"
-    if isinstance(body, dict):
-        error = body.get("error", body.get("detail"))
-        if isinstance(error, dict):
-            error = error.get("message", error)
-        if error:
-            return " ".join(str(error).split())[:200]
-    return response.reason_phrase or "no reason given"
-
-
-def _data_uri(mime: str, data: bytes) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def _png(image_rgb: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("the portrait could not be encoded")
-    return encoded.tobytes()
-
-
-def _wav(samples: np.ndarray) -> bytes:
-    pcm = to_pcm16(samples).astype("<i2", copy=False)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(AUDIO_RATE_HZ)
-        w.writeframes(pcm.tobytes())
-    return out.getvalue()
