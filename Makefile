@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 VENV := .venv
 STAMP := $(VENV)/.synced
 
-.PHONY: demo test lint bench strip clean
+.PHONY: demo test lint bench strip clean integrations integrations-test
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -34,6 +34,28 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -q
 
+# The voice-agent integrations (docs/integrations.md): each its own locked environment in
+# integrations/<name>/.venv (their frameworks need a protobuf MediaPipe cannot share), tested
+# with its own python against the core's `headcast serve` and judge (hence $(STAMP)).
+INTEGRATIONS := client pipecat livekit
+INTEGRATION_PYTHON := 3.11
+
+integrations: $(UV)
+	@for name in $(INTEGRATIONS); do \
+		dir=integrations/$$name; \
+		if [ ! -f $$dir/pyproject.toml ]; then echo "$$dir: no pyproject.toml, skipped"; continue; fi; \
+		echo "$$dir: uv sync"; \
+		(cd $$dir && $(CURDIR)/$(UV) sync --frozen --quiet --python $(INTEGRATION_PYTHON)) || exit 1; \
+	done
+
+integrations-test: integrations $(STAMP)
+	@for name in $(INTEGRATIONS); do \
+		dir=integrations/$$name; \
+		[ -f $$dir/pyproject.toml ] || continue; \
+		echo "$$dir: ruff, pytest"; \
+		(cd $$dir && .venv/bin/ruff check . && .venv/bin/python -m pytest -q) || exit 1; \
+	done
+
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_animate.py
 
@@ -41,4 +63,4 @@ strip: $(STAMP)
 	$(VENV)/bin/python scripts/make_readme_strip.py
 
 clean:
-	rm -rf $(VENV) .tools out
+	rm -rf $(VENV) .tools out $(addsuffix /.venv,$(addprefix integrations/,$(INTEGRATIONS)))
