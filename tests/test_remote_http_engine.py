@@ -32,6 +32,7 @@ from headcast.render.remote.reconnect import RECONNECT_BACKOFF_S
 from quality import lipsync
 from quality.video import read_video
 from tests.conftest import SAMPLES, clip_wav, reference_phones
+from tests.support.serve_process import ServeProcess
 from tests.support.servers import free_port, server_fixture
 
 FPS = 25
@@ -223,6 +224,37 @@ def test_each_requests_latency_reaches_the_remote_engine_histograms(server, avat
     assert grew("headcast_remote_chunk_seconds_sum") == pytest.approx(sum(latencies) / 1000)
     assert grew("headcast_remote_first_frame_seconds_count") == 1
     assert grew("headcast_remote_first_frame_seconds_sum") == pytest.approx(latencies[0] / 1000)
+
+
+@pytest.mark.slow  # starts a second service process
+def test_post_animate_on_the_engine_counts_its_requests_in_that_services_metrics(server, tmp_path):
+    """The service in its own process renders ``POST /animate`` on ``server``'s
+    ``/v1/generate``: its own ``/metrics`` counts the render's fragments."""
+    api = ServeProcess(
+        tmp_path / "data",
+        env={"HEADCAST_ENGINE_URL": server.base_url, "HEADCAST_ENGINE_API_KEY": KEY},
+    ).wait_ready()
+    try:
+        speech = ("s.wav", clip_wav("0880").read_bytes(), "audio/wav")  # 2.99 s
+        photo = ("p.png", (SAMPLES / "astronaut.png").read_bytes(), "image/png")
+        with api.client() as client:
+            answer = client.post(
+                "/animate",
+                files={"audio": speech, "image": photo},
+                data={"engine": "omnirt-http", "size": str(SIZE), "format": "mp4"},
+                timeout=300,
+            )
+            assert answer.status_code == 200, answer.text
+            counts = _remote_latency_counts(api.base_url)
+    finally:
+        api.stop()
+    assert counts["headcast_remote_chunk_seconds_count"] == 3  # 2.99 s: three fragments
+    assert counts["headcast_remote_first_frame_seconds_count"] == 1
+    assert counts["headcast_remote_first_frame_seconds_sum"] > 0
+    assert (
+        counts["headcast_remote_first_frame_seconds_sum"]
+        <= counts["headcast_remote_chunk_seconds_sum"]
+    )
 
 
 def test_an_unreachable_server_is_backed_off_then_used_once_it_is_back(avatar):
