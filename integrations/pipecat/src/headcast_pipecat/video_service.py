@@ -42,6 +42,7 @@ from pipecat.services.ai_service import AIService
 from pipecat.utils.errors import ErrorCategory
 
 from headcast_pipecat.settings import HeadcastVideoSettings, default_settings, output_rate_for
+from headcast_pipecat.speech_sender import SpeechSender
 from headcast_pipecat.turns import SpeechResampler, Turn
 
 RECONNECT_INTERVAL_S = 5.0
@@ -103,6 +104,8 @@ class HeadcastVideoService(AIService):
         self._server: LocalServer | None = None
         self._stream: AvatarStream | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._sender: SpeechSender | None = None
+        self._sender_task: asyncio.Task[None] | None = None
         self._reconnector: asyncio.Task[None] | None = None
         self._input_rate_hz = 24_000
         self._output_rate_hz = 24_000
@@ -196,6 +199,8 @@ class HeadcastVideoService(AIService):
         self._width, self._height = stream.width, stream.height
         self._output_rate_hz = stream.output_sample_rate_hz
         self._reader = self.create_task(self._read_frames(stream), name="headcast_frames")
+        self._sender = SpeechSender(stream, self._lose_stream)
+        self._sender_task = self.create_task(self._sender.run(), name="headcast_speech")
         logger.info(
             f"{self}: avatar streaming from {url} ({stream.width}×{stream.height} at {stream.fps:g} fps)"
         )
@@ -223,9 +228,11 @@ class HeadcastVideoService(AIService):
         await self._shut(stream)
 
     async def _shut(self, stream: AvatarStream | None) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None and reader is not asyncio.current_task():
-            await self.cancel_task(reader)
+        tasks = (self._reader, self._sender_task)
+        self._reader = self._sender_task = self._sender = None
+        for task in tasks:
+            if task is not None and task is not asyncio.current_task():
+                await self.cancel_task(task)
         if stream is not None:
             try:
                 await stream.close()
@@ -249,8 +256,8 @@ class HeadcastVideoService(AIService):
                 self._start_pushed.set()
 
     async def _take_speech(self, frame: TTSAudioRawFrame) -> None:
-        stream = self._stream
-        if stream is None:
+        sender = self._sender
+        if sender is None:
             self._passing_speech = True
             await self.push_frame(frame)
             return
@@ -263,14 +270,11 @@ class HeadcastVideoService(AIService):
             self._turns[self._open.segment] = self._open
             await self.start_ttfb_metrics()
         self._open.speech.append(pcm)
-        try:
-            await stream.push_audio(pcm)
-        except AvatarStreamError as error:
-            await self._lose_stream(error)
+        sender.push_audio(pcm)
 
     async def _end_open_turn(self, stopped: TTSStoppedFrame | None) -> None:
-        turn, stream = self._open, self._stream
-        if turn is None or stream is None:
+        turn, sender = self._open, self._sender
+        if turn is None or sender is None:
             self._passing_speech = False
             if stopped is not None:
                 await self.push_frame(stopped)
@@ -284,13 +288,10 @@ class HeadcastVideoService(AIService):
             tail = np.concatenate([tail, np.zeros(-pushed % int(per_frame), np.int16)])
         if stopped is not None:
             turn.held.append(stopped)
-        try:
-            if len(tail):
-                turn.speech.append(tail)
-                await stream.push_audio(tail)
-            await stream.end_segment()
-        except AvatarStreamError as error:
-            await self._lose_stream(error)
+        if len(tail):
+            turn.speech.append(tail)
+            sender.push_audio(tail)
+        sender.end_segment()
 
     async def _interrupt(self) -> None:
         """The face stops speaking at the next frame; the cut turns' frames and held frames
@@ -300,11 +301,8 @@ class HeadcastVideoService(AIService):
         self._turns.clear()
         self._resampler.reset()
         self._passing_speech = False
-        if self._stream is not None:
-            try:
-                await self._stream.interrupt()
-            except AvatarStreamError as error:
-                await self._lose_stream(error)
+        if self._sender is not None:
+            await self._sender.interrupt()
 
     # Frames out
 
@@ -321,7 +319,7 @@ class HeadcastVideoService(AIService):
                 await self._lose_stream(error)
         else:
             if self._stream is stream and not self._stopping:
-                await self._lose_stream(AvatarStreamError("the headcast server ended the stream"))
+                await self._lose_stream(AvatarStreamError(stream.server, "ended the stream"))
 
     async def _emit(self, frame: AvatarFrame) -> None:
         turn = self._turns.get(frame.segment) if frame.speaking else None
@@ -363,6 +361,7 @@ class HeadcastVideoService(AIService):
         stream, self._stream = self._stream, None
         if stream is None:
             return
+        self._sender = None  # speech from now on passes through
         # Settled before the first await, so speech arriving meanwhile passes through after
         # the unheard rest of the turns in flight.
         turns = sorted(self._turns.values(), key=lambda t: t.segment)
