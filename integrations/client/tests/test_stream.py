@@ -159,6 +159,15 @@ def test_close_ends_the_iteration_cleanly(server: LocalServer) -> None:
     assert len(asyncio.run(scenario())) >= 3
 
 
+def test_close_is_clean_with_frames_left_unread(server: LocalServer) -> None:
+    async def scenario() -> int | None:
+        async with AvatarStream(options(server)) as stream:
+            await asyncio.sleep(1.5)  # frames queue up unread
+        return stream.close_code
+
+    assert asyncio.run(scenario()) == 1000  # the closing handshake completed, none aborted
+
+
 def test_a_refused_connection_names_the_server() -> None:
     port = free_port()
     options_ = options(LocalServer(["headcast"]), url=f"http://127.0.0.1:{port}")

@@ -129,11 +129,17 @@ class AvatarStream:
         self.server = options.url
         self._ws: ClientConnection | None = None
         self._closing = False
+        self._reading = False  # an iteration is waiting for the next message
 
     @property
     def samples_per_frame(self) -> int:
         """The PCM samples each frame carries."""
         return round(self.output_sample_rate_hz / self.fps)
+
+    @property
+    def close_code(self) -> int | None:
+        """The WebSocket close code once the connection is closed (1000: a clean close)."""
+        return None if self._ws is None else self._ws.close_code
 
     async def open(self) -> AvatarStream:
         options = self.options
@@ -228,8 +234,17 @@ class AvatarStream:
             return
         with contextlib.suppress(ConnectionClosed, OSError):
             await ws.send(json.dumps({"type": "close"}))
-        with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
-            await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S + 1)
+        # Frames nobody reads fill the receive queue and hold back the server's close frame:
+        # read them away unless an iteration is reading already.
+        drain = None if self._reading else asyncio.create_task(_drain(ws))
+        try:
+            with contextlib.suppress(ConnectionClosed, OSError, TimeoutError):
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S + 1)
+        finally:
+            if drain is not None:
+                drain.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await drain
 
     async def _abort(self) -> None:
         self._closing = True
@@ -260,7 +275,8 @@ class AvatarStream:
         ws = self._ws
         if ws is None:
             raise AvatarStreamError(self.server, "the stream is not open")
-        while True:
+        while not self._closing:
+            self._reading = True
             try:
                 message = await ws.recv()
             except ConnectionClosed as exc:
@@ -269,6 +285,8 @@ class AvatarStream:
                 raise AvatarStreamError(
                     self.server, f"the connection closed mid-stream ({_close_reason(exc)})"
                 ) from exc
+            finally:
+                self._reading = False
             if isinstance(message, bytes):
                 try:
                     yield parse_frame(message)
@@ -287,6 +305,12 @@ class AvatarStream:
                     self.server, str(event.get("message")), str(event.get("code"))
                 )
             # position and pong messages carry nothing a frame does not
+
+
+async def _drain(ws: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await ws.recv()
 
 
 def _event(message: str | bytes) -> dict[str, Any]:
