@@ -130,14 +130,13 @@ class HttpGenerateSession:
         self._model = endpoint.model
         self._config: Mapping[str, Any] = endpoint.config
         self._timeout_s = endpoint.timeout_s
+        self._connect_timeout_s = min(CONNECT_TIMEOUT_S, endpoint.timeout_s)
         self._size = avatar.size_px
         self._image_uri = data_uri("image/png", png_bytes(avatar.image))
         headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
         self._client = httpx.AsyncClient(
             headers=headers,
-            timeout=httpx.Timeout(
-                endpoint.timeout_s, connect=min(CONNECT_TIMEOUT_S, endpoint.timeout_s)
-            ),
+            timeout=httpx.Timeout(endpoint.timeout_s, connect=self._connect_timeout_s),
             limits=httpx.Limits(
                 max_connections=FRAGMENTS_IN_FLIGHT, max_keepalive_connections=FRAGMENTS_IN_FLIGHT
             ),
@@ -345,7 +344,7 @@ class HttpGenerateSession:
             response = await self._client.post(self._url, json=body)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             what = (
-                f"cannot be reached (no connection within {CONNECT_TIMEOUT_S:g} s)"
+                f"cannot be reached (no connection within {self._connect_timeout_s:g} s)"
                 if isinstance(exc, httpx.ConnectTimeout)
                 else f"cannot be reached ({_reason(exc)})"
             )
