@@ -171,6 +171,9 @@ class AvatarStream:
         except ConnectionClosed as exc:
             await self._abort()
             raise AvatarStreamError(url, f"closed the connection at start ({exc})") from exc
+        except BaseException:  # cancelled while the session starts: leave no socket open
+            await self._abort()
+            raise
         event = _event(reply)
         if event.get("type") != "started":
             await self._abort()
