@@ -24,7 +24,7 @@ SPF_16K = 16000 // FPS
 
 
 async def _frames(stream: AvatarStream, count: int) -> list[AvatarFrame]:
-    frames = []
+    frames: list[AvatarFrame] = []
     async for item in stream:
         if isinstance(item, AvatarFrame):
             frames.append(item)
@@ -37,7 +37,7 @@ async def _turn(stream: AvatarStream, pcm: np.ndarray) -> tuple[list[AvatarFrame
     """Push one whole turn; the frames up to its SegmentFinished, and that marker's pts."""
     await stream.push_audio(pcm)
     await stream.end_segment()
-    frames = []
+    frames: list[AvatarFrame] = []
     async for item in stream:
         if isinstance(item, SegmentFinished):
             assert item.segment == 1
