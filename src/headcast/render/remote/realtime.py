@@ -4,10 +4,10 @@
 Each frame's speech is handed over as it comes; it is gathered into the server's
 ``chunk_samples`` and sent at once, with up to ``MAX_CHUNKS_IN_FLIGHT`` chunks unanswered, so a
 fast server is never left waiting on a round trip. A chunk left partial (the end of the
-speech, or a caller waiting for frames) is padded with silence after ``FLUSH_AFTER_S`` and the
-padding's frames are dropped. Server frame ``j`` shows the speech from ``j / fps`` on, so each
-frame handed over is answered by the server frame that starts where its speech starts: the
-A/V offset is 0.
+speech, or a caller waiting for frames) is padded with silence after ``FLUSH_AFTER_S`` once the
+server has nothing else to do, and the padding's frames are dropped. Server frame ``j`` shows
+the speech from ``j / fps`` on, so each frame handed over is answered by the server frame that
+starts where its speech starts: the A/V offset is 0.
 
 Every failure (no server, a dropped connection, a stall, an ``error`` message, frames that do
 not decode or do not add up) fails the frames on their way with a ``RemoteEngineError`` naming
@@ -343,9 +343,13 @@ class OmniRTSession:
         with self._lock:
             if self._closing or self._error is not None:
                 return
-            # Never waits for room here: this thread is the one that makes it.
-            room = len(self._chunks) < MAX_CHUNKS_IN_FLIGHT
-            if room and self._pending_samples and now - self._last_submit >= FLUSH_AFTER_S:
+            # Pad only once the server has answered every chunk: while it is busy, more speech
+            # arrives in time, and a padded chunk costs it a whole chunk's work for few frames.
+            if (
+                not self._chunks
+                and self._pending_samples
+                and now - self._last_submit >= FLUSH_AFTER_S
+            ):
                 self._send_chunk_locked()
             if self._chunks and now - self._last_answer > self._timeout_s:
                 self._fail_locked(f"sent no frames for {self._timeout_s:g} s (stalled)")
