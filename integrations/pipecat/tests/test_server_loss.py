@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 
 import numpy as np
+import pytest
 import soxr
 from headcast_client import LocalServer
 from pipecat.frames.frames import (
@@ -155,3 +157,48 @@ def test_local_mode_starts_its_server_and_stops_it_at_the_end() -> None:
         pass
     else:
         raise AssertionError(f"headcast serve {pids[0]} still runs")
+
+
+def test_speech_refused_past_the_backlog_is_heard_and_the_avatar_comes_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    long_turn, short_turn = speech(24_000), speech(24_000, (7.3, 8.1))
+    monkeypatch.setenv("HEADCAST_MAX_LIVE_BACKLOG_S", "1.5")
+
+    async def scenario() -> tuple[list[Frame], list[Frame]]:
+        async with LocalServer() as server:
+            avatar = HeadcastVideoService(
+                portrait=PORTRAIT,
+                url=server.url,
+                api_key=server.api_key,
+                settings=SETTINGS,
+                reconnect_interval_s=0.5,
+            )
+            down, up = await run_test(
+                avatar,
+                frames_to_send=[
+                    TTSStartedFrame(),
+                    *tts_frames(long_turn, 24_000),  # 3.3 s at once: past the backlog
+                    TTSStoppedFrame(),
+                    SleepFrame(3.0),
+                    TTSStartedFrame(),
+                    *tts_frames(short_turn, 24_000),
+                    TTSStoppedFrame(),
+                ],
+                start_timeout=START_TIMEOUT_S,
+            )
+            return list(down), list(up)
+
+    down, up = asyncio.run(scenario())
+    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    assert len(errors) == 1 and not errors[0].fatal and "backlog_full" in errors[0].error
+
+    # The refused turn is heard whole, without video; then the avatar is back for the next.
+    stopped = [i for i, f in enumerate(down) if isinstance(f, TTSStoppedFrame)]
+    assert len(stopped) == 2
+    first_turn, second_turn = down[: stopped[0]], down[stopped[0] + 1 : stopped[1]]
+    assert correlation(audio_out(first_turn), long_turn) > 0.99
+    assert abs(len(audio_out(first_turn)) - len(long_turn)) < 24_000 // 25
+    shown = [p for p in images(second_turn) if segment_of(p) > 0]
+    assert len(shown) == math.ceil(len(short_turn) / (24_000 // 25))
+    assert correlation(audio_out(second_turn), short_turn) > 0.98

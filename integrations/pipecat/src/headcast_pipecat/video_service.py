@@ -315,6 +315,8 @@ class HeadcastVideoService(AIService):
                 else:
                     await self._emit(item)
         except AvatarStreamError as error:
+            # Any error, even one the server's session survives (backlog_full: speech refused
+            # whole), leaves the turns' numbering uncertain: a fresh stream starts it again.
             if self._stream is stream:
                 await self._lose_stream(error)
         else:
