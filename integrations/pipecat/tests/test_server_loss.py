@@ -12,6 +12,7 @@ import pytest
 import soxr
 from headcast_client import LocalServer
 from pipecat.frames.frames import (
+    CancelFrame,
     ErrorFrame,
     Frame,
     OutputImageRawFrame,
@@ -151,12 +152,8 @@ def test_local_mode_starts_its_server_and_stops_it_at_the_end() -> None:
 
     # Stopped (and reaped) when the pipeline ended.
     assert avatar.local_server is None and len(pids) == 1
-    try:
+    with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)
-    except ProcessLookupError:
-        pass
-    else:
-        raise AssertionError(f"headcast serve {pids[0]} still runs")
 
 
 def test_speech_refused_past_the_backlog_is_heard_and_the_avatar_comes_back(
@@ -202,3 +199,44 @@ def test_speech_refused_past_the_backlog_is_heard_and_the_avatar_comes_back(
     shown = [p for p in images(second_turn) if segment_of(p) > 0]
     assert len(shown) == math.ceil(len(short_turn) / (24_000 // 25))
     assert correlation(audio_out(second_turn), short_turn) > 0.98
+
+
+def test_a_cancel_stops_the_avatar_and_its_local_server_at_once() -> None:
+    pcm = speech(24_000)
+    avatar = HeadcastVideoService(portrait=PORTRAIT, settings=SETTINGS)
+    pids: list[int] = []
+
+    async def scenario() -> list[Frame]:
+        async def note_server() -> None:
+            while not (avatar.local_server and avatar.local_server.process):
+                await asyncio.sleep(0.05)
+            pids.append(avatar.local_server.process.pid)
+
+        watcher = asyncio.create_task(note_server())
+        try:
+            down, _ = await run_test(
+                avatar,
+                frames_to_send=[
+                    TTSStartedFrame(),
+                    *tts_frames(pcm, 24_000),
+                    TTSStoppedFrame(),
+                    SleepFrame(1.0),  # mid-turn
+                    CancelFrame(),
+                ],
+                send_end_frame=False,
+                start_timeout=START_TIMEOUT_S,
+            )
+        finally:
+            watcher.cancel()
+        return list(down)
+
+    down = asyncio.run(scenario())
+    cancelled = next(i for i, f in enumerate(down) if isinstance(f, CancelFrame))
+    assert [p for p in images(down[:cancelled]) if segment_of(p) == 1]
+    assert not [
+        f for f in down[cancelled:] if isinstance(f, (OutputImageRawFrame, TTSAudioRawFrame))
+    ]
+    assert not [f for f in down if isinstance(f, TTSStoppedFrame)]  # the turn never finished
+    assert avatar.local_server is None and len(pids) == 1
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
