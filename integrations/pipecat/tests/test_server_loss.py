@@ -6,6 +6,7 @@ import asyncio
 import math
 import os
 import signal
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from pipeline_material import (
 )
 
 START_TIMEOUT_S = 60.0
+RESTART_TIMEOUT_S = 60.0
 SETTINGS = HeadcastVideoService.Settings(fps=25, size_px=256)
 
 
@@ -238,5 +240,61 @@ def test_a_cancel_stops_the_avatar_and_its_local_server_at_once() -> None:
     ]
     assert not [f for f in down if isinstance(f, TTSStoppedFrame)]  # the turn never finished
     assert avatar.local_server is None and len(pids) == 1
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
+
+
+def test_local_mode_restarts_a_killed_server_and_the_avatar_comes_back() -> None:
+    pcm, later = speech(24_000), speech(24_000, (7.3, 8.1))
+    avatar = HeadcastVideoService(portrait=PORTRAIT, settings=SETTINGS, reconnect_interval_s=0.5)
+    observer = SpeakingFrames(avatar, 10)
+    pids: list[int] = []
+
+    def frames() -> Iterator[Frame]:
+        # run_test sleeps between the frames it takes from here, so this waits for the avatar.
+        yield TTSStartedFrame()
+        yield from tts_frames(pcm, 24_000)
+        yield TTSStoppedFrame()
+        while avatar.has_video:
+            yield SleepFrame(0.1)
+        for _ in range(int(RESTART_TIMEOUT_S / 0.1)):
+            if avatar.has_video:
+                break
+            yield SleepFrame(0.1)
+        yield TTSStartedFrame()
+        yield from tts_frames(later, 24_000)
+        yield TTSStoppedFrame()
+
+    async def scenario() -> tuple[list[Frame], list[Frame]]:
+        async def kill_mid_turn() -> None:
+            await observer.seen.wait()
+            server = avatar.local_server
+            assert server is not None and server.process is not None
+            pids.append(server.process.pid)
+            os.killpg(server.process.pid, signal.SIGKILL)
+
+        killer = asyncio.create_task(kill_mid_turn())
+        try:
+            down, up = await run_test(
+                avatar,
+                frames_to_send=frames(),  # type: ignore[arg-type]
+                observers=[observer],
+                start_timeout=START_TIMEOUT_S,
+            )
+        finally:
+            killer.cancel()
+        return list(down), list(up)
+
+    down, up = asyncio.run(scenario())
+    errors = [f for f in up if isinstance(f, ErrorFrame)]
+    assert len(errors) == 1 and not errors[0].fatal
+    stopped = [i for i, f in enumerate(down) if isinstance(f, TTSStoppedFrame)]
+    assert len(stopped) == 2
+    first_turn, second_turn = down[: stopped[0]], down[stopped[0] + 1 : stopped[1]]
+    assert correlation(audio_out(first_turn), pcm) > 0.98  # heard whole, partly without video
+    shown = [p for p in images(second_turn) if segment_of(p) > 0]
+    assert len(shown) == math.ceil(len(later) / (24_000 // 25))  # a new server, the avatar back
+    assert correlation(audio_out(second_turn), later) > 0.98
+    assert avatar.local_server is None
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)

@@ -187,11 +187,13 @@ class HeadcastVideoService(AIService):
     async def _connect(self) -> None:
         url, api_key = self._url, self._api_key
         if url is None:
-            if self._server is not None:  # a reconnect: the old server is gone or unwell
-                await self._server.stop()
-            self._server = LocalServer(self._command, api_key=self._api_key)
-            await self._server.start()
-            url, api_key = self._server.url, self._server.api_key
+            server = self._server
+            if server is None or server.process is None or server.process.returncode is not None:
+                if server is not None:  # a reconnect after the server died
+                    await server.stop()
+                server = self._server = LocalServer(self._command, api_key=self._api_key)
+                await server.start()
+            url, api_key = server.url, server.api_key
         stream = AvatarStream(self._stream_options(url, api_key))
         await stream.open()
         self._stream = stream
