@@ -329,8 +329,12 @@ class HeadcastVideoService(AIService):
         turn = self._turns.get(frame.segment) if frame.speaking else None
         if frame.speaking and (turn is None or frame.segment <= self._cut_through):
             return  # the rest of an interrupted turn
+        # Off the event loop: a 512² JPEG takes milliseconds the transport's audio needs.
+        rgb = await asyncio.to_thread(frame.rgb)
+        if frame.speaking and frame.segment <= self._cut_through:
+            return  # interrupted while it was decoded
         image = OutputImageRawFrame(
-            image=frame.rgb().tobytes(), size=(self._width, self._height), format="RGB"
+            image=rgb.tobytes(), size=(self._width, self._height), format="RGB"
         )
         image.sync_with_audio = True  # shown when its audio starts playing
         image.metadata[FRAME_INDEX_KEY] = frame.index
