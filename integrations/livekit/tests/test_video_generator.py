@@ -107,5 +107,6 @@ def test_clear_buffer_stops_the_speech_within_one_frame(server: LocalServer) -> 
     assert heard < 2.0  # of 4 s pushed
     # The next turn plays whole and ends.
     second = collected.items[second_at:]
-    assert len(collected.audio(second)) == 25 * SAMPLES_PER_FRAME
-    assert isinstance(second[-1], AudioSegmentEnd)
+    end = next(i for i, item in enumerate(second) if isinstance(item, AudioSegmentEnd))
+    assert len(collected.audio(second[:end])) == 25 * SAMPLES_PER_FRAME
+    assert isinstance(second[end - 1], rtc.AudioFrame)

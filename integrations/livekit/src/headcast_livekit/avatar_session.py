@@ -124,6 +124,7 @@ class AvatarSession(AvatarSessionBase):
                 audio_channels=1,
             ),
         )
+        generator.set_av_sync(self.runner.av_sync)
         await self.runner.start()
         agent_session.output.audio = self.audio_output
         logger.info(

@@ -30,6 +30,13 @@ logger = logging.getLogger("headcast_livekit")
 RECONNECT_INTERVAL_S = 2.0  # between tries to reach a server that went away
 RECONNECT_TIMEOUT_S = 10.0  # one try: connect and start the session
 POLL_WITHOUT_VIDEO_S = 0.05  # how often speech without video looks for a reconnected server
+# Speech goes out at most this often, what arrived meanwhile in one message: a TTS handing
+# over 20 ms frames faster than real time would otherwise pass the server's 200 messages a
+# second and be cut off; frames arriving in real time still go out as they come.
+SEND_INTERVAL_S = 0.02
+# Idle frames are skipped while this many pictures wait in the synchronizer's video queue.
+MAX_IDLE_BACKLOG_FRAMES = 1
+SEND_MAX_SAMPLES = 96_000  # one message's speech at most (4 s at 24 kHz, 188 KiB)
 
 VideoItem = rtc.VideoFrame | rtc.AudioFrame | AudioSegmentEnd
 
@@ -72,14 +79,32 @@ class HeadcastVideoGenerator(VideoGenerator):
         self.audio_sample_rate = options.output_sample_rate_hz
         self.server_error: AvatarStreamError | None = None  # the last loss, while it lasts
         self._closing_tasks: set[asyncio.Task[None]] = set()
+        # Speech for the server not yet sent, and whether the turn's end follows it.
+        self._unsent: list[np.ndarray] = []
+        self._unsent_turn_end = False
+        self._unsent_added = asyncio.Event()
+        self._interrupts = 0  # speech taken before an interrupt is not sent after it
+        self._sender: asyncio.Task[None] | None = None
+        self._av_sync: rtc.AVSynchronizer | None = None
 
     async def start(self) -> HeadcastVideoGenerator:
         stream = await AvatarStream(self.options).open()
         self._stream = stream
+        self._sender = asyncio.create_task(self._send_speech())
         self.video_width, self.video_height = stream.width, stream.height
         self.video_fps = stream.fps
         self.audio_sample_rate = stream.output_sample_rate_hz
         return self
+
+    def set_av_sync(self, av_sync: rtc.AVSynchronizer | None) -> None:
+        """The runner's synchronizer (``AvatarRunner.av_sync``): while a picture already waits
+        in its video queue, idle frames are skipped, so a backlog never builds up in front of
+        the speaking frames and their pictures are not held back behind their audio."""
+        self._av_sync = av_sync
+
+    def _video_backlog(self) -> int:
+        queue = getattr(self._av_sync, "_video_queue", None)
+        return queue.qsize() if isinstance(queue, asyncio.Queue) else 0
 
     @property
     def connected(self) -> bool:
@@ -93,27 +118,48 @@ class HeadcastVideoGenerator(VideoGenerator):
             was_open, self._turn_open = self._turn_open, False
             if not was_open:
                 return
-            await self._send(pcm, end_turn=True)
+            self._send(pcm, end_turn=True)
             return
         pcm = self._resampler.push(frame)
         self._turn_open = True
-        await self._send(pcm, end_turn=False)
+        self._send(pcm, end_turn=False)
 
-    async def _send(self, pcm: np.ndarray, *, end_turn: bool) -> None:
-        stream = self._stream
-        if stream is not None and not self._audio_only_turn_open:
-            self._unplayed.add(pcm)
-            if end_turn:
-                self._unplayed.end_turn()
-            try:
-                if len(pcm):
-                    await stream.push_audio(pcm)
-                if end_turn:
-                    await stream.end_segment()
-            except AvatarStreamError as exc:
-                self._lose(stream, exc)  # the speech just added is replayed as audio
+    def _send(self, pcm: np.ndarray, *, end_turn: bool) -> None:
+        if self._stream is None or self._audio_only_turn_open:
+            self._queue_audio_only(pcm, end_turn=end_turn)
             return
-        self._queue_audio_only(pcm, end_turn=end_turn)
+        self._unplayed.add(pcm)
+        if len(pcm):
+            self._unsent.append(pcm)
+        if end_turn:
+            self._unplayed.end_turn()
+            self._unsent_turn_end = True
+        self._unsent_added.set()
+
+    async def _send_speech(self) -> None:
+        """Sends what was pushed, coalesced, in order, at most every SEND_INTERVAL_S."""
+        while not self._closed:
+            await self._unsent_added.wait()
+            self._unsent_added.clear()
+            stream = self._stream
+            if stream is None:
+                self._unsent.clear()  # it is in the unplayed speech, replayed as audio
+                self._unsent_turn_end = False
+                continue
+            interrupts = self._interrupts
+            pcm = np.concatenate(self._unsent) if self._unsent else np.zeros(0, np.int16)
+            turn_end, self._unsent, self._unsent_turn_end = self._unsent_turn_end, [], False
+            try:
+                for start in range(0, len(pcm), SEND_MAX_SAMPLES):
+                    if self._interrupts != interrupts or stream is not self._stream:
+                        break
+                    await stream.push_audio(pcm[start : start + SEND_MAX_SAMPLES])
+                else:
+                    if turn_end:
+                        await stream.end_segment()
+            except AvatarStreamError as exc:
+                self._lose(stream, exc)
+            await asyncio.sleep(SEND_INTERVAL_S)
 
     def _queue_audio_only(self, pcm: np.ndarray, *, end_turn: bool) -> None:
         if len(pcm):
@@ -138,6 +184,9 @@ class HeadcastVideoGenerator(VideoGenerator):
         self._audio_only_added.set()
 
     async def clear_buffer(self) -> None:
+        self._interrupts += 1
+        self._unsent.clear()
+        self._unsent_turn_end = False
         self._resampler.reset()
         self._unplayed.clear()
         self._turn_open = False
@@ -180,6 +229,8 @@ class HeadcastVideoGenerator(VideoGenerator):
             return []  # sent before the interrupt reached the server
         if not item.speaking:
             self._drop_speaking = False
+            if self._video_backlog() >= MAX_IDLE_BACKLOG_FRAMES:
+                return []
         rgb = item.rgb()
         video = rtc.VideoFrame(rgb.shape[1], rgb.shape[0], rtc.VideoBufferType.RGB24, rgb.tobytes())
         if not item.speaking:
@@ -197,6 +248,8 @@ class HeadcastVideoGenerator(VideoGenerator):
         self._stream = None
         self.server_error = exc
         self._drop_speaking = False
+        self._unsent.clear()
+        self._unsent_turn_end = False
         unplayed = self._unplayed.take_all()
         logger.error(
             "headcast avatar: lost the server (%s); the agent goes on speaking without video "
@@ -278,10 +331,11 @@ class HeadcastVideoGenerator(VideoGenerator):
         self._closed = True
         stream, self._stream = self._stream, None
         reconnected, self._reconnected = self._reconnected, None
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnect_task
+        for task in (self._reconnect_task, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for s in (stream, reconnected):
             if s is not None:
                 await s.close()
