@@ -16,14 +16,21 @@ from headcast_client import AvatarStream, AvatarStreamError
 # At most 1 / this audio messages a second, far under the server's limit, and a chunk waits
 # no longer than this (within one frame at 25 fps).
 SEND_INTERVAL_S = 0.02
+# Of speech a message; the server takes in a message whole before making frames of it, so a
+# turn sent at once would delay its first frame. 10× real time at the interval above.
+MAX_MESSAGE_S = 0.2
 _END_SEGMENT = object()
 
 
 class SpeechSender:
     def __init__(
-        self, stream: AvatarStream, on_error: Callable[[AvatarStreamError], Awaitable[None]]
+        self,
+        stream: AvatarStream,
+        sample_rate_hz: int,
+        on_error: Callable[[AvatarStreamError], Awaitable[None]],
     ) -> None:
         self._stream = stream
+        self._max_samples = int(sample_rate_hz * MAX_MESSAGE_S)
         self._on_error = on_error
         self._waiting: deque[np.ndarray | object] = deque()
         self._ready = asyncio.Event()
@@ -36,7 +43,8 @@ class SpeechSender:
         return not self._waiting and not self._sending.locked()
 
     def push_audio(self, pcm: np.ndarray) -> None:
-        self._waiting.append(pcm)
+        for start in range(0, len(pcm), self._max_samples):
+            self._waiting.append(pcm[start : start + self._max_samples])
         self._ready.set()
 
     def end_segment(self) -> None:
@@ -56,8 +64,14 @@ class SpeechSender:
             while self._waiting and not self._failed:
                 async with self._sending:
                     audio: list[np.ndarray] = []
+                    joined = 0
                     while self._waiting and self._waiting[0] is not _END_SEGMENT:
-                        audio.append(self._waiting.popleft())  # type: ignore[arg-type]
+                        chunk: np.ndarray = self._waiting[0]  # type: ignore[assignment]
+                        if audio and joined + len(chunk) > self._max_samples:
+                            break
+                        audio.append(chunk)
+                        joined += len(chunk)
+                        self._waiting.popleft()
                     if audio:
                         await self._send(self._stream.push_audio(np.concatenate(audio)))
                     elif self._waiting:

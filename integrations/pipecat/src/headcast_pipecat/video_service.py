@@ -201,7 +201,7 @@ class HeadcastVideoService(AIService):
         self._width, self._height = stream.width, stream.height
         self._output_rate_hz = stream.output_sample_rate_hz
         self._reader = self.create_task(self._read_frames(stream), name="headcast_frames")
-        self._sender = SpeechSender(stream, self._lose_stream)
+        self._sender = SpeechSender(stream, self._input_rate_hz, self._lose_stream)
         self._sender_task = self.create_task(self._sender.run(), name="headcast_speech")
         logger.info(
             f"{self}: avatar streaming from {url} ({stream.width}×{stream.height} at {stream.fps:g} fps)"
