@@ -6,7 +6,8 @@ The avatar sits where ``SimliVideoService`` (or HeyGen's, Tavus's) would: it tak
 audio and emits the talking head's frames together with that audio. STT, LLM and TTS are
 placeholders from pipecat's catalogue; swap in any. Install the services' extras beside the
 integration (``pipecat-ai[daily,deepgram,openai,cartesia,silero,webrtc,runner]``), set their
-keys, then:
+keys (``DEEPGRAM_API_KEY``, ``OPENAI_API_KEY``, ``CARTESIA_API_KEY``, ``CARTESIA_VOICE_ID``),
+then:
 
     integrations/pipecat/.venv/bin/python examples/pipecat_agent.py            # SmallWebRTC
     integrations/pipecat/.venv/bin/python examples/pipecat_agent.py -t daily
@@ -85,7 +86,7 @@ async def run_bot(transport: BaseTransport, runner_args: RunnerArguments) -> Non
     )
     tts = CartesiaTTSService(
         api_key=os.environ["CARTESIA_API_KEY"],
-        settings=CartesiaTTSService.Settings(voice=os.environ.get("CARTESIA_VOICE_ID")),
+        settings=CartesiaTTSService.Settings(voice=os.environ["CARTESIA_VOICE_ID"]),
     )
     context = LLMContext()
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
