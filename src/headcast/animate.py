@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -17,7 +18,7 @@ from headcast.audio import Audio
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.audio.source import SpeechSource, read_for_analysis, speech_source
 from headcast.enrol.portrait import enrolled_folder, prepare_portrait
-from headcast.errors import InputError
+from headcast.errors import EngineError, InputError
 from headcast.face import Avatar
 from headcast.face.avatar import is_prepared, read_photo_file
 from headcast.limits import DEFAULT_MAX_AUDIO_S, fps_error
@@ -30,6 +31,7 @@ from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, PlanningSession, get_engine
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.engine import RemoteEngineSession
+from headcast.render.fallback import fallback_engine
 from headcast.render.registry import check_engine, engine_capabilities, engine_for
 from headcast.speech_fed_video import write_speech_fed_video
 from headcast.video import VideoWriter
@@ -121,6 +123,7 @@ class AnimateResult:
     fps: float
     audio_duration_s: float
     faces_found: int
+    engine: str = ""  # the engine that made it: the fallback's name where it took over
     # Stages overlap (the photo is analysed and the renderer set up beside the phones, frames
     # encode beside rendering), so they add up to more than the wall-clock time. "phones" is
     # the time spent waiting for them: most are found while earlier frames render.
@@ -190,6 +193,54 @@ def animate(
     start-up (about half a second) pays: when it is running already, when the phones must be
     found, when the photo must be analysed meanwhile, or for long speech.
     """
+    render = partial(
+        _animate_on,
+        image,
+        audio,
+        output,
+        text=text,
+        phones=phones,
+        fps=fps,
+        size=size,
+        head_motion=head_motion,
+        correct_gaze=correct_gaze,
+        seed=seed,
+        max_audio_s=max_audio_s,
+        check_reference=check_reference,
+        allow_silence=allow_silence,
+        progress=progress,
+        motion_in_worker=motion_in_worker,
+    )
+    chosen = engine_for(image, engine)
+    try:
+        return render(engine=chosen)
+    except EngineError as exc:
+        # The output is written whole or not at all: the fallback starts afresh.
+        fallback = fallback_engine(chosen, exc)
+        if fallback is None:
+            raise
+        return render(engine=fallback)
+
+
+def _animate_on(
+    image: str | Path | bytes,
+    audio: str | Path | bytes | Audio,
+    output: str | Path,
+    *,
+    engine: str,
+    text: str | None,
+    phones: PhoneTrack | None,
+    fps: float,
+    size: int,
+    head_motion: float | bool,
+    correct_gaze: bool,
+    seed: int,
+    max_audio_s: float,
+    check_reference: bool,
+    allow_silence: bool,
+    progress: ProgressCallback | None,
+    motion_in_worker: bool | None,
+) -> AnimateResult:
     started = time.perf_counter()
     out_path = check_output_path(output)
     problem = fps_error(fps)
@@ -200,7 +251,6 @@ def animate(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     enrolled = enrolled_folder(image)
-    engine = engine_for(image, engine)
     capabilities = check_file_engine(engine, size_px=size, fps=fps)
     from_speech = capabilities.input is EngineInput.AUDIO
     stages: dict[str, float] = {}
@@ -257,6 +307,7 @@ def animate(
             fps=fps,
             audio_duration_s=audio_duration_s,
             faces_found=face.avatar.faces_found,
+            engine=engine,
             stage_seconds=stages,
             wall_seconds=time.perf_counter() - started,
         )
@@ -315,6 +366,7 @@ def animate(
         fps=fps,
         audio_duration_s=audio_duration_s,
         faces_found=avatar.faces_found,
+        engine=engine,
         stage_seconds=stages,
         wall_seconds=time.perf_counter() - started,
     )

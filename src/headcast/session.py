@@ -24,13 +24,16 @@ import numpy as np
 import soxr
 
 from headcast.audio.clip import to_pcm16
+from headcast.errors import EngineError
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
 from headcast.motion.handover import HeadHandover
 from headcast.motion.head_intensity import HEAD_MOTION_DEFAULT, head_motion_intensity
 from headcast.motion.idle import IdleMotion
 from headcast.motion.live import DEFAULT_LOOKAHEAD_MS
-from headcast.render import EngineInput, FrameRequest, engine_for, get_engine
+from headcast.render import EngineInput, EngineSession, FrameRequest, engine_for, get_engine
+from headcast.render.capabilities import EngineCapabilities
+from headcast.render.fallback import fallback_engine
 from headcast.render.frame_audio import silent_frame
 from headcast.render.frame_pipeline import FramePipeline
 from headcast.render.remote_latency import RemoteLatency
@@ -77,6 +80,15 @@ class _Segment:
         self.finished_feed = False
 
 
+def _start_engine(
+    name: str, avatar: Avatar, fps: float, live: bool
+) -> tuple[EngineCapabilities, EngineSession]:
+    chosen = get_engine(name)
+    height, width = avatar.image.shape[:2]
+    chosen.capabilities.check(name, size_px=max(height, width), fps=fps, live=live)
+    return chosen.capabilities, chosen.start(avatar)
+
+
 class Session:
     """One avatar speaking: push audio, mark segment ends, interrupt; iterate over frames.
 
@@ -107,11 +119,16 @@ class Session:
         engine = engine_for(avatar, engine)
         # Engines that play a recorded head (enrolled) scale it by the same intensity.
         avatar = replace(avatar, head_motion=intensity)
-        chosen = get_engine(engine)
-        self.capabilities = chosen.capabilities
-        height, width = avatar.image.shape[:2]
-        self.capabilities.check(engine, size_px=max(height, width), fps=fps, live=realtime)
-        self._frames = FramePipeline(chosen.start(avatar), self.capabilities, fps)
+        try:
+            self.capabilities, rendering = _start_engine(engine, avatar, fps, realtime)
+        except EngineError as exc:
+            fallback = fallback_engine(engine, exc)
+            if fallback is None:
+                raise
+            engine = fallback
+            self.capabilities, rendering = _start_engine(engine, avatar, fps, realtime)
+        self.engine = engine  # the one rendering: the fallback's name where it took over
+        self._frames = FramePipeline(rendering, self.capabilities, fps)
         self._idle = IdleMotion(seed, intensity)
         self._handover = HeadHandover(fps)
         self._lookahead_ms = lookahead_ms

@@ -29,6 +29,7 @@ ENGINE_URL = "HEADCAST_ENGINE_URL"
 ENGINE_API_KEY = "HEADCAST_ENGINE_API_KEY"
 ENGINE_MODEL = "HEADCAST_ENGINE_MODEL"
 ENGINE_TIMEOUT = "HEADCAST_ENGINE_TIMEOUT"
+ENGINE_FALLBACK = "HEADCAST_ENGINE_FALLBACK"
 
 DEFAULT_MAX_TEXT_CHARS = 5000
 DEFAULT_TTS = "builtin"
@@ -144,6 +145,12 @@ def engine_api_key() -> str:
 def engine_model() -> str:
     """The model a remote engine's server is asked to run."""
     return _raw(ENGINE_MODEL) or DEFAULT_ENGINE_MODEL
+
+
+def engine_fallback() -> str:
+    """The engine that renders instead when a remote engine's server fails; "" (the default)
+    for none: the failure is then the render's."""
+    return _raw(ENGINE_FALLBACK)
 
 
 def engine_timeout_s() -> float:

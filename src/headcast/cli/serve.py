@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from headcast.errors import HeadcastError
+from headcast.errors import HeadcastError, InputError
 
 # What the `serve` extra installs, by the names it is imported under.
 SERVE_EXTRA_MODULES = (
@@ -73,9 +73,21 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.main import STARTUP_FAILURE
 
+    from headcast import settings
+    from headcast.render.registry import engine_capabilities
     from headcast.server import ServerConfig, create_app
     from headcast.server.http.uvicorn_config import uvicorn_config
 
+    # An engine the settings name that does not exist is told now, not at the first render.
+    for variable, named in (
+        (settings.ENGINE, settings.engine()),
+        (settings.ENGINE_FALLBACK, settings.engine_fallback()),
+    ):
+        if named:
+            try:
+                engine_capabilities(named)
+            except InputError as exc:
+                raise InputError(f"${variable}: {exc}") from None
     config = ServerConfig.from_env(
         host=args.host,
         port=args.port,

@@ -55,7 +55,7 @@ if s[1] ~= 'running' or s[2] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'progress', ARGV[2], 'updated_at', ARGV[3])
 return 1
 """
-# KEYS: job, processing list. ARGV: id, worker, state, now, error code, error message.
+# KEYS: job, processing list. ARGV: id, worker, state, now, error code, error message, engine.
 _FINISH = """
 local s = redis.call('HMGET', KEYS[1], 'state', 'worker')
 local done = 0
@@ -65,6 +65,7 @@ if s[1] == 'running' and s[2] == ARGV[2] then
     redis.call('HSET', KEYS[1], 'error_code', ARGV[5], 'error_message', ARGV[6])
   end
   if ARGV[3] == 'succeeded' then redis.call('HSET', KEYS[1], 'progress', '100') end
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'engine', ARGV[7]) end
   done = 1
 end
 redis.call('LREM', KEYS[2], 1, ARGV[1])
@@ -207,11 +208,12 @@ class RedisJobStore:
         worker: str,
         state: JobState,
         error: tuple[str, str] | None = None,
+        engine: str | None = None,
     ) -> bool:
         code, message = error or ("", "")
         done = self._finish(
             keys=[_job_key(job_id), _processing(worker)],
-            args=[job_id, worker, state.value, time.time(), code, message],
+            args=[job_id, worker, state.value, time.time(), code, message, engine or ""],
         )
         return bool(done)
 

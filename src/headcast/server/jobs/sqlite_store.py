@@ -136,14 +136,16 @@ class SqliteJobStore:
         worker: str,
         state: JobState,
         error: tuple[str, str] | None = None,
+        engine: str | None = None,
     ) -> bool:
         code, message = error or (None, None)
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE jobs SET state = ?, error_code = ?, error_message = ?, updated_at = ?, "
-                "progress = CASE WHEN ? = 'succeeded' THEN 100 ELSE progress END "
+                "progress = CASE WHEN ? = 'succeeded' THEN 100 ELSE progress END, "
+                "engine = COALESCE(?, engine) "
                 "WHERE id = ? AND state = 'running' AND worker = ?",
-                (state.value, code, message, time.time(), state.value, job_id, worker),
+                (state.value, code, message, time.time(), state.value, engine, job_id, worker),
             )
             return cursor.rowcount == 1
 

@@ -39,8 +39,10 @@ class JobStore(Protocol):
         worker: str,
         state: JobState,
         error: tuple[str, str] | None = None,
+        engine: str | None = None,
     ) -> bool:
-        """End a running job; False (nothing changed) if it is no longer ``worker``'s."""
+        """End a running job, recording ``engine`` as the one that made it when given; False
+        (nothing changed) if it is no longer ``worker``'s."""
 
     def release(self, job_id: str, worker: str) -> None:
         """Give a running job back to the queue (the worker is stopping)."""

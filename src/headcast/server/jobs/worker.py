@@ -119,7 +119,11 @@ class JobWorkers:
                 stray.unlink(missing_ok=True)
         log.info("job %s: attempt %d on %s", job.id, job.attempts, self.worker_id)
         try:
-            self._enrol(job) if enrol else self._render(job)
+            made_by = None
+            if enrol:
+                self._enrol(job)
+            else:
+                made_by = self._render(job)
         except _Stopping:
             self.store.release(job.id, self.worker_id)
             return
@@ -139,7 +143,7 @@ class JobWorkers:
             log.exception("job %s failed", job.id)
             self._fail(job, "internal", "internal error while rendering the video")
         else:
-            if not self.store.finish(job.id, self.worker_id, JobState.SUCCEEDED):
+            if not self.store.finish(job.id, self.worker_id, JobState.SUCCEEDED, engine=made_by):
                 self._discard_output(job)  # cancelled at the last moment
         self._input_used(job)
 
@@ -183,7 +187,9 @@ class JobWorkers:
             said = str(exc).replace(f"video '{source}'", "the video")
             raise InputError(said.replace(str(source), "the video")) from None
 
-    def _render(self, job: JobRecord) -> None:
+    def _render(self, job: JobRecord) -> str | None:
+        """Render the job's video; returns the engine that made it where it is not the one
+        asked for (a fallback took over)."""
         record = self.avatars.get(job.avatar_id)
         portrait = None if record is None else self.avatars.portrait(record)
         if portrait is None:
@@ -197,7 +203,7 @@ class JobWorkers:
             speech = synthesize(job.text or "", job.voice, max_chars=self.config.max_text_chars)
             audio, text, phones = speech.audio, None, speech.phones
         progress(0, 1)
-        animate(
+        result = animate(
             portrait,
             audio,
             self.files.video(job),
@@ -211,6 +217,7 @@ class JobWorkers:
             progress=progress,
             motion_in_worker=True,  # other requests keep running meanwhile
         )
+        return result.engine if result.engine != job.engine else None
 
 
 class _ProgressReport:

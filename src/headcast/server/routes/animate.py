@@ -33,6 +33,7 @@ from headcast.server.http.video_options import VideoOptions, check_video_options
 from headcast.server.routes.avatars import avatar_engine, ready_portrait
 from headcast.server.state import AppState, request_state
 
+ENGINE_HEADER = "X-Headcast-Engine"  # the engine that made the video
 STALE_OUTPUT_S = 3600.0  # outputs older than this were never collected (client went away)
 
 router = APIRouter(tags=["video"])
@@ -108,13 +109,14 @@ async def post_animate(
         photo = await read_upload(image, "image", config.max_upload_bytes)
         check_image(photo, "image", config)
     output = _output_folder(config) / f"{secrets.token_hex(16)}.{options.format}"
-    await request_state(request).work_slots.run(
+    made_by = await request_state(request).work_slots.run(
         _render, photo, speech, transcript, options, output, config, engine
     )
     return FileResponse(
         output,
         media_type=options.media_type,
         filename=f"headcast.{options.format}",
+        headers={ENGINE_HEADER: made_by},
         background=BackgroundTask(output.unlink, missing_ok=True),
     )
 
@@ -127,10 +129,11 @@ def _render(
     output: Path,
     config: ServerConfig,
     engine: str,
-) -> None:
-    """Decode (inside the slot: decoding is work too), then render to ``output``."""
+) -> str:
+    """Decode (inside the slot: decoding is work too), then render to ``output``; returns the
+    engine that made it (a fallback's, where it took over)."""
     check_audio(speech, "audio", config)
-    animate(
+    result = animate(
         photo,
         speech,
         output,
@@ -143,3 +146,4 @@ def _render(
         progress=RenderMeter(),
         motion_in_worker=True,  # other requests keep running meanwhile
     )
+    return result.engine
