@@ -106,12 +106,6 @@ def test_a_webrtc_session_on_the_remote_speaks_in_sync(webrtc_run, judge):
     assert abs(lag) <= 2 and correlation > 0.3, (lag, correlation)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after an interrupt an omnirt session hands out no frame for about 1.5 s (the "
-    "remote is asked for a fresh chunk of idle frames at the live pace), and the last packets "
-    "of the cut speech, held in the receiver's jitter buffer, play when frames resume",
-)
 def test_an_interrupt_silences_a_webrtc_session_on_the_remote(webrtc_run, judge):
     run, peer = webrtc_run, webrtc_run.peer
     # The voice stops and the mouth closes within half a second, and pictures keep coming.

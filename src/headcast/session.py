@@ -283,7 +283,9 @@ class Session:
         handed out in order as they come back: the session's clock runs that far ahead of what
         it shows. The engine's session is closed when the iteration ends.
         """
-        started = time.monotonic()
+        # A remote engine's lead is asked for at once: its first frame shows as soon as the
+        # engine answers, not a lead's worth of ticks later.
+        started = time.monotonic() - self._frames.lead_frames / self.fps
         self._wake = asyncio.Event()
         self._wake_loop = asyncio.get_running_loop()
         interrupts_seen = 0
@@ -297,8 +299,10 @@ class Session:
                     yield out
                 decided = self._decision_index()
                 if self._frames.lead_frames and self._frames.cut_dropped != cut_before:
-                    # Frames on their way were cut: the idle face is asked for from now on.
-                    started = time.monotonic() - decided / self.fps
+                    # Frames on their way were cut: the idle face is asked for from now on,
+                    # its lead at once, so it shows as soon as the engine answers.
+                    lead = self._frames.lead_frames
+                    started = time.monotonic() - (decided + lead) / self.fps
                 if self.realtime and await self._pace(started + decided / self.fps):
                     started = time.monotonic() - decided / self.fps
                 item = self._next()
