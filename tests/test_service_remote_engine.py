@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import MEDIA, clip_wav
 from tests.support.jobs import wait_for_job
-from tests.support.serve_process import ServeProcess
+from tests.support.remote_serve import realtime_url
 from tests.support.servers import server_fixture
 from tests.support.video_probe import probe_video
 
@@ -21,17 +22,10 @@ SIZE = 256
 server = server_fixture(rate_limit_per_min=0, workers=1)
 
 
-@pytest.fixture(scope="module")
-def remote(tmp_path_factory):
-    process = ServeProcess(tmp_path_factory.mktemp("remote") / "data").wait_ready()
-    yield process
-    process.stop()
-
-
 @pytest.fixture
-def client(server, remote, monkeypatch):
-    # Read when the engine is made, so the service's remote engine renders on ``remote``.
-    monkeypatch.setenv("HEADCAST_ENGINE_URL", f"ws://127.0.0.1:{remote.port}/v1/avatar/realtime")
+def client(server, omnirt_remote, monkeypatch):
+    # Read when the engine is made, so the service's remote engine renders on the remote.
+    monkeypatch.setenv("HEADCAST_ENGINE_URL", realtime_url(omnirt_remote.port))
     with httpx.Client(base_url=server.base_url, timeout=120) as c:
         yield c
 
@@ -47,7 +41,18 @@ def _assert_speaking_video(data: bytes, codec: str) -> None:
     assert video.audio_duration_s == pytest.approx(SHORT_S, abs=0.1)
 
 
+def _chunks_counted(client: httpx.Client) -> float:
+    """How many chunks of the omnirt engine the service's ``/metrics`` has timed."""
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        if family.name == "headcast_remote_chunk_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_count") and sample.labels.get("engine") == "omnirt":
+                    return sample.value
+    return 0.0
+
+
 def test_post_animate_renders_on_the_remote_engine(client):
+    chunks_before = _chunks_counted(client)
     photo = ("p.jpg", (MEDIA / "obama.jpg").read_bytes(), "image/jpeg")
     answer = client.post(
         "/animate",
@@ -56,7 +61,10 @@ def test_post_animate_renders_on_the_remote_engine(client):
     )
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "video/mp4"
+    assert answer.headers["x-headcast-engine"] == "omnirt"
     _assert_speaking_video(answer.content, "h264")
+    # 2.99 s of speech in the remote's 0.48 s chunks: 7, each timed.
+    assert _chunks_counted(client) - chunks_before == 7
 
 
 def test_a_job_renders_on_the_remote_engine_and_records_it(client):

@@ -17,6 +17,7 @@ from headcast.render.capabilities import EngineCapabilities
 from headcast.render.engine import RemoteEngineSession
 from headcast.render.frame_audio import FrameAudio, FrameAudioWindows, silent_frame
 from headcast.render.frame_pipeline import lead_frames
+from headcast.render.remote_latency import report_remote_latency
 from headcast.video import VideoWriter
 
 # Frames asked for ahead of the one awaited at least, whatever latency the engine declares.
@@ -88,5 +89,10 @@ def write_speech_fed_video(
             t0 = time.perf_counter()
         encode_s += time.perf_counter() - t0
     finally:
+        # A session that measures its server's latency hands it on (a service's metrics).
+        take_latency = getattr(session, "take_latency", None)
+        latency = take_latency() if callable(take_latency) else None
+        if latency is not None:
+            report_remote_latency(latency)
         session.close()
     return waited_s, encode_s
