@@ -211,7 +211,7 @@ class HeadcastVideoGenerator(VideoGenerator):
             if stream is not None:
                 try:
                     async for item in stream:
-                        for out in self._convert(item):
+                        for out in await self._convert(item):
                             yield out
                     if self._closed:
                         return
@@ -221,7 +221,7 @@ class HeadcastVideoGenerator(VideoGenerator):
             async for out in self._without_video():
                 yield out
 
-    def _convert(self, item: AvatarFrame | SegmentFinished) -> list[VideoItem]:
+    async def _convert(self, item: AvatarFrame | SegmentFinished) -> list[VideoItem]:
         if isinstance(item, SegmentFinished):
             self._unplayed.turn_finished()
             return [] if self._drop_speaking else [AudioSegmentEnd()]
@@ -231,7 +231,10 @@ class HeadcastVideoGenerator(VideoGenerator):
             self._drop_speaking = False
             if self._video_backlog() >= MAX_IDLE_BACKLOG_FRAMES:
                 return []
-        rgb = item.rgb()
+        # Off the loop: a 512 px JPEG takes milliseconds, on the loop that runs the agent.
+        rgb = await asyncio.to_thread(item.rgb)
+        if item.speaking and self._drop_speaking:
+            return []  # interrupted while it was decoded
         video = rtc.VideoFrame(rgb.shape[1], rgb.shape[0], rtc.VideoBufferType.RGB24, rgb.tobytes())
         if not item.speaking:
             # Idle frames carry silence; yielding it would count as heard speech in the
