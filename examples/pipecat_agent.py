@@ -49,10 +49,10 @@ PORTRAIT = Path(
     or Path(__file__).resolve().parents[1] / "samples" / "astronaut.png"
 )
 
-# The avatar's frames go out as live video at its own rate, each shown with its audio.
+# The avatar's size and rate. Not video_out_is_live: the service routes each picture through
+# the transport's audio queue, so it is shown exactly when its audio starts playing.
 video_out = {
     "video_out_enabled": True,
-    "video_out_is_live": True,
     "video_out_width": SIZE_PX,
     "video_out_height": SIZE_PX,
     "video_out_framerate": FPS,

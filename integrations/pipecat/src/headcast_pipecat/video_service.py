@@ -69,6 +69,13 @@ class HeadcastVideoService(AIService):
         api_key: the server's key, if it has keys.
         command: local mode's headcast command.
         settings: rendering settings (``HeadcastVideoService.Settings``).
+        sync_images_with_audio: True (the default): each picture goes through the output
+            transport's audio queue and is shown exactly when its audio starts; pipecat 1.14
+            draws such pictures only in a transport without ``video_out_is_live`` (its
+            default). False, for a transport with ``video_out_is_live``: pictures are shown
+            as they come, and run ahead of their audio by as much as the server fell behind
+            and caught up (the transport queues the audio) until the next pause.
+        reconnect_interval_s: how often to try a lost server again, between turns.
     """
 
     Settings = HeadcastVideoSettings
@@ -83,6 +90,7 @@ class HeadcastVideoService(AIService):
         api_key: str = "",
         command: str | list[str] | None = None,
         settings: HeadcastVideoSettings | None = None,
+        sync_images_with_audio: bool = True,
         reconnect_interval_s: float = RECONNECT_INTERVAL_S,
         **kwargs: object,
     ) -> None:
@@ -99,6 +107,7 @@ class HeadcastVideoService(AIService):
         self._url = url
         self._api_key = api_key
         self._command = command
+        self._sync_images_with_audio = sync_images_with_audio
         self._reconnect_interval_s = reconnect_interval_s
 
         self._server: LocalServer | None = None
@@ -336,7 +345,7 @@ class HeadcastVideoService(AIService):
         image = OutputImageRawFrame(
             image=rgb.tobytes(), size=(self._width, self._height), format="RGB"
         )
-        image.sync_with_audio = True  # shown when its audio starts playing
+        image.sync_with_audio = self._sync_images_with_audio
         image.metadata[FRAME_INDEX_KEY] = frame.index
         image.metadata[SEGMENT_KEY] = frame.segment
         if turn is not None and not turn.first_frame_out:
