@@ -4,6 +4,7 @@ alone (none of it lost), and video resumes when a server is back at the same add
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ from livekit import rtc
 from livekit.agents.voice.avatar import AudioSegmentEnd
 
 from headcast_livekit import HeadcastVideoGenerator
+from headcast_livekit.avatar_session import restart_if_exited
 from material import OUTPUT_RATE_HZ, as_tts_frames, options, resampled, speech
 from stream_items import Collected, best_correlation, read_into, speaking_video_frames
 from test_video_generator import speak
@@ -89,3 +91,42 @@ def test_a_server_killed_mid_turn_leaves_the_speech_whole_and_video_comes_back(
 
 def _videos_before(collected: Collected, index: int) -> int:
     return sum(isinstance(i, rtc.VideoFrame) for i in collected.items[:index])
+
+
+def test_local_mode_starts_its_killed_server_again_and_video_comes_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="headcast_livekit")
+
+    async def run() -> tuple[Collected, int, str, str]:
+        server = await LocalServer().start()
+        url = server.url
+        generator = await HeadcastVideoGenerator(
+            options(server),
+            reconnect_interval_s=0.5,
+            before_reconnect=functools.partial(restart_if_exited, server),
+        ).start()
+        collected = Collected()
+        reader = asyncio.create_task(read_into(generator, collected))
+        try:
+            await collected.until(lambda: collected.count(rtc.VideoFrame) >= 3)
+            assert server.process is not None
+            os.killpg(server.process.pid, signal.SIGKILL)
+            await collected.until(lambda: not generator.connected)
+            # Back by itself: a turn spoken after that has its pictures again.
+            await collected.until(lambda: generator.connected, timeout_s=120)
+            resumed = len(collected.items)
+            await speak(generator, as_tts_frames(speech(0.0, 1.0), rate_hz=24_000, channels=1))
+            await collected.until(lambda: collected.count(AudioSegmentEnd) >= 1)
+        finally:
+            await generator.aclose()
+            await reader
+            await server.stop()
+        return collected, resumed, url, server.url
+
+    collected, resumed, url_before, url_after = asyncio.run(run())
+    assert url_after == url_before
+    assert any("starting it again" in r.getMessage() for r in caplog.records)
+    after = collected.items[resumed:]
+    end = next(i for i, item in enumerate(after) if isinstance(item, AudioSegmentEnd))
+    assert speaking_video_frames(after[:end]) == 25

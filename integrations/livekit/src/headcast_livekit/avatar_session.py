@@ -5,6 +5,7 @@ the agent's own participant, as LiveKit's local avatars (bitHuman's) do."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 from pathlib import Path
@@ -106,7 +107,14 @@ class AvatarSession(AvatarSessionBase):
                 options = dataclasses.replace(
                     options, url=self.local_server.url, api_key=self.local_server.api_key
                 )
-            self.video_generator = await HeadcastVideoGenerator(options).start()
+            restart = (
+                functools.partial(restart_if_exited, self.local_server)
+                if self.local_server is not None
+                else None
+            )
+            self.video_generator = await HeadcastVideoGenerator(
+                options, before_reconnect=restart
+            ).start()
         except BaseException:
             await self.aclose()
             raise
@@ -152,3 +160,13 @@ class AvatarSession(AvatarSessionBase):
         if room is not None:
             room.off("connection_state_changed", self._on_connection_state_changed)
         await super().aclose()
+
+
+async def restart_if_exited(server: LocalServer) -> None:
+    """Starts a local server again (same port and key, so the same URL) if its process has
+    exited; AvatarStreamError if it cannot."""
+    if server.process is not None and server.process.returncode is None:
+        return
+    logger.warning("headcast avatar: the local headcast serve exited; starting it again")
+    await server.stop()
+    await server.start()

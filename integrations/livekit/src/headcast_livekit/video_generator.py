@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 from headcast_client import (
@@ -58,9 +58,13 @@ class HeadcastVideoGenerator(VideoGenerator):
         options: StreamOptions,
         *,
         reconnect_interval_s: float = RECONNECT_INTERVAL_S,
+        before_reconnect: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.options = options
         self.reconnect_interval_s = reconnect_interval_s
+        # Run before each try (AvatarSession's local mode restarts its server there); an
+        # AvatarStreamError from it counts as a failed try.
+        self.before_reconnect = before_reconnect
         self._stream: AvatarStream | None = None
         self._reconnected: AvatarStream | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -284,6 +288,8 @@ class HeadcastVideoGenerator(VideoGenerator):
         while not self._closed:
             await asyncio.sleep(self.reconnect_interval_s)
             try:
+                if self.before_reconnect is not None:
+                    await self.before_reconnect()
                 stream = await AvatarStream(options).open()
             except AvatarStreamError as exc:
                 failures += 1
