@@ -4,8 +4,9 @@ with the remote driven directly and with the local warp engine, in one run.
 - throughput: the clip's chunks all sent at once by a bare protocol client (what the remote
   alone sustains, frames not decoded) against the engine fed the clip frame by frame (frames
   decoded, as a caller gets them), three runs each, alternated, medians compared;
-- per-chunk latency, one chunk at a time: the bare client's send → VIDX against the engine's
-  first frame handed over → the chunk's last frame back (p50 / p95);
+- per-chunk latency, one chunk at a time, the two taking turns chunk by chunk: the bare
+  client's send → VIDX against the engine's first frame handed over → the chunk's last frame
+  back (p50 / p95);
 - a file end to end: `animate` with the warp engine, the omnirt engine and the omnirt-http
   engine (the same server's POST /v1/generate);
 - a live session on warp and on omnirt: Session() → first frame, and the first speech pushed
@@ -129,18 +130,6 @@ def bare_throughput(url: str, avatar, pcm: np.ndarray) -> float:  # type: ignore
     return frames / elapsed
 
 
-def bare_latencies(url: str, avatar, pcm: np.ndarray) -> list[float]:  # type: ignore[no-untyped-def]
-    ws, spec = _bare_session(url, avatar)
-    out = []
-    for chunk in _chunks(pcm, spec.chunk_samples)[:SEQUENTIAL_CHUNKS]:
-        started = time.perf_counter()
-        ws.send(audio_message(chunk))
-        _next_video(ws)
-        out.append((time.perf_counter() - started) * 1000)
-    ws.close()
-    return out
-
-
 def _frames(speech: np.ndarray) -> list:  # type: ignore[type-arg]
     windows = FrameAudioWindows(FPS, AUDIO_RATE_HZ, 0.0, segment=0)
     return windows.push_audio(speech, AUDIO_RATE_HZ) + windows.finish()
@@ -159,19 +148,32 @@ def engine_throughput(endpoint: RemoteEndpoint, avatar, speech: np.ndarray) -> f
     return len(futures) / elapsed
 
 
-def engine_latencies(endpoint: RemoteEndpoint, avatar, speech: np.ndarray) -> list[float]:  # type: ignore[no-untyped-def]
+def chunk_latencies(
+    url: str,
+    endpoint: RemoteEndpoint,
+    avatar,
+    speech: np.ndarray,  # type: ignore[no-untyped-def]
+) -> tuple[list[float], list[float]]:
+    """Per-chunk latency, one chunk at a time, the bare client and the engine taking turns
+    chunk by chunk so that both see the same load on the shared cores."""
+    ws, spec = _bare_session(url, avatar)
     session = OmniRTSession(endpoint, avatar)
     per_chunk = round(session.spec.chunk_samples * FPS / AUDIO_RATE_HZ)
     requests = _frames(speech)
-    out = []
-    for k in range(SEQUENTIAL_CHUNKS):
+    bare, engine = [], []
+    for k, chunk in enumerate(_chunks(to_pcm16(speech), spec.chunk_samples)[:SEQUENTIAL_CHUNKS]):
+        started = time.perf_counter()
+        ws.send(audio_message(chunk))
+        _next_video(ws)
+        bare.append((time.perf_counter() - started) * 1000)
         batch = requests[k * per_chunk : (k + 1) * per_chunk]
         started = time.perf_counter()
         futures = [session.submit(r) for r in batch]
         wait(futures)
-        out.append((time.perf_counter() - started) * 1000)
+        engine.append((time.perf_counter() - started) * 1000)
+    ws.close()
     session.close()
-    return out
+    return bare, engine
 
 
 @dataclass(frozen=True)
@@ -294,8 +296,7 @@ def main() -> None:
             bare_fps, engine_fps = float(np.median(bare_runs)), float(np.median(engine_runs))
             frames_per_run = len(_frames(speech))
             client_ms = float(np.median(client_cpu)) * 1000 / frames_per_run
-            bare_ms = bare_latencies(url, avatar, pcm)
-            engine_ms = engine_latencies(endpoint, avatar, speech)
+            bare_ms, engine_ms = chunk_latencies(url, endpoint, avatar, speech)
             files = {}
             for engine, engine_url in (("warp", url), ("omnirt", url), ("omnirt-http", http_url)):
                 os.environ["HEADCAST_ENGINE_URL"] = engine_url
