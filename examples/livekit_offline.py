@@ -93,6 +93,8 @@ async def record_video(stream: rtc.VideoStream, recording: Recording) -> None:
     async for event in stream:
         frame = event.frame
         rgb = np.frombuffer(frame.data, np.uint8).reshape(frame.height, frame.width, 3)
+        if not rgb.any():
+            continue  # the track's black filler while its source has had no picture yet
         recording.video.append((time.perf_counter(), rgb.copy()))
 
 
