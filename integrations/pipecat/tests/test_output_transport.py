@@ -88,7 +88,7 @@ def run_turn(server: LocalServer, live: bool) -> tuple[PlayingOutput, int]:
                 TTSStoppedFrame(),
                 SleepFrame(len(pcm) / RATE_HZ + 1.0),
             ],
-            start_timeout=60.0,
+            start_timeout=180.0,
         )
     )
     return output, len(pcm)
@@ -96,13 +96,18 @@ def run_turn(server: LocalServer, live: bool) -> tuple[PlayingOutput, int]:
 
 def test_each_speaking_picture_is_drawn_as_its_audio_starts(server: LocalServer) -> None:
     output, samples = run_turn(server, live=False)
-    speaking = [played for _, (segment, played) in sorted(output.drawn.items()) if segment == 1]
-    assert len(speaking) == math.ceil(samples / SAMPLES_PER_FRAME)
+    frames = sorted(
+        (index, played) for index, (segment, played) in output.drawn.items() if segment == 1
+    )
+    # The transport shows the latest picture on its clock: a late tick may skip one.
+    assert len(frames) >= math.ceil(samples / SAMPLES_PER_FRAME) - 2
     assert output.samples_played >= samples
+    first = frames[0][0] - frames[0][1] // SAMPLES_PER_FRAME  # the turn's first frame index
+    speaking = {index - first: played for index, played in frames}
     # The k-th speaking picture comes up once the k frames of audio before it have played
     # (no audio plays before the turn), never earlier, and typically within the transport's
     # video tick (a loaded machine may delay a tick by a frame).
-    late = [played - k * SAMPLES_PER_FRAME for k, played in enumerate(speaking)]
+    late = [played - k * SAMPLES_PER_FRAME for k, played in speaking.items()]
     assert all(0 <= samples <= 2 * SAMPLES_PER_FRAME for samples in late), late
     assert statistics.median(late) <= SAMPLES_PER_FRAME // 2, late
 

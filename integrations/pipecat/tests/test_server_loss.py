@@ -35,8 +35,9 @@ from pipeline_material import (
     tts_frames,
 )
 
-START_TIMEOUT_S = 60.0
-RESTART_TIMEOUT_S = 60.0
+# LocalServer waits up to 120 s for a server, and a stream up to 30 s to start.
+START_TIMEOUT_S = 180.0
+RESTART_TIMEOUT_S = 150.0
 SETTINGS = HeadcastVideoService.Settings(fps=25, size_px=256)
 
 

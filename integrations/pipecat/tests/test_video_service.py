@@ -38,7 +38,8 @@ FPS = 25
 SIZE_PX = 256
 PIPELINE_RATE_HZ = 24_000  # pipecat's default output rate: the service emits its audio at it
 SAMPLES_PER_FRAME = PIPELINE_RATE_HZ // FPS
-START_TIMEOUT_S = 60.0
+# LocalServer waits up to 120 s for a server, and a stream up to 30 s to start.
+START_TIMEOUT_S = 180.0
 
 
 def service(server: LocalServer) -> HeadcastVideoService:
