@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from headcast_client import (
@@ -127,6 +128,7 @@ class HeadcastVideoService(AIService):
         self._stopping = False
         self._start_pushed = asyncio.Event()  # frames go out only after the StartFrame
         self._width = self._height = 0
+        self._fps = 25.0  # the open stream's
 
     @property
     def has_video(self) -> bool:
@@ -140,6 +142,12 @@ class HeadcastVideoService(AIService):
 
     def can_generate_metrics(self) -> bool:
         return True
+
+    async def _update_settings(self, delta: HeadcastVideoSettings) -> dict[str, Any]:  # type: ignore[override]
+        # A stream's size, rate and look are fixed when it opens; they apply from the next.
+        changed = await super()._update_settings(delta)
+        self._warn_unhandled_updated_settings(set(changed) - {"model"})
+        return changed
 
     # Lifecycle
 
@@ -207,7 +215,7 @@ class HeadcastVideoService(AIService):
         await stream.open()
         self._stream = stream
         self._segments_opened = self._cut_through = 0  # the server numbers them per stream
-        self._width, self._height = stream.width, stream.height
+        self._width, self._height, self._fps = stream.width, stream.height, stream.fps
         self._output_rate_hz = stream.output_sample_rate_hz
         self._reader = self.create_task(self._read_frames(stream), name="headcast_frames")
         self._sender = SpeechSender(stream, self._input_rate_hz, self._lose_stream)
@@ -293,7 +301,7 @@ class HeadcastVideoService(AIService):
         self._open = None
         tail = self._resampler.flush()
         # The server makes whole frames only: silence up to the next one keeps the last word.
-        per_frame = self._input_rate_hz / float(self._settings.fps)
+        per_frame = self._input_rate_hz / self._fps
         if per_frame.is_integer():
             pushed = sum(len(s) for s in turn.speech) + len(tail)
             tail = np.concatenate([tail, np.zeros(-pushed % int(per_frame), np.int16)])
