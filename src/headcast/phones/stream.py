@@ -23,7 +23,7 @@ from headcast.audio.vad import (
 )
 from headcast.phones import sphinx
 from headcast.phones.phoneset import normalize_label
-from headcast.phones.recognize import ACCURATE_OPTIONS, FAST_OPTIONS
+from headcast.phones.recognize import ACCURATE_OPTIONS, FAST_OPTIONS, cepstral_mean_prior
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
 
 BLOCK_MS = 40.0  # decoding step: one video frame at 25 fps
@@ -77,6 +77,9 @@ class PhoneStream:
         self._context = np.zeros(int(SAMPLE_RATE * PITCH_CONTEXT_MS / 1000), np.float32)
         self._f0_history = np.full(int(MUSIC_WINDOW_S * 1000 / VAD_FRAME_MS), np.nan, np.float32)
         self._finished = False
+        # The channel's cepstral mean, carried from one utterance to the next; the first starts
+        # from its band's (see ``cepstral_mean_prior``), not the model's, heard far off.
+        self._cepstral_mean: str | None = None
 
     @property
     def _recognizer(self) -> pocketsphinx.Decoder:
@@ -193,6 +196,7 @@ class PhoneStream:
             if self._utt_start is None:
                 self._recognizer.reinit_feat()
                 self._recognizer.start_utt()
+                self._recognizer.set_cmn(self._cepstral_mean or cepstral_mean_prior(block))
                 self._utt_start = self._consumed
         elif self._utt_start is not None:
             self._quiet_ms += BLOCK_MS
@@ -220,6 +224,7 @@ class PhoneStream:
         if self._utt_start is None:
             return
         self._recognizer.end_utt()
+        self._cepstral_mean = self._recognizer.get_cmn(False)
         self._final.extend(self._segments())
         self._partial = []
         self._utt_start = None
