@@ -286,6 +286,9 @@ class Session:
         # A remote engine's lead is asked for at once: its first frame shows as soon as the
         # engine answers, not a lead's worth of ticks later.
         started = time.monotonic() - self._frames.lead_frames / self.fps
+        # Until the lead asked at once shows its first frame; from then on frames follow at
+        # the frame rate rather than all those already back at once.
+        refilling = self._frames.lead_frames > 0
         self._wake = asyncio.Event()
         self._wake_loop = asyncio.get_running_loop()
         interrupts_seen = 0
@@ -295,6 +298,7 @@ class Session:
                 if self.interrupt_count != interrupts_seen:
                     interrupts_seen = self.interrupt_count
                     self._frames.cancel_cut(self.was_cut)
+                shown_before = self._frame_index
                 async for out in self._hand_out(everything=False, ready_only=False):
                     yield out
                 decided = self._decision_index()
@@ -303,6 +307,10 @@ class Session:
                     # its lead at once, so it shows as soon as the engine answers.
                     lead = self._frames.lead_frames
                     started = time.monotonic() - (decided + lead) / self.fps
+                    refilling = True
+                elif refilling and self._frame_index != shown_before:
+                    started = time.monotonic() - (decided - 1) / self.fps
+                    refilling = False
                 if self.realtime and await self._pace(started + decided / self.fps):
                     started = time.monotonic() - decided / self.fps
                 item = self._next()
