@@ -26,7 +26,9 @@ ENROL_TIMEOUT_MS = 300_000  # 15 s of video: about 15 s on two idle cores
 pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs /usr/bin/chromium")
 
 
-server = server_fixture(api_keys=(API_KEY,))
+# The page polls jobs and enrolments: on a slow machine one test's polls fill a minute's
+# request budget, which is not what these tests are about.
+server = server_fixture(api_keys=(API_KEY,), rate_limit_per_min=0)
 
 
 @contextmanager

@@ -238,12 +238,12 @@ def test_a_frozen_server_times_out(tmp_path):
     out_dir.mkdir()
     try:
         process = _start_animate(
-            _url(server.port), out_dir / "out.mp4", HEADCAST_ENGINE_TIMEOUT="5"
+            _url(server.port), out_dir / "out.mp4", HEADCAST_ENGINE_TIMEOUT="8"
         )
         _wait_for_render_start(out_dir / "out.mp4", process)
         server.process.send_signal(signal.SIGSTOP)
         try:
-            _assert_failed_cleanly(process, out_dir / "out.mp4", _url(server.port), "for 5 s")
+            _assert_failed_cleanly(process, out_dir / "out.mp4", _url(server.port), "for 8 s")
         finally:
             server.process.send_signal(signal.SIGCONT)
     finally:

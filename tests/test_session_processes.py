@@ -22,14 +22,27 @@ from tests.conftest import SAMPLES, portrait_b64
 from tests.support.servers import server_fixture
 
 SIZE = 256
+SHM = Path("/dev/shm")
 CHUNK_SAMPLES = 1600
 
 
 server = server_fixture(session_processes=2)
 
 
-def _shared_memory() -> set[str]:
-    return {p.name for p in Path("/dev/shm").iterdir() if p.name.startswith("psm_")}
+def _rings_mapped_here() -> set[str]:
+    """The shared frame rings this process (the server under test) has mapped: other
+    servers' rings on the machine are not this server's to count."""
+    rings = set()
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5].startswith("/dev/shm/psm_"):
+            rings.add(fields[5].removeprefix("/dev/shm/").removesuffix(" (deleted)"))
+    return rings
+
+
+def _still_held(rings: set[str]) -> set[str]:
+    """Those of ``rings`` still in shared memory or still mapped here."""
+    return {r for r in rings if (SHM / r).exists()} | (_rings_mapped_here() & rings)
 
 
 async def _open(server):
@@ -54,7 +67,7 @@ async def _speak_and_count_frames(ws, pcm: np.ndarray) -> int:
 
 
 def test_sessions_spread_over_processes_and_free_their_memory(server, speech_pcm):
-    before = _shared_memory()
+    before = _rings_mapped_here()
     pool = app_state(server.app).live_sessions.pool
 
     async def scenario():
@@ -66,7 +79,7 @@ def test_sessions_spread_over_processes_and_free_their_memory(server, speech_pcm
             _speak_and_count_frames(ws1, speech_pcm[:24000]),
             _speak_and_count_frames(ws2, speech_pcm[24000:48000]),
         )
-        during = _shared_memory() - before
+        during = _rings_mapped_here() - before
         await ws1.close()
         await ws2.close()
         return pids, counts, frames, during
@@ -78,17 +91,18 @@ def test_sessions_spread_over_processes_and_free_their_memory(server, speech_pcm
     assert all(f >= 37 for f in frames), frames
     assert len(during) == 2, "one shared frame ring per session"
     deadline = time.monotonic() + 10
-    while _shared_memory() - before or any(pool.session_counts()):
+    while _still_held(during) or any(pool.session_counts()):
         assert time.monotonic() < deadline, "a closed session kept its memory"
         time.sleep(0.05)
 
 
 def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
-    before = _shared_memory()
+    before = _rings_mapped_here()
 
     async def scenario():
         ws, session_id = await _open(server)
         assert await _speak_and_count_frames(ws, speech_pcm[:8000]) > 0
+        ring = _rings_mapped_here() - before
         pid = app_state(server.app).live_sessions.get(session_id).session.process_id
         os.kill(pid, signal.SIGKILL)
         events = []
@@ -103,14 +117,15 @@ def test_a_process_that_dies_ends_only_its_streams(server, speech_pcm):
         ws2, _ = await _open(server)
         frames = await _speak_and_count_frames(ws2, speech_pcm[:8000])
         await ws2.close()
-        return pid, events, frames
+        return pid, events, frames, ring
 
-    pid, events, frames = asyncio.run(scenario())
+    pid, events, frames, ring = asyncio.run(scenario())
+    assert len(ring) == 1
     assert any(e["type"] == "error" for e in events), events
     assert frames >= 12
     assert pid not in app_state(server.app).live_sessions.pool.process_ids()
     deadline = time.monotonic() + 10
-    while _shared_memory() - before:
+    while _still_held(ring):
         assert time.monotonic() < deadline, "the dead process's frame ring was not freed"
         time.sleep(0.05)
 
