@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 from pocketsphinx import Decoder
 
@@ -141,6 +142,47 @@ def _pronounceable(dec: Decoder, words: list[str]) -> list[str]:
     return known
 
 
+def pronunciations(words: list[str]) -> dict[str, str]:
+    """Each word's first pronunciation in the dictionary, or one guessed (see ``align_words``);
+    words that cannot be pronounced are left out."""
+    known: dict[str, str] = {}
+    with sphinx.decoder(**_ALIGN_OPTIONS) as dec:
+        for word in _pronounceable(dec, list(dict.fromkeys(words))):
+            phones = dec.lookup_word(word)
+            if phones:
+                known[word] = phones
+    return known
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Where each word and phone of a transcript is said, on the audio's timeline."""
+
+    words: list[sphinx.Span]  # without silences and fillers; alternatives as plain words
+    phones: list[sphinx.Span]
+
+
+def align_words(
+    audio: Audio, words: list[str], *, extra_words: dict[str, str] | None = None
+) -> Alignment | None:
+    """The two alignment passes over ``audio`` for ``words`` (as ``transcript_words`` gives
+    them; unknown words get a guessed pronunciation, ``extra_words`` the one given), or None
+    if they do not fit the audio."""
+    utterance = sphinx.utterance(audio)
+    if not words or not utterance.pcm:
+        return None
+    with sphinx.decoder(**_ALIGN_OPTIONS) as dec:
+        for word, phones in (extra_words or {}).items():
+            if dec.lookup_word(word) is None:
+                dec.add_word(word, phones, True)
+        words = _pronounceable(dec, words)
+        found = _align(dec, utterance.pcm, " ".join(words)) if words else None
+    if found is None:
+        return None
+    said, phones = found
+    return Alignment(_whole_words(utterance, said), utterance.original_spans(phones))
+
+
 def align_phones(audio: Audio, transcript: str, *, fast: bool = False) -> PhoneTrack:
     """Phones of ``transcript`` timed against 16 kHz mono speech (source ``"alignment"``).
 
@@ -150,34 +192,26 @@ def align_phones(audio: Audio, transcript: str, *, fast: bool = False) -> PhoneT
     the cheaper recognizer where ``fast``). Raises InputError for empty audio or another
     sample rate.
     """
-    utterance = sphinx.utterance(audio)
-    words = transcript_words(transcript)
-    if not words or not utterance.pcm:
-        log.warning("nothing to align (no words or no sound): recognizing phones instead")
-        return recognize_phones(audio, fast=fast)
-    spans: list[sphinx.Span] | None = None
-    with sphinx.decoder(**_ALIGN_OPTIONS) as dec:
-        words = _pronounceable(dec, words)
-        if words:
-            spans = _align(dec, utterance.pcm, " ".join(words))
-    if spans is None:
+    sphinx.validate(audio)
+    alignment = align_words(audio, transcript_words(transcript))
+    if alignment is None:
         log.warning("the transcript could not be aligned to the audio: recognizing phones instead")
         return recognize_phones(audio, fast=fast)
-    return sphinx.build_track(utterance.original_spans(spans), audio.duration_s, "alignment")
+    return sphinx.build_track(alignment.phones, audio.duration_s, "alignment")
 
 
 def word_spans(audio: Audio, transcript: str) -> list[sphinx.Span] | None:
     """Where each word of ``transcript`` is said: the alignment's first, word-level pass alone.
 
     Words as the dictionary spells them, on the audio's timeline; None when the transcript has
-    no words, the audio no sound, or the two cannot be aligned (each logged as a warning, with
-    phones to be recognized instead). Words missing from the dictionary get a pronunciation
+    no words, the audio no sound, or the two cannot be aligned (each logged as a warning).
+    Words missing from the dictionary get a pronunciation
     guessed from their spelling (also logged).
     """
     utterance = sphinx.utterance(audio)
     words = transcript_words(transcript)
     if not words or not utterance.pcm:
-        log.warning("nothing to align (no words or no sound): recognizing phones instead")
+        log.warning("nothing to align (no words or no sound)")
         return None
     segments = None
     with sphinx.decoder(**_ALIGN_OPTIONS) as dec:
@@ -191,30 +225,40 @@ def word_spans(audio: Audio, transcript: str) -> list[sphinx.Span] | None:
         except RuntimeError:
             segments = None
     if segments is None:
-        log.warning("the transcript could not be aligned to the audio: recognizing phones instead")
+        log.warning("the transcript could not be aligned to the audio as a whole")
         return None
+    said = [(seg.word, seg.start_frame, seg.end_frame + 1) for seg in segments]
+    return _whole_words(utterance, said)
+
+
+def _whole_words(
+    utterance: sphinx.Utterance, said: list[tuple[str, int, int]]
+) -> list[sphinx.Span]:
+    """Word segments ``(word, first frame, end frame)`` of the decoded PCM as spans on the
+    audio's timeline, silences and fillers left out."""
     rate = sphinx.FRAMES_PER_S
     spans: list[sphinx.Span] = []
-    for segment in segments:
-        if segment.word.startswith(("<", "[")):
+    for word, start, end in said:
+        if word.startswith(("<", "[")):
             continue  # silences and fillers
         # One span per word, even where it runs across a stretch of digital silence.
-        pieces = utterance.original_spans(
-            [(segment.word, segment.start_frame / rate, (segment.end_frame + 1) / rate, 1.0)]
-        )
+        pieces = utterance.original_spans([(word, start / rate, end / rate, 1.0)])
         if pieces:
-            word = _ALTERNATIVE.sub("", segment.word)
-            spans.append((word, pieces[0][1], pieces[-1][2], 1.0))
+            spans.append((_ALTERNATIVE.sub("", word), pieces[0][1], pieces[-1][2], 1.0))
     return spans
 
 
-def _align(dec: Decoder, pcm: bytes | memoryview, text: str) -> list[sphinx.Span] | None:
-    """Phone spans from the two alignment passes, or None if the text does not fit the audio."""
+def _align(
+    dec: Decoder, pcm: bytes | memoryview, text: str
+) -> tuple[list[tuple[str, int, int]], list[sphinx.Span]] | None:
+    """Word segments (word, first frame, end frame) and phone spans from the two alignment
+    passes, on the decoded PCM's timeline, or None if the text does not fit the audio."""
     try:
         dec.set_align_text(text)
         sphinx.decode(dec, pcm)
         if dec.hyp() is None:
             return None
+        said = [(seg.word, seg.start_frame, seg.end_frame + 1) for seg in dec.seg()]
         dec.set_alignment()
         sphinx.decode(dec, pcm, fresh=False)  # as `pocketsphinx align`: state of pass one
         alignment = dec.get_alignment()
@@ -224,7 +268,7 @@ def _align(dec: Decoder, pcm: bytes | memoryview, text: str) -> list[sphinx.Span
         return None
     logmath = dec.get_logmath()
     rate = sphinx.FRAMES_PER_S
-    return [
+    return said, [
         (entry.name, entry.start / rate, (entry.start + entry.duration) / rate,
          logmath.exp(entry.score))
         for entry in alignment.phones()

@@ -4,6 +4,8 @@ A long clip's phones then arrive a piece at a time: a video can start rendering 
 piece while the rest are decoded. Cuts fall in the middle of pauses, never inside a word, so
 each piece is a phrase the decoders handle on its own. With a transcript, a first alignment
 pass over the whole clip places the words; each piece is then aligned with its own words.
+Where those words leave speech under none, or the transcript gives times (subtitles), the
+pieces come from ``piecewise``: the transcript used only where it fits.
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ import numpy as np
 from headcast.audio.clip import Audio
 from headcast.audio.vad import VAD_FRAME_MS, frame_levels_db, speech_mask
 from headcast.phones import sphinx
-from headcast.phones.align import align_phones, word_spans
+from headcast.phones.align import align_words, transcript_words, word_spans
+from headcast.phones.coverage import TranscriptCoverage
+from headcast.phones.piecewise import (
+    UNALIGNED_SPEECH_MAX_S,
+    hinted_parts,
+    speech_frames,
+    unaligned_speech_s,
+)
 from headcast.phones.recognize import recognize_phones
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
+from headcast.phones.transcript_files import Transcript, parse_transcript
 
 MIN_CUT_PAUSE_MS = 250.0  # only pauses this long are cut
 # Short, so that the first frames can be rendered early; shorter saves nothing, as placing the
@@ -48,6 +58,7 @@ class PhonePiece:
     end_s: float
     phones: tuple[Phone, ...]
     source: str  # as PhoneTrack.source
+    coverage: TranscriptCoverage | None = None  # as PhoneTrack.coverage
 
 
 def cut_times(audio: Audio, words: list[sphinx.Span] | None = None) -> list[float]:
@@ -142,24 +153,37 @@ def phones_in_pieces(
     InputError for empty audio or another sample rate.
     """
     sphinx.validate(audio)
-    text = transcript if transcript is not None and transcript.strip() else None
+    parsed = parse_transcript(transcript) if transcript is not None and transcript.strip() else None
+    text = parsed.text if parsed is not None and parsed.text.strip() else None
     levels = frame_levels_db(audio.samples, audio.sample_rate)
     middles = _pause_middles(levels)
     cuts_s = _cuts(middles, levels, audio.duration_s, None)
     words = None
-    if text is not None and cuts_s:
-        # Only speech that will be cut needs its words placed first.
-        words = word_spans(audio, text)  # None: logged, and recognized instead
-        if words is not None:
-            cuts_s = _cuts(middles, levels, audio.duration_s, words)
+    mask = speech_frames(audio) if text is not None else None
+    if parsed is not None and text is not None and mask is not None:
+        # The whole transcript's words placed first: where they leave speech under no word,
+        # or cues give times, the transcript is used only where it fits (``hinted_phones``).
+        words = word_spans(audio, text) if not parsed.timed else None
+        if words is None or unaligned_speech_s(words, mask, 0.0, audio.duration_s) > (
+            UNALIGNED_SPEECH_MAX_S
+        ):
+            yield from _hinted_pieces(audio, parsed, fast)
+            return
+        cuts_s = _cuts(middles, levels, audio.duration_s, words)
     if not cuts_s:
         # One piece, decoded whole.
-        whole = (
-            align_phones(audio, text, fast=fast)
-            if text is not None
-            else recognize_phones(audio, fast=fast)
-        )
-        yield PhonePiece(0.0, audio.duration_s, whole.phones, whole.source)
+        if text is None or mask is None:
+            whole = recognize_phones(audio, fast=fast)
+            yield PhonePiece(0.0, audio.duration_s, whole.phones, whole.source)
+            return
+        alignment = align_words(audio, transcript_words(text))
+        if alignment is None:  # the words fitted in the first pass: seldom
+            whole = recognize_phones(audio, fast=fast)
+            covered = TranscriptCoverage(free_s=_mask_s(mask))
+        else:
+            whole = sphinx.build_track(alignment.phones, audio.duration_s, "alignment")
+            covered = TranscriptCoverage(aligned_s=_mask_s(mask))
+        yield PhonePiece(0.0, audio.duration_s, whole.phones, whole.source, covered)
         return
     rate = audio.sample_rate
     cuts = [round(t * rate) for t in cuts_s]
@@ -172,7 +196,12 @@ def phones_in_pieces(
         else:
             said = [word for word, a, b, _ in words if start_s <= 0.5 * (a + b) < end_s]
             if said:
-                track = align_phones(piece, " ".join(said), fast=fast)
+                alignment = align_words(piece, said)
+                track = (
+                    sphinx.build_track(alignment.phones, piece.duration_s, "alignment")
+                    if alignment is not None
+                    else recognize_phones(piece, fast=fast)
+                )
             elif _speech_s(piece) >= UNTRANSCRIBED_SPEECH_MIN_S:
                 log.warning(
                     "speech at %.1f-%.1f s has no words in the transcript: recognizing its phones",
@@ -181,7 +210,10 @@ def phones_in_pieces(
                 )
                 track = recognize_phones(piece, fast=fast)
             else:
-                yield PhonePiece(start_s, end_s, (Phone(SILENCE, start_s, end_s),), "alignment")
+                yield PhonePiece(
+                    start_s, end_s, (Phone(SILENCE, start_s, end_s),), "alignment",
+                    TranscriptCoverage() if mask is not None else None,
+                )  # fmt: skip
                 continue
         # The piece's track covers it whole: its last phone ends exactly where the piece does.
         ends = [p.end_s + start_s for p in track.phones[:-1]] + [end_s]
@@ -189,13 +221,50 @@ def phones_in_pieces(
             Phone(p.label, p.start_s + start_s, min(end, end_s), p.confidence)
             for p, end in zip(track.phones, ends, strict=True)
         )
-        yield PhonePiece(start_s, end_s, moved, track.source)
+        covered = None
+        if mask is not None:
+            frames_per_s = 1000 / VAD_FRAME_MS
+            speech_s = _mask_s(mask[round(start_s * frames_per_s) : round(end_s * frames_per_s)])
+            covered = TranscriptCoverage(
+                aligned_s=speech_s if track.source == "alignment" else 0.0,
+                free_s=0.0 if track.source == "alignment" else speech_s,
+            )
+        yield PhonePiece(start_s, end_s, moved, track.source, covered)
+
+
+def _hinted_pieces(audio: Audio, transcript: Transcript, fast: bool) -> Iterator[PhonePiece]:
+    """``hinted_parts`` as pieces, the coverage logged once all are found."""
+    coverage = TranscriptCoverage()
+    for part in hinted_parts(audio, transcript, fast=fast):
+        coverage += part.coverage
+        if part.coverage.free_s > 0 and part.coverage.free_s == part.coverage.speech_s:
+            log.warning(
+                "speech at %.1f-%.1f s has no words in the transcript: recognizing its phones",
+                part.start_s,
+                part.end_s,
+            )
+        length_s = part.end_s - part.start_s
+        local = [(label, a - part.start_s, b - part.start_s, c) for label, a, b, c in part.spans]
+        track = sphinx.build_track(local, length_s, part.source)
+        ends = [p.end_s + part.start_s for p in track.phones[:-1]] + [part.end_s]
+        moved = tuple(
+            Phone(p.label, p.start_s + part.start_s, min(end, part.end_s), p.confidence)
+            for p, end in zip(track.phones, ends, strict=True)
+        )
+        yield PhonePiece(part.start_s, part.end_s, moved, part.source, part.coverage)
+    if not coverage.complete:
+        log.warning("the transcript fits only part of the speech: %s", coverage.summary())
 
 
 def _speech_s(audio: Audio) -> float:
     """Seconds of ``audio`` loud enough to be speech."""
     loud = speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
     return float(np.count_nonzero(loud)) * VAD_FRAME_MS / 1000
+
+
+def _mask_s(mask: np.ndarray) -> float:
+    """Seconds of speech in a mask of 10 ms frames."""
+    return float(np.count_nonzero(mask)) * VAD_FRAME_MS / 1000
 
 
 def join_pieces(pieces: list[PhonePiece], duration_s: float) -> PhoneTrack:
@@ -218,4 +287,6 @@ def join_pieces(pieces: list[PhonePiece], duration_s: float) -> PhoneTrack:
             phones.append(Phone(SILENCE, end_s, duration_s))
     sources = {piece.source for piece in pieces}
     source = sources.pop() if len(sources) == 1 else ("mixed" if sources else "recognition")
-    return PhoneTrack(tuple(phones), duration_s, source)
+    coverages = [piece.coverage for piece in pieces if piece.coverage is not None]
+    coverage = sum(coverages, TranscriptCoverage()) if coverages else None
+    return PhoneTrack(tuple(phones), duration_s, source, coverage)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
+from headcast.phones.coverage import TranscriptCoverage
+
 SILENCE = "SIL"
 
 
@@ -32,13 +34,15 @@ class PhoneTrack:
 
     phones: tuple[Phone, ...]
     duration_s: float
-    source: str  # "alignment", "recognition" or "synthesis"
+    source: str  # "alignment", "recognition", "synthesis", "guided" or "mixed"
+    # With a transcript: how much of the speech it placed (None without one).
+    coverage: TranscriptCoverage | None = None
 
     def between(self, since_s: float, until_s: float) -> PhoneTrack:
         """The phones that overlap ``(since_s, until_s)``, on the same timeline."""
         first = bisect.bisect_right(self.phones, since_s, key=lambda p: p.end_s)
         stop = bisect.bisect_left(self.phones, until_s, key=lambda p: p.start_s)
-        return PhoneTrack(self.phones[first:stop], self.duration_s, self.source)
+        return PhoneTrack(self.phones[first:stop], self.duration_s, self.source, self.coverage)
 
     def at(self, time_s: float) -> Phone | None:
         """The phone spanning ``time_s``, or None outside the track."""

@@ -1,0 +1,298 @@
+"""A transcript that does not fit the speech word for word, used where it fits.
+
+Each stretch of the audio the transcript speaks of (the whole clip, or each timed cue of a
+subtitle file with a margin) is first aligned whole. Where that fails, or leaves speech under
+no word (a sentence missing from the transcript, another speaker), the stretch is recognized
+with a model of the transcript's words (``guided``), cut at its pauses into pieces, and each
+piece aligned with the transcript's own words where what was heard there follows the
+transcript, or with the words heard otherwise. Speech the transcript has no words for is
+recognized phone by phone. Every second of speech is counted as aligned, guided or free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator
+from difflib import SequenceMatcher
+from itertools import pairwise
+
+import numpy as np
+
+from headcast.audio.clip import Audio
+from headcast.audio.vad import VAD_FRAME_MS, frame_levels_db, speech_mask
+from headcast.phones import sphinx
+from headcast.phones.align import align_words, transcript_words
+from headcast.phones.coverage import TranscriptCoverage
+from headcast.phones.guided import guided_words, is_phone_word, phone_words
+from headcast.phones.recognize import recognize_phones
+from headcast.phones.track import PhoneTrack
+from headcast.phones.transcript_files import Transcript
+
+# An alignment fits when no run of speech this long lies under no word: a missing sentence
+# or a second speaker leaves seconds of speech under the aligner's silence, while on the
+# LibriVox clips with their own transcripts the longest run is under 0.1 s.
+UNALIGNED_SPEECH_MAX_S = 0.18
+PAUSE_MIN_S = 0.25  # pieces are cut in the middle of pauses this long
+CUE_MARGIN_S = 0.5  # a timed cue's words are looked for this far outside its times
+# A piece is aligned with the transcript's words when at least this share of the time of the
+# words heard there (guided) are the transcript's, in its order.
+MATCHED_SHARE_MIN = 0.6
+# A piece is recognized freely when this share of the words heard there are words the
+# transcript has already used up elsewhere: speech it has no words for.
+SPARE_SHARE_MIN = 0.5
+SPARE = -1  # the place of such a word
+# ... and when less than this share of them come two or more in the transcript's order
+# (heard as its words, they are scattered: a transcript of other speech).
+IN_RUNS_SHARE_MIN = 0.5
+
+FRAME_S = VAD_FRAME_MS / 1000
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stretch:
+    """Part of the clip and the transcript's words for it (none: speech nobody transcribed)."""
+
+    start_s: float
+    end_s: float
+    words: list[str]
+
+
+def speech_frames(audio: Audio) -> np.ndarray:
+    """Which 10 ms frames of ``audio`` are loud enough to be speech."""
+    return speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
+
+
+def _speech_s(mask: np.ndarray, start_s: float, end_s: float) -> float:
+    return float(np.count_nonzero(mask[_frame(start_s) : _frame(end_s)])) * FRAME_S
+
+
+def _frame(time_s: float) -> int:
+    return max(int(round(time_s / FRAME_S)), 0)
+
+
+def unaligned_speech_s(
+    words: list[sphinx.Span], mask: np.ndarray, start_s: float, end_s: float
+) -> float:
+    """The longest run of speech in ``[start_s, end_s)`` that no word of ``words`` covers."""
+    first, stop = _frame(start_s), min(_frame(end_s), len(mask))
+    if stop <= first:
+        return 0.0
+    uncovered = mask[first:stop].copy()
+    for _, a, b, _ in words:
+        uncovered[max(_frame(a) - first, 0) : max(_frame(b) - first, 0)] = False
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], uncovered.view(np.int8), [0]))))
+    runs = edges[1::2] - edges[::2]
+    return float(runs.max()) * FRAME_S if len(runs) else 0.0
+
+
+def stretches(transcript: Transcript, duration_s: float) -> list[_Stretch]:
+    """The parts of the clip and their words: the whole clip, or one part per timed cue
+    (with ``CUE_MARGIN_S`` either side, split half-way where cues come closer) and the
+    parts between cues, without words."""
+    if not transcript.timed:
+        return [_Stretch(0.0, duration_s, transcript_words(transcript.text))]
+    cues = sorted(
+        (s for s in transcript.segments if s.start_s is not None and s.start_s < duration_s),
+        key=lambda s: s.start_s or 0.0,
+    )
+    parts: list[_Stretch] = []
+    cursor = 0.0
+    for index, cue in enumerate(cues):
+        assert cue.start_s is not None and cue.end_s is not None
+        start = max(cue.start_s - CUE_MARGIN_S, cursor)
+        if start - cursor > 0:
+            parts.append(_Stretch(cursor, start, []))
+        following = cues[index + 1].start_s if index + 1 < len(cues) else None
+        end = min(cue.end_s + CUE_MARGIN_S, duration_s)
+        if following is not None and following - CUE_MARGIN_S < end:
+            end = max(min(0.5 * (cue.end_s + following), duration_s), start)
+        parts.append(_Stretch(start, end, transcript_words(cue.text)))
+        cursor = end
+    if cursor < duration_s:
+        parts.append(_Stretch(cursor, duration_s, []))
+    return [part for part in parts if part.end_s > part.start_s]
+
+
+@dataclasses.dataclass(frozen=True)
+class HintedPart:
+    """The phone spans found in ``[start_s, end_s)`` of a clip (on its timeline), and how."""
+
+    start_s: float
+    end_s: float
+    spans: list[sphinx.Span]
+    coverage: TranscriptCoverage
+
+    @property
+    def source(self) -> str:
+        """As PhoneTrack.source: ``alignment``, ``recognition``, ``guided`` or ``mixed``."""
+        kinds = [
+            kind
+            for kind, seconds in (
+                ("alignment", self.coverage.aligned_s),
+                ("guided", self.coverage.guided_s),
+                ("recognition", self.coverage.free_s),
+            )
+            if seconds > 0
+        ]
+        return kinds[0] if len(kinds) == 1 else ("mixed" if kinds else "alignment")
+
+
+def hinted_parts(
+    audio: Audio, transcript: Transcript, *, fast: bool = False
+) -> Iterator[HintedPart]:
+    """The phones of 16 kHz mono speech a part at a time, in order, the parts tiling the clip,
+    using ``transcript`` wherever it fits."""
+    sphinx.validate(audio)
+    mask = speech_frames(audio)
+    for stretch in stretches(transcript, audio.duration_s):
+        yield from _stretch_parts(audio, stretch, mask, fast)
+
+
+def hinted_phones(audio: Audio, transcript: Transcript, *, fast: bool = False) -> PhoneTrack:
+    """The PhoneTrack of 16 kHz mono speech, using ``transcript`` wherever it fits; its
+    ``coverage`` says how much of the speech was aligned, guided or recognized freely."""
+    parts = list(hinted_parts(audio, transcript, fast=fast))
+    coverage = sum((part.coverage for part in parts), TranscriptCoverage())
+    sources = {part.source for part in parts if part.coverage.speech_s > 0}
+    source = sources.pop() if len(sources) == 1 else "mixed"
+    spans = [span for part in parts for span in part.spans]
+    track = sphinx.build_track(spans, audio.duration_s, source)
+    return dataclasses.replace(track, coverage=coverage)
+
+
+def _part(audio: Audio, start_s: float, end_s: float) -> Audio:
+    rate = audio.sample_rate
+    return Audio(audio.samples[round(start_s * rate) : round(end_s * rate)], rate)
+
+
+def _shifted(spans: list[sphinx.Span], offset_s: float) -> list[sphinx.Span]:
+    return [(label, a + offset_s, b + offset_s, c) for label, a, b, c in spans]
+
+
+def _stretch_parts(
+    audio: Audio, stretch: _Stretch, mask: np.ndarray, fast: bool
+) -> Iterator[HintedPart]:
+    start, end = stretch.start_s, stretch.end_s
+    speech_s = _speech_s(mask, start, end)
+    if speech_s == 0.0:
+        yield HintedPart(start, end, [], TranscriptCoverage())
+        return
+    part = _part(audio, start, end)
+    if not stretch.words:
+        yield HintedPart(
+            start, end, _recognized(part, start, fast), TranscriptCoverage(free_s=speech_s)
+        )
+        return
+    alignment = align_words(part, stretch.words)
+    if alignment is not None:
+        words = _shifted(alignment.words, start)
+        if unaligned_speech_s(words, mask, start, end) <= UNALIGNED_SPEECH_MAX_S:
+            covered = TranscriptCoverage(aligned_s=speech_s)
+            yield HintedPart(start, end, _shifted(alignment.phones, start), covered)
+            return
+    heard = _shifted(guided_words(part, stretch.words), start)
+    matched = _transcript_indices(heard, stretch.words)
+    for a, b in _pieces(mask, start, end):
+        found, covered = _piece_phones(audio, a, b, heard, matched, stretch.words, mask, fast)
+        yield HintedPart(a, b, found, covered)
+
+
+def _transcript_indices(heard: list[sphinx.Span], words: list[str]) -> list[int | None]:
+    """For each word heard, its place in ``words`` where it is part of a run said in the
+    transcript's order; ``SPARE`` where the transcript's every use of the word is heard
+    elsewhere (speech it has no words for, heard as its words); None for the others."""
+    said = [word for word, _, _, _ in heard]
+    places: list[int | None] = [None] * len(said)
+    matcher = SequenceMatcher(None, said, words, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            places[block.a + k] = block.b + k
+    unused = Counter(words) - Counter(
+        said[k] for k, place in enumerate(places) if place is not None
+    )
+    for k, word in enumerate(said):
+        if places[k] is None and not is_phone_word(word):
+            if unused[word] > 0:
+                unused[word] -= 1  # said elsewhere than the transcript has it
+            else:
+                places[k] = SPARE
+    return places
+
+
+def _pieces(mask: np.ndarray, start_s: float, end_s: float) -> Iterator[tuple[float, float]]:
+    """``[start_s, end_s)`` cut in the middle of its pauses of at least ``PAUSE_MIN_S``."""
+    first, stop = _frame(start_s), min(_frame(end_s), len(mask))
+    quiet = ~mask[first:stop]
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], quiet.view(np.int8), [0]))))
+    cuts = [
+        start_s + 0.5 * (a + b) * FRAME_S
+        for a, b in zip(edges[::2], edges[1::2], strict=True)
+        if (b - a) * FRAME_S >= PAUSE_MIN_S and a > 0 and b < len(quiet)
+    ]
+    yield from pairwise([start_s, *cuts, end_s])
+
+
+def _piece_phones(
+    audio: Audio,
+    start: float,
+    end: float,
+    heard: list[sphinx.Span],
+    matched: list[int | None],
+    words: list[str],
+    mask: np.ndarray,
+    fast: bool,
+) -> tuple[list[sphinx.Span], TranscriptCoverage]:
+    speech_s = _speech_s(mask, start, end)
+    if speech_s == 0.0:
+        return [], TranscriptCoverage()
+    part = _part(audio, start, end)
+    inside = [k for k, (_, a, b, _) in enumerate(heard) if start <= 0.5 * (a + b) < end]
+    spoken = [k for k in inside if not is_phone_word(heard[k][0])]
+    if not spoken:
+        return _recognized(part, start, fast), TranscriptCoverage(free_s=speech_s)
+    places = [place for k in inside if (place := matched[k]) is not None and place != SPARE]
+    heard_s = sum(heard[k][2] - heard[k][1] for k in inside)
+
+    def share(keep: Callable[[int | None], bool]) -> float:
+        kept = sum(heard[k][2] - heard[k][1] for k in inside if keep(matched[k]))
+        return kept / heard_s if heard_s > 0 else 0.0
+
+    pairs = set(pairwise(words))
+    in_runs = sum(
+        heard[k][2] - heard[k][1]
+        for k in inside
+        if (k > 0 and (heard[k - 1][0], heard[k][0]) in pairs)
+        or (k + 1 < len(heard) and (heard[k][0], heard[k + 1][0]) in pairs)
+    )
+    if share(lambda place: place == SPARE) >= SPARE_SHARE_MIN or (
+        heard_s > 0 and in_runs / heard_s < IN_RUNS_SHARE_MIN
+    ):
+        return _recognized(part, start, fast), TranscriptCoverage(free_s=speech_s)
+    if places and share(lambda place: place is not None and place != SPARE) >= MATCHED_SHARE_MIN:
+        first, last = min(places), max(places)
+        alignment = align_words(part, words[first : last + 1])
+        if alignment is not None:
+            aligned = _shifted(alignment.words, start)
+            if unaligned_speech_s(aligned, mask, start, end) <= UNALIGNED_SPEECH_MAX_S:
+                return _shifted(alignment.phones, start), TranscriptCoverage(aligned_s=speech_s)
+    alignment = align_words(part, [heard[k][0] for k in inside], extra_words=phone_words())
+    if alignment is None:
+        return _recognized(part, start, fast), TranscriptCoverage(free_s=speech_s)
+    free_s = sum(
+        _speech_s(mask, a + start, b + start)
+        for word, a, b, _ in alignment.words
+        if is_phone_word(word)
+    )
+    free_s = min(free_s, speech_s)
+    return _shifted(alignment.phones, start), TranscriptCoverage(
+        guided_s=speech_s - free_s, free_s=free_s
+    )
+
+
+def _recognized(part: Audio, start_s: float, fast: bool) -> list[sphinx.Span]:
+    track = recognize_phones(part, fast=fast)
+    return [(p.label, p.start_s + start_s, p.end_s + start_s, p.confidence) for p in track.phones]
