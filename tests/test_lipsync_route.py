@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -36,7 +38,14 @@ def test_every_format_matches_the_library(server):
         assert response.status_code == 200, (name, response.text)
         assert response.headers["content-type"].split(";")[0] == fmt.mime_type
         assert f'filename="lipsync{fmt.extension}"' in response.headers["content-disposition"]
-        assert response.text == export(expected, name), name
+        if fmt.mime_type == "application/json":
+            # The JSON formats carry the transcript's coverage as one more member.
+            document = json.loads(response.text)
+            assert document.pop("transcriptCoverage")["aligned_share"] == 1.0, name
+            assert document == json.loads(export(expected, name)), name
+        else:
+            assert response.text == export(expected, name), name
+        assert "aligned_share=1.0" in response.headers["x-transcript-coverage"], name
         texts[name] = response.text
     # The cues are about speech: they span the clip and several mouth shapes occur.
     track = rhubarb_json.read(texts["rhubarb-json"])

@@ -37,8 +37,10 @@ def lipsync(
 ) -> LipSyncResult:
     """Mouth cues, visemes and face motion for ``audio`` (a file, its bytes, or ``Audio``).
 
-    Phones come from ``phones`` when the caller knows them, else from forced alignment with
-    ``text``, else from recognition (``fast``: the cheaper, less accurate recognizer);
+    Phones come from ``phones`` when the caller knows them, else from ``text`` (plain lines,
+    or SubRip, WebVTT or ``.stm`` with times): aligned where it fits the speech, a guide to
+    recognition elsewhere, how much of each in ``result.track.coverage``; else from
+    recognition (``fast``: the cheaper, less accurate recognizer);
     ``motion_in_worker`` makes the motion in a worker process, which keeps a server's other
     threads running meanwhile. The motion is the one ``animate`` renders for the same speech.
     ``fps`` is the frame rate of the per-frame tracks (visemes, blendshapes, DAT frames);

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output video, .mp4 or .webm")
     p.add_argument(
         "--text",
-        help="transcript of the speech for exact lip timing; @FILE reads a file, - reads stdin",
+        help="transcript of the speech for exact lip timing; @FILE reads a file (plain text, "
+        "or .srt, .vtt or .stm with speaker turns and times), - reads stdin",
     )
     add_render_options(p)
     add_audio_limit_option(p)

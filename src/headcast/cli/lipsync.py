@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -37,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("audio", help="speech (WAV, MP3, OGG/Opus, FLAC, M4A/AAC, WebM)")
     p.add_argument(
         "--text",
-        help="transcript of the speech for exact timing; @FILE reads a file, - reads stdin",
+        help="transcript of the speech for exact timing; @FILE reads a file (plain text, or "
+        ".srt, .vtt or .stm with speaker turns and times), - reads stdin",
     )
     p.add_argument(
         "-f",
@@ -72,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="without --text: the faster, less accurate phone recognizer",
     )
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="with -o: print a report as JSON (phone source and, with --text, how much of the "
+        "speech the transcript aligned, guided or left to free recognition)",
+    )
     add_audio_limit_option(p)
     p.set_defaults(run=run)
 
@@ -95,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         if output
         else DEFAULT_FORMAT
     )
+    if args.json and output is None:
+        raise InputError("--json prints a report beside the track: give the track a file (-o)")
     if args.preston_blair and fmt != "dat":
         raise InputError("--preston-blair applies to the dat format only")
     if args.fps is not None and not FORMATS[fmt].frame_based:
@@ -121,4 +131,14 @@ def run(args: argparse.Namespace) -> int:
         output.write_text(content, encoding="utf-8", newline="\n")
     except OSError as exc:
         raise InputError(f"cannot write '{output}': {exc.strerror or exc}") from None
+    if args.json:
+        coverage = result.track.coverage
+        report = {
+            "output": str(output),
+            "format": fmt,
+            "duration_s": round(result.duration_s, 3),
+            "phones": result.track.source,
+            "transcript_coverage": coverage.as_dict() if coverage is not None else None,
+        }
+        print(json.dumps(report, indent=2))
     return 0

@@ -1,4 +1,8 @@
-"""Text given on the command line: the text itself, ``-`` for stdin or ``@FILE``."""
+"""Text given on the command line: the text itself, ``-`` for stdin or ``@FILE``.
+
+A transcript read this way may be a subtitle (``.srt``, ``.vtt``) or ``.stm`` file: the
+phone analysis tells the formats apart by their content and uses their times.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from pathlib import PurePosixPath
 from typing import Annotated
 
@@ -19,6 +20,9 @@ from headcast.server.http.uploads import read_upload
 from headcast.server.state import request_state
 
 MAX_SOUND_FILE_CHARS = 255  # the upload's name, echoed in Rhubarb JSON/XML metadata
+# With a transcript: how much of the speech it aligned, guided or left to free recognition
+# (also in the body of the JSON formats, as "transcriptCoverage").
+COVERAGE_HEADER = "X-Transcript-Coverage"
 
 router = APIRouter(tags=["lip-sync"])
 
@@ -37,7 +41,10 @@ DEFAULT_FORMAT = LipSyncFormat("rhubarb-tsv")
 async def post_lipsync(
     request: Request,
     audio: Annotated[UploadFile, File(description="speech: WAV, MP3, OGG, FLAC, M4A, WebM")],
-    text: Annotated[str | None, Form(description="transcript, for exact timing")] = None,
+    text: Annotated[
+        str | None,
+        Form(description="transcript, for exact timing: plain text, or SubRip, WebVTT or .stm"),
+    ] = None,
     format: Annotated[LipSyncFormat, Form(description="export format")] = DEFAULT_FORMAT,
     fps: Annotated[
         float, Form(ge=MIN_FPS, le=MAX_FPS, description="frame-based formats")
@@ -66,8 +73,14 @@ async def post_lipsync(
         motion_in_worker=True,
     )
     content = export(result, fmt.name, preston_blair=preston_blair)
-    return Response(
-        content,
-        media_type=fmt.mime_type,
-        headers={"Content-Disposition": f'attachment; filename="lipsync{fmt.extension}"'},
-    )
+    headers = {"Content-Disposition": f'attachment; filename="lipsync{fmt.extension}"'}
+    coverage = result.track.coverage
+    if coverage is not None:
+        figures = coverage.as_dict()
+        headers[COVERAGE_HEADER] = ", ".join(f"{key}={value}" for key, value in figures.items())
+        body = content.rstrip()
+        if fmt.mime_type == "application/json" and body.endswith("}"):
+            # One more member at the end, the export's own layout kept.
+            content = f'{body[:-1].rstrip()},\n  "transcriptCoverage": {json.dumps(figures)}\n}}\n'
+
+    return Response(content, media_type=fmt.mime_type, headers=headers)
