@@ -119,6 +119,58 @@ have it: phones then come from forced alignment, which is both faster and far mo
 than recognizing them (see "Accuracy" below). Nothing but the track goes to stdout;
 messages go to stderr, and errors end the command with one line and exit status 2.
 
+### Transcripts: plain text, subtitles, `.stm`
+
+A transcript is a hint, never a cliff: it is aligned whole where it fits the speech, and
+elsewhere used as far as it fits, so that a script that is not quite what was said, a
+missing sentence or a second speaker's turn cost the mouth little (figures below).
+
+- **Plain text**: one or more lines; `NAME: ` before a line (up to three capitalized words)
+  names a speaker and is not aligned.
+- **SubRip (`.srt`), WebVTT (`.vtt`) and NIST `.stm`**, told apart by their content (so
+  `--text @dialog.srt`, a REST `text` field or `animate --text` all take them): each cue's
+  words are aligned inside its own times, with 0.5 s of margin; speech outside every cue is
+  recognized. WebVTT `<v Name>` voices, SubRip `NAME:` prefixes and `.stm` speakers are read;
+  `.stm` segments marked `ignore_time_segment_in_scoring` are skipped.
+- **Where whole alignment fails or fits badly** (a run of more than 0.18 s of speech under
+  no word of the transcript), the speech is recognized with a language model of the
+  transcript's own words, likeliest in its order, plus single phones for words it lacks; cut
+  at its pauses, each piece whose heard words follow the transcript is aligned with the
+  transcript's words, the others with the words heard; pieces heard as scattered or already
+  used words of the transcript (speech it has no words for) are recognized without it.
+
+How much of the speech each way covered is logged as a warning when not all was aligned,
+and reported by `lipsync --json` (with `-o`), in `/v1/lipsync`'s `X-Transcript-Coverage`
+header and, for the JSON formats, as a `transcriptCoverage` member; from Python, as
+`result.track.coverage` (a `TranscriptCoverage`):
+
+```sh
+$ headcast lipsync speech.wav --text @script.txt -o mouth.tsv --json   # 2nd sentence missing
+headcast: warning: speech at 7.3-13.6 s has no words in the transcript: recognizing its phones
+headcast: warning: the transcript fits only part of the speech: 55 % of 11.8 s of speech aligned, 0 % guided by its words, 45 % recognized freely
+{{
+  "output": "mouth.tsv",
+  "format": "rhubarb-tsv",
+  "duration_s": 13.55,
+  "phones": "mixed",
+  "transcript_coverage": {{
+    "speech_s": 11.78,
+    "aligned_s": 6.43,
+    "guided_s": 0.0,
+    "free_s": 5.35,
+    "aligned_share": 0.5458,
+    "guided_share": 0.0,
+    "free_share": 0.4542
+  }}
+}}
+```
+
+Measured on the LibriVox clips (mouth shapes within ±1 frame at 100 fps of the reference
+alignment's; audio alone / with the transcript): a transcript with 20 % of its words left out
+0.84 / 0.94 on average over five clips, with 20 % of its words wrong 0.84 / 0.93, two clips
+joined with a transcript of only one 0.85 / 0.92, of both 0.85 / 1.00. One clip
+fell short: 0.98 from its audio alone, 0.96 with 20 % of its words removed or wrong.
+
 From Python:
 
 ```python
@@ -169,7 +221,8 @@ frozen shapes), with these differences:
   far the mouth travels, with a pull towards the coming shape), rather than greedily left to
   right with at most 200 ms of look-back, so a consonant cluster takes the lip rounding of
   the vowel after it however long it is.
-- **The transcript is used for forced alignment**, not only as a hint to the recognizer.
+- **The transcript is used for forced alignment** where it fits, and elsewhere to guide the
+  recognizer (as Rhubarb's dialog option does everywhere).
 - **Frame-rate tracks come with the cues**: the same run gives viseme weights, ARKit
   blendshapes, head and eye motion for the same speech.
 
