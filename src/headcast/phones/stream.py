@@ -194,7 +194,9 @@ class PhoneStream:
             # What the recognizer heard in the last second was the music starting: drop it.
             self._recognizer.end_utt()
             onset = self._consumed / SAMPLE_RATE - MUSIC_WINDOW_S
-            self._final = [p for p in self._final if p.end_s <= onset]
+            # The utterance's phones from before that second stay: speech the music follows.
+            heard = self._final + self._partial
+            self._final = [p for p in heard if p.end_s <= onset]
             self._partial = []
             self._utt_start = None
             self._quiet_ms = 0.0
