@@ -15,6 +15,10 @@ the fast one) and from forced alignment with the transcript:
     decoders built before timing), best of ``--repeat`` runs.
 
 Run: `.venv/bin/python benchmarks/bench_lipsync.py`.
+
+``--hard``: the hard-audio table instead (see ``hard_audio_table``): the same speech through a
+telephone channel, under real noise and music, two speakers joined, transcripts that do not
+fit, and synthesized voices whose phone times are known exactly.
 """
 
 from __future__ import annotations
@@ -110,7 +114,19 @@ def run_clip(clip: str, mode: dict, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per clip (best kept)")
+    parser.add_argument("--hard", action="store_true", help="the hard-audio table instead")
+    parser.add_argument(
+        "--noise-dir",
+        type=Path,
+        default=None,
+        help="folder of the noise and music recordings (default: livekit-agents' resources)",
+    )
     args = parser.parse_args()
+    if args.hard:
+        from bench_hard_audio import hard_audio_table
+
+        hard_audio_table(args.noise_dir)
+        return
 
     # Warm up: build every decoder once so that the timings are of the analysis alone.
     warm = load_audio(clip_wav(CLIPS[0]))
