@@ -172,9 +172,9 @@ def align_words(
     if not words or not utterance.pcm:
         return None
     with sphinx.decoder(**_ALIGN_OPTIONS) as dec:
-        for word, phones in (extra_words or {}).items():
+        for word, pronunciation in (extra_words or {}).items():
             if dec.lookup_word(word) is None:
-                dec.add_word(word, phones, True)
+                dec.add_word(word, pronunciation, True)
         words = _pronounceable(dec, words)
         found = _align(dec, utterance.pcm, " ".join(words)) if words else None
     if found is None:

@@ -20,14 +20,9 @@ import numpy as np
 from headcast.audio.clip import Audio
 from headcast.audio.vad import VAD_FRAME_MS, frame_levels_db, speech_mask
 from headcast.phones import sphinx
-from headcast.phones.align import align_words, transcript_words, word_spans
+from headcast.phones.align import Alignment, align_words, transcript_words
 from headcast.phones.coverage import TranscriptCoverage
-from headcast.phones.piecewise import (
-    UNALIGNED_SPEECH_MAX_S,
-    hinted_parts,
-    speech_frames,
-    unaligned_speech_s,
-)
+from headcast.phones.piecewise import fits, hinted_parts, speech_frames
 from headcast.phones.recognize import recognize_phones
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
 from headcast.phones.transcript_files import Transcript, parse_transcript
@@ -148,9 +143,10 @@ def phones_in_pieces(
 ) -> Iterator[PhonePiece]:
     """The phones of 16 kHz mono speech, a piece at a time, in order.
 
-    As ``phones_from_audio``: aligned with ``transcript`` where it has text, recognized
-    otherwise, and recognized where the transcript cannot be aligned (logged). Raises
-    InputError for empty audio or another sample rate.
+    As ``phones_from_audio``: aligned with ``transcript`` (plain text, or SubRip, WebVTT or
+    ``.stm`` with times) where it fits, guided by its words or recognized elsewhere (logged,
+    and counted in each piece's ``coverage``), recognized without one. Raises InputError for
+    empty audio or another sample rate.
     """
     sphinx.validate(audio)
     parsed = parse_transcript(transcript) if transcript is not None and transcript.strip() else None
@@ -159,31 +155,29 @@ def phones_in_pieces(
     middles = _pause_middles(levels)
     cuts_s = _cuts(middles, levels, audio.duration_s, None)
     words = None
+    whole: Alignment | None = None
     mask = speech_frames(audio) if text is not None else None
     if parsed is not None and text is not None and mask is not None:
-        # The whole transcript's words placed first: where they leave speech under no word,
-        # or cues give times, the transcript is used only where it fits (``hinted_phones``).
-        words = word_spans(audio, text) if not parsed.timed else None
-        if words is None or unaligned_speech_s(words, mask, 0.0, audio.duration_s) > (
-            UNALIGNED_SPEECH_MAX_S
-        ):
-            yield from _hinted_pieces(audio, parsed, fast)
+        # The whole transcript aligned first: where it does not fit the speech (see ``fits``),
+        # or cues give times, the transcript is used only where it fits (``hinted_parts``).
+        whole = align_words(audio, transcript_words(text)) if not parsed.timed else None
+        if whole is None or not fits(whole, mask, 0.0, audio.duration_s):
+            if whole is None and not parsed.timed:
+                log.warning("the transcript could not be aligned to the audio as a whole")
+            yield from _hinted_pieces(audio, parsed, fast, whole_first=parsed.timed)
             return
+        words = whole.words
         cuts_s = _cuts(middles, levels, audio.duration_s, words)
     if not cuts_s:
         # One piece, decoded whole.
         if text is None or mask is None:
-            whole = recognize_phones(audio, fast=fast)
-            yield PhonePiece(0.0, audio.duration_s, whole.phones, whole.source)
+            recognized = recognize_phones(audio, fast=fast)
+            yield PhonePiece(0.0, audio.duration_s, recognized.phones, recognized.source)
             return
-        alignment = align_words(audio, transcript_words(text))
-        if alignment is None:  # the words fitted in the first pass: seldom
-            whole = recognize_phones(audio, fast=fast)
-            covered = TranscriptCoverage(free_s=_mask_s(mask))
-        else:
-            whole = sphinx.build_track(alignment.phones, audio.duration_s, "alignment")
-            covered = TranscriptCoverage(aligned_s=_mask_s(mask))
-        yield PhonePiece(0.0, audio.duration_s, whole.phones, whole.source, covered)
+        assert whole is not None  # a transcript with text, untimed, that fits
+        track = sphinx.build_track(whole.phones, audio.duration_s, "alignment")
+        all_aligned = TranscriptCoverage(aligned_s=_mask_s(mask))
+        yield PhonePiece(0.0, audio.duration_s, track.phones, track.source, all_aligned)
         return
     rate = audio.sample_rate
     cuts = [round(t * rate) for t in cuts_s]
@@ -221,7 +215,7 @@ def phones_in_pieces(
             Phone(p.label, p.start_s + start_s, min(end, end_s), p.confidence)
             for p, end in zip(track.phones, ends, strict=True)
         )
-        covered = None
+        covered: TranscriptCoverage | None = None
         if mask is not None:
             frames_per_s = 1000 / VAD_FRAME_MS
             speech_s = _mask_s(mask[round(start_s * frames_per_s) : round(end_s * frames_per_s)])
@@ -232,10 +226,12 @@ def phones_in_pieces(
         yield PhonePiece(start_s, end_s, moved, track.source, covered)
 
 
-def _hinted_pieces(audio: Audio, transcript: Transcript, fast: bool) -> Iterator[PhonePiece]:
+def _hinted_pieces(
+    audio: Audio, transcript: Transcript, fast: bool, *, whole_first: bool
+) -> Iterator[PhonePiece]:
     """``hinted_parts`` as pieces, the coverage logged once all are found."""
     coverage = TranscriptCoverage()
-    for part in hinted_parts(audio, transcript, fast=fast):
+    for part in hinted_parts(audio, transcript, fast=fast, whole_first=whole_first):
         coverage += part.coverage
         if part.coverage.free_s > 0 and part.coverage.free_s == part.coverage.speech_s:
             log.warning(
