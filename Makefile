@@ -32,7 +32,8 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests quality benchmarks scripts
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest -q
+	# On both cores; a file's tests stay on one worker, with the servers its fixtures share.
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 # The voice-agent integrations (docs/integrations.md): each its own locked environment in
 # integrations/<name>/.venv (their frameworks need a protobuf MediaPipe cannot share), tested
