@@ -59,25 +59,32 @@ def transcript_model(words: list[str]) -> str:
     )
 
 
-def guided_words(audio: Audio, words: list[str]) -> list[sphinx.Span]:
-    """The words of ``words`` (and phone words, see ``is_phone_word``) heard in 16 kHz mono
-    speech, with their times on its timeline; silences and fillers left out."""
-    utterance = sphinx.utterance(audio)
+def guided_decoder(words: list[str]) -> Decoder:
+    """A decoder that hears ``words`` (as ``transcript_words`` gives them; unknown words get
+    a guessed pronunciation) and phone words, likeliest in the order of ``words``."""
     known = pronunciations(words)
-    if not utterance.pcm:
-        return []
     with tempfile.TemporaryDirectory(prefix="headcast-guided-") as folder:
         dictionary = Path(folder) / "words.dict"
         model = Path(folder) / "words.lm"
         entries = {**known, **_PHONE_WORDS}
         dictionary.write_text("".join(f"{w} {p}\n" for w, p in entries.items()))
         model.write_text(transcript_model([w for w in words if w in known]))
-        decoder = Decoder(
+        # Both files are read here, once.
+        return Decoder(
             dict=str(dictionary), lm=str(model), lw=LANGUAGE_WEIGHT, bestpath=False,
             loglevel="FATAL",
         )  # fmt: skip
-        sphinx.decode(decoder, utterance.pcm)
-        said = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg() or ()]
+
+
+def guided_words(decoder: Decoder, audio: Audio) -> list[sphinx.Span]:
+    """The words ``decoder`` (a ``guided_decoder``) hears in 16 kHz mono speech, with their
+    times on its timeline; silences and fillers left out. Speech is best given a phrase at a
+    time: the decoder's memory grows with the length decoded at once."""
+    utterance = sphinx.utterance(audio)
+    if not utterance.pcm:
+        return []
+    sphinx.decode(decoder, utterance.pcm)
+    said = [(s.word, s.start_frame, s.end_frame + 1) for s in decoder.seg() or ()]
     rate = sphinx.FRAMES_PER_S
     spans: list[sphinx.Span] = []
     for word, start, end in said:

@@ -20,12 +20,18 @@ import numpy as np
 from headcast.audio.clip import Audio
 from headcast.audio.vad import VAD_FRAME_MS, frame_levels_db, speech_mask
 from headcast.phones import sphinx
-from headcast.phones.align import Alignment, align_words, transcript_words
+from headcast.phones.align import Alignment, align_words, transcript_words, word_spans
 from headcast.phones.coverage import TranscriptCoverage
-from headcast.phones.piecewise import fits, hinted_parts, speech_frames
+from headcast.phones.piecewise import (
+    UNALIGNED_SPEECH_MAX_S,
+    fits,
+    hinted_parts,
+    speech_frames,
+    unaligned_speech_s,
+)
 from headcast.phones.recognize import recognize_phones
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
-from headcast.phones.transcript_files import Transcript, parse_transcript
+from headcast.phones.transcript_files import Transcript, TranscriptSegment, parse_transcript
 
 MIN_CUT_PAUSE_MS = 250.0  # only pauses this long are cut
 # Short, so that the first frames can be rendered early; shorter saves nothing, as placing the
@@ -160,13 +166,24 @@ def phones_in_pieces(
     if parsed is not None and text is not None and mask is not None:
         # The whole transcript aligned first: where it does not fit the speech (see ``fits``),
         # or cues give times, the transcript is used only where it fits (``hinted_parts``).
-        whole = align_words(audio, transcript_words(text)) if not parsed.timed else None
-        if whole is None or not fits(whole, mask, 0.0, audio.duration_s):
-            if whole is None and not parsed.timed:
+        # Speech long enough to cut has only its words placed (the phone pass over a long
+        # clip would hold its every state a frame); its pieces are judged one by one.
+        if parsed.timed:
+            words = None
+        elif cuts_s:
+            words = word_spans(audio, text)
+        else:
+            whole = align_words(audio, transcript_words(text))
+            words = whole.words if whole is not None else None
+        if words is None or (
+            (not fits(whole, mask, 0.0, audio.duration_s))
+            if whole is not None
+            else unaligned_speech_s(words, mask, 0.0, audio.duration_s) > UNALIGNED_SPEECH_MAX_S
+        ):
+            if words is None and not parsed.timed:
                 log.warning("the transcript could not be aligned to the audio as a whole")
             yield from _hinted_pieces(audio, parsed, fast, whole_first=parsed.timed)
             return
-        words = whole.words
         cuts_s = _cuts(middles, levels, audio.duration_s, words)
     if not cuts_s:
         # One piece, decoded whole.
@@ -189,13 +206,23 @@ def phones_in_pieces(
             track = recognize_phones(piece, fast=fast)
         else:
             said = [word for word, a, b, _ in words if start_s <= 0.5 * (a + b) < end_s]
-            if said:
-                alignment = align_words(piece, said)
-                track = (
-                    sphinx.build_track(alignment.phones, piece.duration_s, "alignment")
-                    if alignment is not None
-                    else recognize_phones(piece, fast=fast)
+            alignment = align_words(piece, said) if said else None
+            if (
+                said
+                and mask is not None
+                and (
+                    alignment is None
+                    or not fits(alignment, _piece_mask(mask, start_s, end_s), 0.0, end_s - start_s)
                 )
+            ):
+                # This piece's words do not fit its speech: used where they fit inside it.
+                text_of_piece = Transcript((TranscriptSegment(" ".join(said)),))
+                yield from _hinted_pieces(
+                    piece, text_of_piece, fast, whole_first=False, offset_s=start_s
+                )
+                continue
+            if alignment is not None:
+                track = sphinx.build_track(alignment.phones, piece.duration_s, "alignment")
             elif _speech_s(piece) >= UNTRANSCRIBED_SPEECH_MIN_S:
                 log.warning(
                     "speech at %.1f-%.1f s has no words in the transcript: recognizing its phones",
@@ -217,8 +244,7 @@ def phones_in_pieces(
         )
         covered: TranscriptCoverage | None = None
         if mask is not None:
-            frames_per_s = 1000 / VAD_FRAME_MS
-            speech_s = _mask_s(mask[round(start_s * frames_per_s) : round(end_s * frames_per_s)])
+            speech_s = _mask_s(_piece_mask(mask, start_s, end_s))
             covered = TranscriptCoverage(
                 aligned_s=speech_s if track.source == "alignment" else 0.0,
                 free_s=0.0 if track.source == "alignment" else speech_s,
@@ -226,30 +252,37 @@ def phones_in_pieces(
         yield PhonePiece(start_s, end_s, moved, track.source, covered)
 
 
+def _piece_mask(mask: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
+    frames_per_s = 1000 / VAD_FRAME_MS
+    return mask[round(start_s * frames_per_s) : round(end_s * frames_per_s)]
+
+
 def _hinted_pieces(
-    audio: Audio, transcript: Transcript, fast: bool, *, whole_first: bool
+    audio: Audio, transcript: Transcript, fast: bool, *, whole_first: bool, offset_s: float = 0.0
 ) -> Iterator[PhonePiece]:
-    """``hinted_parts`` as pieces, the coverage logged once all are found."""
+    """``hinted_parts`` as pieces (moved ``offset_s`` on), the coverage logged once all are
+    found."""
     coverage = TranscriptCoverage()
     for part in hinted_parts(audio, transcript, fast=fast, whole_first=whole_first):
         coverage += part.coverage
+        start_s, end_s = part.start_s + offset_s, part.end_s + offset_s
         if part.coverage.free_s > 0 and part.coverage.free_s == part.coverage.speech_s:
             log.warning(
                 "speech at %.1f-%.1f s has no words in the transcript: recognizing its phones",
-                part.start_s,
-                part.end_s,
+                start_s,
+                end_s,
             )
-        length_s = part.end_s - part.start_s
         local = [(label, a - part.start_s, b - part.start_s, c) for label, a, b, c in part.spans]
-        track = sphinx.build_track(local, length_s, part.source)
-        ends = [p.end_s + part.start_s for p in track.phones[:-1]] + [part.end_s]
+        track = sphinx.build_track(local, part.end_s - part.start_s, part.source)
+        ends = [p.end_s + start_s for p in track.phones[:-1]] + [end_s]
         moved = tuple(
-            Phone(p.label, p.start_s + part.start_s, min(end, part.end_s), p.confidence)
+            Phone(p.label, p.start_s + start_s, min(end, end_s), p.confidence)
             for p, end in zip(track.phones, ends, strict=True)
         )
-        yield PhonePiece(part.start_s, part.end_s, moved, part.source, part.coverage)
+        yield PhonePiece(start_s, end_s, moved, part.source, part.coverage)
     if not coverage.complete:
-        log.warning("the transcript fits only part of the speech: %s", coverage.summary())
+        where = f" at {offset_s:.1f}-{offset_s + audio.duration_s:.1f} s" if offset_s else ""
+        log.warning("the transcript fits only part of the speech%s: %s", where, coverage.summary())
 
 
 def _speech_s(audio: Audio) -> float:

@@ -25,7 +25,7 @@ from headcast.audio.vad import VAD_FRAME_MS, frame_levels_db, speech_mask
 from headcast.phones import sphinx
 from headcast.phones.align import Alignment, align_words, transcript_words
 from headcast.phones.coverage import TranscriptCoverage
-from headcast.phones.guided import guided_words, is_phone_word, phone_words
+from headcast.phones.guided import guided_decoder, guided_words, is_phone_word, phone_words
 from headcast.phones.phoneset import normalize_label
 from headcast.phones.recognize import recognize_phones
 from headcast.phones.track import SILENCE, PhoneTrack
@@ -214,9 +214,16 @@ def _stretch_parts(
         if fits(placed, mask, start, end):
             yield HintedPart(start, end, placed.phones, TranscriptCoverage(aligned_s=speech_s))
             return
-    heard = _shifted(guided_words(part, stretch.words), start)
+    pieces = list(_pieces(mask, start, end))
+    decoder = guided_decoder(stretch.words)
+    heard = [
+        span
+        for a, b in pieces
+        if _speech_s(mask, a, b) > 0
+        for span in _shifted(guided_words(decoder, _part(audio, a, b)), a)
+    ]
     matched = _transcript_indices(heard, stretch.words)
-    for a, b in _pieces(mask, start, end):
+    for a, b in pieces:
         found, covered = _piece_phones(audio, a, b, heard, matched, stretch.words, mask, fast)
         yield HintedPart(a, b, found, covered)
 
