@@ -315,9 +315,28 @@ def _piece_phones(
         if is_phone_word(word)
     )
     free_s = min(free_s, speech_s)
-    return _shifted(alignment.phones, start), TranscriptCoverage(
-        guided_s=speech_s - free_s, free_s=free_s
-    )
+    phones = alignment.phones
+    gaps = [(a, b) for word, a, b, _ in alignment.words if is_phone_word(word)]
+    if gaps:
+        # Where no word of the transcript was heard, the recognizer's own phones.
+        recognized = _recognized(part, 0.0, fast)
+        phones = _outside(phones, gaps) + _clipped(recognized, gaps)
+    return _shifted(phones, start), TranscriptCoverage(guided_s=speech_s - free_s, free_s=free_s)
+
+
+def _outside(spans: list[sphinx.Span], gaps: list[tuple[float, float]]) -> list[sphinx.Span]:
+    """``spans`` whose middle lies in none of ``gaps``."""
+    return [s for s in spans if not any(a <= 0.5 * (s[1] + s[2]) < b for a, b in gaps)]
+
+
+def _clipped(spans: list[sphinx.Span], gaps: list[tuple[float, float]]) -> list[sphinx.Span]:
+    """``spans`` cut to ``gaps``."""
+    return [
+        (label, max(x, a), min(y, b), c)
+        for label, x, y, c in spans
+        for a, b in gaps
+        if min(y, b) > max(x, a)
+    ]
 
 
 def _recognized(part: Audio, start_s: float, fast: bool) -> list[sphinx.Span]:
