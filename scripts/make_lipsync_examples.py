@@ -167,10 +167,11 @@ headcast: warning: the transcript fits only part of the speech: 55 % of 11.8 s o
 ```
 
 Measured on the LibriVox clips (mouth shapes within ±1 frame at 100 fps of the reference
-alignment's; audio alone / with the transcript): a transcript with 20 % of its words left out
-0.84 / 0.94 on average over five clips, with 20 % of its words wrong 0.84 / 0.95, two clips
-joined with a transcript of only one 0.85 / 0.92, of both 0.85 / 1.00. One clip
-fell short: 0.98 from its audio alone, 0.96 with 20 % of its words removed or wrong.
+alignment's; audio alone / with the transcript, averages): a transcript with 20 % of its
+words left out 0.84 / 0.96 over five clips, with 20 % of its words wrong 0.84 / 0.95, two
+clips joined with a transcript of only one 0.85 / 0.92 over three pairs, of both
+0.85 / 1.00; no clip and condition below its audio-alone figure. Where a transcript does not
+fit, finding the phones takes about twice as long as from the audio alone.
 
 From Python:
 
