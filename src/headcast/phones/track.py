@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from headcast.phones.coverage import TranscriptCoverage
 
@@ -35,8 +35,9 @@ class PhoneTrack:
     phones: tuple[Phone, ...]
     duration_s: float
     source: str  # "alignment", "recognition", "synthesis", "guided" or "mixed"
-    # With a transcript: how much of the speech it placed (None without one).
-    coverage: TranscriptCoverage | None = None
+    # With a transcript: how much of the speech it placed (None without one). Not compared:
+    # tracks with the same phones are equal however they were found.
+    coverage: TranscriptCoverage | None = field(default=None, compare=False)
 
     def between(self, since_s: float, until_s: float) -> PhoneTrack:
         """The phones that overlap ``(since_s, until_s)``, on the same timeline."""
