@@ -218,3 +218,18 @@ def test_lipsync_reads_an_srt_and_reports_its_coverage(tmp_path) -> None:
     assert out.read_text().count("\n") >= 10
     done = run_cli("lipsync", str(clip_wav("0880")), "--json")
     assert done.returncode != 0 and "-o" in done.stderr
+
+
+def test_speech_under_noise_with_its_transcript_stays_within_the_speech():
+    """Noise at 10 dB SNR hides the pauses the words were first cut at: the speech is then
+    aligned whole, or piece by piece where that does not fit, and never fails."""
+    audio, spans = _clip("0920")
+    noise = np.random.default_rng(0).standard_normal(len(audio.samples)).astype(np.float32)
+    noise *= np.sqrt(np.mean(audio.samples**2) / np.mean(noise**2) / 10)  # 10 dB under
+    noisy = Audio(audio.samples + noise, 16000)
+    track = phones_from_audio(noisy, clip_text("0920"))
+    coverage = track.coverage
+    assert coverage is not None
+    assert coverage.aligned_s + coverage.guided_s > 0.5 * coverage.speech_s
+    assert all(0.0 <= p.start_s < p.end_s <= audio.duration_s + 1e-6 for p in track.phones)
+    assert accuracy(track, spans, audio.duration_s) >= _audio_only("0920-noise", noisy, spans)

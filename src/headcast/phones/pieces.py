@@ -185,6 +185,12 @@ def phones_in_pieces(
             yield from _hinted_pieces(audio, parsed, fast, whole_first=parsed.timed)
             return
         cuts_s = _cuts(middles, levels, audio.duration_s, words)
+        if not cuts_s and whole is None:
+            # No pause left to cut at between the words placed: the speech is aligned whole.
+            whole = align_words(audio, transcript_words(text))
+            if whole is None or not fits(whole, mask, 0.0, audio.duration_s):
+                yield from _hinted_pieces(audio, parsed, fast, whole_first=False)
+                return
     if not cuts_s:
         # One piece, decoded whole.
         if text is None or mask is None:
