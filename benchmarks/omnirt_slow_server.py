@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import struct
 import sys
 import time
 
@@ -19,18 +18,13 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
+from headcast.render.remote.omnirt_wire import video_message
+
 CHUNK_SAMPLES = 7680  # 0.48 s at 16 kHz: 12 frames at 25 fps
 FPS = 25
 RATE_HZ = 16_000
 FRAMES_PER_CHUNK = CHUNK_SAMPLES * FPS // RATE_HZ
 JPEG_QUALITY = 85
-
-
-def _vidx(jpegs: list[bytes]) -> bytes:
-    parts = [b"VIDX", struct.pack("<I", len(jpegs))]
-    for jpeg in jpegs:
-        parts += [struct.pack("<I", len(jpeg)), jpeg]
-    return b"".join(parts)
 
 
 def _frames(image_b64: str, side: int) -> list[bytes]:
@@ -85,7 +79,7 @@ def _handler(speed: float):
                 # One chunk at a time, each taking chunk_work_s: the server's own pace.
                 ready_at = max(ready_at, time.monotonic()) + chunk_work_s
                 time.sleep(max(0.0, ready_at - time.monotonic()))
-                ws.send(_vidx(frames))
+                ws.send(video_message(frames))
         except ConnectionClosed:
             pass
 

@@ -10,23 +10,17 @@ answers every audio chunk as MODE says:
 from __future__ import annotations
 
 import json
-import struct
 import sys
 
 import cv2
 import numpy as np
 from websockets.sync.server import ServerConnection, serve
 
+from headcast.render.remote.omnirt_wire import video_message
+
 CHUNK_SAMPLES = 7680  # 0.48 s at 16 kHz: 12 frames at 25 fps
 FPS = 25
 RATE_HZ = 16_000
-
-
-def _vidx(jpegs: list[bytes]) -> bytes:
-    parts = [b"VIDX", struct.pack("<I", len(jpegs))]
-    for jpeg in jpegs:
-        parts += [struct.pack("<I", len(jpeg)), jpeg]
-    return b"".join(parts)
 
 
 def _handler(mode: str):
@@ -49,11 +43,11 @@ def _handler(mode: str):
                 continue
             frames = CHUNK_SAMPLES * FPS // RATE_HZ
             if mode == "bad-jpeg":
-                ws.send(_vidx([b"\xff\xd8 not a jpeg"] * frames))
+                ws.send(video_message([b"\xff\xd8 not a jpeg"] * frames))
             elif mode == "wrong-count":
                 ok, jpeg = cv2.imencode(".jpg", np.full((side, side, 3), 128, np.uint8))
                 assert ok
-                ws.send(_vidx([jpeg.tobytes()] * (frames - 3)))
+                ws.send(video_message([jpeg.tobytes()] * (frames - 3)))
             else:
                 ws.send(json.dumps({"type": "error", "code": "out_of_memory",
                                     "message": "CUDA out of memory"}))  # fmt: skip

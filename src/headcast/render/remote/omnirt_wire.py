@@ -1,4 +1,5 @@
-"""The OmniRT realtime-avatar protocol on the wire, as a client sees it.
+"""The OmniRT realtime-avatar protocol on the wire, as a client sees it (and the one message a
+server builds the same way for any client: ``video_message``).
 
 JSON text messages: ``session.create`` (model, ``inputs.image_b64``, ``config``) answered by
 ``session.created`` (``audio``: format, sample rate, ``chunk_samples``; ``video``: fps, size,
@@ -105,6 +106,14 @@ def session_spec(message: dict[str, Any]) -> RemoteSessionSpec:
 
 def audio_message(pcm: np.ndarray) -> bytes:
     return MAGIC_AUDIO + np.asarray(pcm, "<i2").tobytes()
+
+
+def video_message(jpegs: list[bytes]) -> bytes:
+    """A ``VIDX`` message of ``jpegs``, in order."""
+    parts = [MAGIC_VIDEO, struct.pack("<I", len(jpegs))]
+    for jpeg in jpegs:
+        parts += [struct.pack("<I", len(jpeg)), jpeg]
+    return b"".join(parts)
 
 
 def video_jpegs(payload: bytes) -> list[bytes]:

@@ -10,7 +10,6 @@ fast as possible (not paced). See docs/streaming.md.
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from headcast.limits import MAX_FPS, MAX_SIZE_PX, MIN_FPS, MIN_SIZE_PX
 from headcast.live.backlog import BacklogFull
 from headcast.live.protocol import LiveSession
+from headcast.render.remote.omnirt_wire import MAGIC_AUDIO, MAGIC_VIDEO, video_message
 from headcast.server.live.ws_protocol import (
     ProtocolError,
     accept,
@@ -45,8 +45,6 @@ from headcast.video.encode import encode_jpeg
 
 router = APIRouter(tags=["live"])
 
-MAGIC_AUDIO = b"AUDI"
-MAGIC_VIDEO = b"VIDX"
 DEFAULT_MODEL = "headcast-warp"
 # 0.48 s chunks (12 frames at 25 fps): less than half the wait of FlashHead's 1.12 s
 # windows. Each chunk's last ~120 ms see less lip-sync look-ahead; at 0.48 s that keeps 89% of
@@ -150,10 +148,7 @@ class RealtimeAvatar:
         rendered = time.perf_counter()
         jpegs = await asyncio.to_thread(self._encode, images)
         self.chunks += 1
-        payload = b"".join(
-            [MAGIC_VIDEO, struct.pack("<I", len(jpegs))]
-            + [struct.pack("<I", len(j)) + j for j in jpegs]
-        )
+        payload = video_message(jpegs)
         metrics = {
             "type": "metrics",
             "session_id": self.live.id,
