@@ -18,7 +18,7 @@ from headcast.audio import Audio
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ
 from headcast.audio.source import SpeechSource, read_for_analysis, speech_source
 from headcast.enrol.portrait import enrolled_folder, prepare_portrait
-from headcast.errors import EngineError, InputError
+from headcast.errors import InputError
 from headcast.face import Avatar
 from headcast.face.avatar import is_prepared, read_photo_file
 from headcast.limits import DEFAULT_MAX_AUDIO_S, fps_error
@@ -31,7 +31,7 @@ from headcast.phones import PhoneTrack
 from headcast.render import EngineSession, PlanningSession, get_engine
 from headcast.render.capabilities import EngineCapabilities, EngineInput, EngineKind
 from headcast.render.engine import RemoteEngineSession
-from headcast.render.fallback import fallback_engine
+from headcast.render.fallback import on_engine_or_fallback
 from headcast.render.registry import check_engine, engine_capabilities, engine_for
 from headcast.speech_fed_video import write_speech_fed_video
 from headcast.video import VideoWriter
@@ -211,15 +211,8 @@ def animate(
         progress=progress,
         motion_in_worker=motion_in_worker,
     )
-    chosen = engine_for(image, engine)
-    try:
-        return render(engine=chosen)
-    except EngineError as exc:
-        # The output is written whole or not at all: the fallback starts afresh.
-        fallback = fallback_engine(chosen, exc)
-        if fallback is None:
-            raise
-        return render(engine=fallback)
+    # The output is written whole or not at all: a fallback starts afresh.
+    return on_engine_or_fallback(engine_for(image, engine), lambda name: render(engine=name))
 
 
 def _animate_on(

@@ -24,7 +24,6 @@ import numpy as np
 import soxr
 
 from headcast.audio.clip import to_pcm16
-from headcast.errors import EngineError
 from headcast.face.avatar import Avatar
 from headcast.motion.face_motion import FaceMotion
 from headcast.motion.handover import HeadHandover
@@ -33,7 +32,7 @@ from headcast.motion.idle import IdleMotion
 from headcast.motion.live import DEFAULT_LOOKAHEAD_MS
 from headcast.render import EngineInput, EngineSession, FrameRequest, engine_for, get_engine
 from headcast.render.capabilities import EngineCapabilities
-from headcast.render.fallback import fallback_engine
+from headcast.render.fallback import on_engine_or_fallback
 from headcast.render.frame_audio import silent_frame
 from headcast.render.frame_pipeline import FramePipeline
 from headcast.render.remote_latency import RemoteLatency
@@ -82,11 +81,11 @@ class _Segment:
 
 def _start_engine(
     name: str, avatar: Avatar, fps: float, live: bool
-) -> tuple[EngineCapabilities, EngineSession]:
+) -> tuple[str, EngineCapabilities, EngineSession]:
     chosen = get_engine(name)
     height, width = avatar.image.shape[:2]
     chosen.capabilities.check(name, size_px=max(height, width), fps=fps, live=live)
-    return chosen.capabilities, chosen.start(avatar)
+    return name, chosen.capabilities, chosen.start(avatar)
 
 
 class Session:
@@ -119,15 +118,10 @@ class Session:
         engine = engine_for(avatar, engine)
         # Engines that play a recorded head (enrolled) scale it by the same intensity.
         avatar = replace(avatar, head_motion=intensity)
-        try:
-            self.capabilities, rendering = _start_engine(engine, avatar, fps, realtime)
-        except EngineError as exc:
-            fallback = fallback_engine(engine, exc)
-            if fallback is None:
-                raise
-            engine = fallback
-            self.capabilities, rendering = _start_engine(engine, avatar, fps, realtime)
-        self.engine = engine  # the one rendering: the fallback's name where it took over
+        # The one rendering: the fallback's name where it took over.
+        self.engine, self.capabilities, rendering = on_engine_or_fallback(
+            engine, lambda name: _start_engine(name, avatar, fps, realtime)
+        )
         self._frames = FramePipeline(rendering, self.capabilities, fps)
         self._idle = IdleMotion(seed, intensity)
         self._handover = HeadHandover(fps)
