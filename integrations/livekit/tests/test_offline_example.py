@@ -4,16 +4,16 @@ lip-synced."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
+
+from headcast_client.testing import judged_lipsync
 
 from material import PORTRAIT_PATH
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "livekit_offline.py"
-CORE_PYTHON = REPO / ".venv" / "bin" / "python"
 RECORDING = "0870"  # a LibriVox reading with a reference phone alignment
 FPS = 25
 
@@ -30,15 +30,7 @@ def test_the_offline_example_video_is_judged_lip_synced(tmp_path: Path) -> None:
     )
     assert made.returncode == 0, made.stderr[-3000:]
 
-    judged = subprocess.run(
-        [str(CORE_PYTHON), "-m", "quality.lipsync_verdict", str(out), "--phones-of", RECORDING],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-    assert judged.returncode == 0, judged.stderr[-3000:]
-    figures = json.loads(judged.stdout)
+    figures = judged_lipsync(out, RECORDING, REPO)
     assert figures["fps"] == FPS and figures["face_share"] >= 0.95
     # 1 s of idle frames first, then the 7.1 s reading, then 1 s idle: all recorded.
     assert 1.0 <= figures["speech_start_s"] <= 2.5

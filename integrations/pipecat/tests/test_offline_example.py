@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
+from headcast_client.testing import judged_lipsync
+
 from pipeline_material import PORTRAIT, REPO
 
 EXAMPLE = REPO / "examples" / "pipecat_offline.py"
-CORE_PYTHON = REPO / ".venv" / "bin" / "python"
 RECORDING = "0870"  # a LibriVox reading with a reference phone alignment
 FPS = 25
 
@@ -27,15 +27,7 @@ def test_the_offline_example_video_is_judged_lip_synced(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr[-3000:]
     assert out.stat().st_size > 0
 
-    judged = subprocess.run(
-        [str(CORE_PYTHON), "-m", "quality.lipsync_verdict", str(out), "--phones-of", RECORDING],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-    assert judged.returncode == 0, judged.stderr[-3000:]
-    figures = json.loads(judged.stdout)
+    figures = judged_lipsync(out, RECORDING, REPO)
     assert figures["fps"] == FPS and figures["face_share"] >= 0.95
     assert abs(figures["av_offset_frames"]) <= 1
     assert figures["bilabial_closure"] >= 0.8

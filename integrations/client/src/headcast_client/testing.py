@@ -3,13 +3,17 @@ session, started by LocalServer from a headcast installation (``$HEADCAST_COMMAN
 event loop of its own so that it outlives each test's ``asyncio.run``.
 
 Import them in a ``conftest.py``: ``from headcast_client.testing import server, server_loop``
-(with pytest installed; nothing else here imports this module)."""
+(with pytest installed; nothing else here imports this module). ``judged_lipsync`` has the
+core's independent judge read a video an integration made."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import threading
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -50,3 +54,19 @@ def server(server_loop: LoopThread) -> Iterator[LocalServer]:
     server_loop.run(local.start())
     yield local
     server_loop.run(local.stop())
+
+
+def judged_lipsync(video: Path, recording: str, repo: Path) -> dict[str, Any]:
+    """The figures ``quality.lipsync_verdict`` finds in ``video`` of the LibriVox reading
+    ``recording`` (its reference phones), run by the core's python in ``repo``."""
+    core_python = repo / ".venv" / "bin" / "python"
+    judged = subprocess.run(
+        [str(core_python), "-m", "quality.lipsync_verdict", str(video), "--phones-of", recording],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=300,
+    )
+    assert judged.returncode == 0, judged.stderr[-3000:]
+    figures: dict[str, Any] = json.loads(judged.stdout)
+    return figures
