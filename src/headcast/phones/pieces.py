@@ -26,7 +26,6 @@ from headcast.phones.piecewise import (
     UNALIGNED_SPEECH_MAX_S,
     fits,
     hinted_parts,
-    speech_frames,
     unaligned_speech_s,
 )
 from headcast.phones.recognize import recognize_phones
@@ -162,7 +161,7 @@ def phones_in_pieces(
     cuts_s = _cuts(middles, levels, audio.duration_s, None)
     words = None
     whole: Alignment | None = None
-    mask = speech_frames(audio) if text is not None else None
+    mask = speech_mask(levels) if text is not None else None
     if parsed is not None and text is not None and mask is not None:
         # The whole transcript aligned first: where it does not fit the speech (see ``fits``),
         # or cues give times, the transcript is used only where it fits (``hinted_parts``).
