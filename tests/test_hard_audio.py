@@ -15,15 +15,16 @@ from headcast.audio.band import (
     ulaw_decode,
     ulaw_encode,
 )
+from headcast.lipsync import lipsync
 from headcast.motion.mouth_cues import mouth_cues, shapes_per_frame
-from headcast.phones import align_phones, recognize_phones
-from headcast.phones.recognize import (
+from headcast.phones import align_phones
+from headcast.phones.decoder_options import (
     TELEPHONE_CEPSTRAL_MEAN,
     WIDE_BAND_CEPSTRAL_MEAN,
     cepstral_mean_prior,
 )
 from headcast.phones.sphinx import build_track
-from headcast.phones.stream import PhoneStream
+from headcast.phones.stream import MAX_UTTERANCE_S, PhoneStream
 from tests.conftest import CLIPS, clip_text, clip_wav, reference_phones
 
 CLIP = "0880"  # the shortest recording, 3 s
@@ -116,9 +117,59 @@ def test_telephone_speech_is_streamed_nearly_as_well(speech: Audio, phone_call: 
     assert narrow >= wide - 0.1
 
 
-def test_telephone_speech_is_recognized(phone_call: Audio) -> None:
-    track = recognize_phones(phone_call)
-    assert shape_agreement(CLIP, track, phone_call.duration_s) >= 0.7  # measured 0.77
+def test_telephone_speech_is_recognized_nearly_as_well() -> None:
+    """The issue's bound, on its measure: mouth shapes within ±1 frame at 100 fps over the
+    five recordings, through a telephone channel within 0.08 of the same speech at 16 kHz."""
+    scores = {"wide": [0, 0], "narrow": [0, 0]}
+    for clip in CLIPS:
+        speech = load_audio(clip_wav(clip))
+        for band, audio in (("wide", speech), ("narrow", telephone_channel(speech))):
+            n = round(audio.duration_s * 100)
+            spans = [(p.label, p.start_s, p.end_s, 1.0) for p in reference_phones(clip)]
+            truth = shapes_per_frame(
+                mouth_cues(build_track(spans, audio.duration_s, "ref")), 100, n
+            )
+            guess = shapes_per_frame(lipsync(audio, head_motion=False).cues, 100, n)
+            scores[band][0] += sum(g in truth[max(i - 1, 0) : i + 2] for i, g in enumerate(guess))
+            scores[band][1] += n
+    wide, narrow = (ok / total for ok, total in scores.values())
+    assert wide >= 0.80  # measured 0.831
+    assert narrow >= wide - 0.08  # measured 0.759
+
+
+def test_whole_utterances_are_known_when_they_end(speech: Audio) -> None:
+    stream = PhoneStream(fast=False, whole_utterances=True)
+    first_word_s = next(p.start_s for p in reference_phones(CLIP) if p.label != "SIL")
+    half = len(speech.samples) // 2
+    stream.push(speech.samples[:half])
+    # Mid-utterance: nothing after its start is known yet.
+    assert stream.known_s <= first_word_s + 0.1
+    assert stream.known_s < stream.decoded_s
+    stream.push(speech.samples[half:])
+    stream.finish()
+    whole = stream.track()
+    # The same phones however the audio arrives.
+    again = PhoneStream(fast=False, whole_utterances=True)
+    for first in range(0, len(speech.samples), 777):
+        again.push(speech.samples[first : first + 777])
+    again.finish()
+    assert again.track() == whole
+    assert whole.duration_s == pytest.approx(speech.duration_s)
+    assert shape_agreement(CLIP, whole, speech.duration_s) >= 0.75  # measured 0.79
+
+
+def test_an_utterance_without_pauses_is_decoded_in_parts(speech: Audio) -> None:
+    # Speech joined with itself and no pause: more than one longest utterance.
+    voiced = speech.samples[8000:-8000]
+    reps = int(MAX_UTTERANCE_S * 16000 / len(voiced)) + 2
+    joined = np.concatenate([voiced] * reps)
+    stream = PhoneStream(fast=True, whole_utterances=True)
+    stream.push(joined[: round(MAX_UTTERANCE_S * 16000) + 16000])
+    # The first utterance was cut at the longest one held and decoded.
+    assert stream.known_s >= MAX_UTTERANCE_S - 0.1
+    stream.push(joined[round(MAX_UTTERANCE_S * 16000) + 16000 :])
+    stream.finish()
+    assert sum(not p.is_silence for p in stream.track().phones) > 20 * reps
 
 
 def test_telephone_speech_aligns_with_its_transcript(phone_call: Audio) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from headcast.audio.band import is_telephone_band
 from headcast.audio.clip import ANALYSIS_SAMPLE_RATE_HZ, Audio
 from headcast.audio.decode import resample
 from headcast.errors import HeadcastError
@@ -23,6 +24,7 @@ from headcast.motion.head_intensity import head_motion_intensity
 from headcast.motion.live import Frames, LiveLipSync
 from headcast.phones.pieces import phones_in_pieces
 from headcast.phones.source import KnownPhones, PhonesInPieces, PhoneSource
+from headcast.phones.stream import PhoneStream
 from headcast.phones.track import PhoneTrack
 
 # Recognition is fed this much audio at a time, so the first frames go out early.
@@ -75,7 +77,10 @@ def clip_motion(
         pieces = phones_in_pieces(audio, transcript, fast=options.fast)
         source = PhonesInPieces(pieces, audio.duration_s)
     else:
-        source = None  # recognized as the audio is heard
+        # Recognized as a live stream hears it, so that a file and a stream make the same
+        # frames; telephone-band speech, where a stream's running cepstral mean costs the
+        # most, is decoded an utterance at a time (see ``phones.stream``).
+        source = PhoneStream(fast=options.fast, whole_utterances=is_telephone_band(audio))
     lipsync = LiveLipSync(
         options.fps,
         lookahead_ms=options.lookahead_ms,

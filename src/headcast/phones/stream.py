@@ -1,8 +1,17 @@
-"""Phone recognition on a live stream: audio pushed in any chunks, phones known as they settle.
+"""Phone recognition on a stream: audio pushed in any chunks, phones known as they settle.
 
-Audio is decoded in fixed blocks whatever the push sizes, and the partial segmentation is read
-after every block, so the same audio gives the same phones however it arrives. An utterance
-ends at each pause found by voice-activity detection, which keeps the search small.
+Audio is judged speech or not in fixed blocks whatever the push sizes, so the same audio gives
+the same phones however it arrives. An utterance runs from the first block of speech to a
+pause, which keeps the search small; noise, music and silence between utterances are never
+decoded. Live, each utterance is decoded block by block and its partial segmentation read
+after every block. ``whole_utterances`` decodes each utterance at its end instead, in one pass with its own
+cepstral mean, as pocketsphinx's batch mode does; its phones are known only then. Measured on
+the hard-audio table (``bench_lipsync.py --hard``), mouth shapes from whole utterances against
+block by block: through a telephone channel 0.759 against 0.732 (clean speech 0.831 against
+0.835), room noise at 10 dB SNR 0.579 against 0.476, music under speech 0.793 against 0.724.
+A file is decoded block by block all the same, as a live stream is, so that both make the same
+frames (``tests/test_one_motion.py``); only telephone-band files, and pieces of clips recognized
+apart (``recognize_phones``), are decoded an utterance at a time.
 """
 
 from __future__ import annotations
@@ -13,38 +22,18 @@ import threading
 import numpy as np
 import pocketsphinx
 
-from headcast.audio.pitch import pitch_hz, steady_pitch_mask
-from headcast.audio.vad import (
-    MUSIC_STEADY_SHARE,
-    MUSIC_WINDOW_S,
-    SPEECH_ABOVE_NOISE_DB,
-    SPEECH_MIN_DBFS,
-    VAD_FRAME_MS,
-)
+from headcast.audio.clip import Audio
+from headcast.audio.vad import MUSIC_WINDOW_S
+from headcast.audio.voice_gate import BLOCK_MS, VoiceGate
 from headcast.phones import sphinx
+from headcast.phones.decoder_options import ACCURATE_OPTIONS, FAST_OPTIONS, cepstral_mean_prior
 from headcast.phones.phoneset import normalize_label
-from headcast.phones.recognize import ACCURATE_OPTIONS, FAST_OPTIONS, cepstral_mean_prior
 from headcast.phones.track import SILENCE, Phone, PhoneTrack
 
-BLOCK_MS = 40.0  # decoding step: one video frame at 25 fps
 PAUSE_TO_END_UTTERANCE_MS = 300.0
-NOISE_FLOOR_INIT_DBFS = -60.0
-NOISE_FLOOR_RISE_DB_PER_S = 3.0  # the floor follows quiet frames at once and loud ones slowly
-# The floor starts this far under the first block's quietest frame (never under the initial
-# floor): noise present from the start is then no speech. On 8 s of room noise or music alone
-# the mouth rested on 85 % of frames, against 5 % from the fixed floor; clean speech: -0.2
-# points of shape agreement, at 10 dB SNR: -0.8.
-NOISE_FLOOR_BELOW_FIRST_DB = 9.0
-MUSIC_LEAVE_SHARE = 0.3
-PITCH_CONTEXT_MS = 40.0  # audio before each block that its pitch frames need
-MAX_SPEECH_FLATNESS = 0.35  # flatter blocks are noise (hiss, fans, rain), not voice
+# A whole utterance is held until its end: speech without a pause this long is decoded in parts.
+MAX_UTTERANCE_S = 30.0
 SAMPLE_RATE = sphinx.SAMPLE_RATE
-
-
-def _spectral_flatness(block: np.ndarray) -> float:
-    """Geometric over arithmetic mean of the power spectrum: ~0.56 for white noise, far lower for voice."""
-    power = np.abs(np.fft.rfft(block.astype(np.float64) * np.hanning(len(block)))) ** 2 + 1e-18
-    return float(np.exp(np.mean(np.log(power))) / np.mean(power))
 
 
 # Loading a recognizer takes ~0.1 s of CPU: live streams open one per turn, so finished
@@ -65,10 +54,16 @@ def _take_decoder(fast: bool) -> pocketsphinx.Decoder:
 
 
 class PhoneStream:
-    """Incremental phone recognition over 16 kHz mono float32 audio."""
+    """Incremental phone recognition over 16 kHz mono float32 audio.
 
-    def __init__(self, *, fast: bool = True) -> None:
+    ``whole_utterances`` decodes each utterance when it ends (see the module's notes): its
+    phones are known then, not as it is heard.
+    """
+
+    def __init__(self, *, fast: bool = True, whole_utterances: bool = False) -> None:
         self._fast = fast
+        self._whole = whole_utterances
+        self._utterance_audio: list[np.ndarray] = []  # the running utterance's blocks (whole)
         self._decoder: pocketsphinx.Decoder | None = _take_decoder(fast)
         self._block = int(SAMPLE_RATE * BLOCK_MS / 1000)
         self._pending = np.zeros(0, np.float32)
@@ -77,10 +72,7 @@ class PhoneStream:
         self._partial: list[Phone] = []  # the running utterance's current best guess
         self._utt_start: int | None = None  # sample where the running utterance began
         self._quiet_ms = 0.0
-        self._noise_floor_db = NOISE_FLOOR_INIT_DBFS
-        self._music_now = False
-        self._context = np.zeros(int(SAMPLE_RATE * PITCH_CONTEXT_MS / 1000), np.float32)
-        self._f0_history = np.full(int(MUSIC_WINDOW_S * 1000 / VAD_FRAME_MS), np.nan, np.float32)
+        self._gate = VoiceGate()
         self._finished = False
         # The channel's cepstral mean, carried from one utterance to the next; the first starts
         # from its band's (see ``cepstral_mean_prior``), not the model's, heard far off.
@@ -98,6 +90,8 @@ class PhoneStream:
 
     @property
     def known_s(self) -> float:
+        if self._whole and self._utt_start is not None:
+            return self._utt_start / SAMPLE_RATE
         return self.decoded_s
 
     @property
@@ -131,8 +125,10 @@ class PhoneStream:
         if decoder is None:
             return
         if self._utt_start is not None:  # dropped mid-utterance (an interrupt)
-            decoder.end_utt()
+            if not self._whole:
+                decoder.end_utt()
             self._partial = []
+            self._utterance_audio = []
             self._utt_start = None
         with _idle_lock:
             if len(_idle_decoders[self._fast]) < MAX_IDLE_DECODERS:
@@ -153,71 +149,54 @@ class PhoneStream:
         spans = [(p.label, p.start_s, p.end_s, p.confidence) for p in kept]
         return sphinx.build_track(spans, self.decoded_s, "recognition")
 
-    def _speech(self, block: np.ndarray) -> bool:
-        hop = int(SAMPLE_RATE * VAD_FRAME_MS / 1000)
-        frames = block[: len(block) // hop * hop].reshape(-1, hop).astype(np.float64)
-        levels = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-        quietest = float(levels.min())
-        if self._consumed == 0:
-            self._noise_floor_db = max(self._noise_floor_db, quietest - NOISE_FLOOR_BELOW_FIRST_DB)
-        loud = (levels > self._noise_floor_db + SPEECH_ABOVE_NOISE_DB) & (levels > SPEECH_MIN_DBFS)
-        rise = NOISE_FLOOR_RISE_DB_PER_S * BLOCK_MS / 1000
-        self._noise_floor_db = min(quietest, self._noise_floor_db + rise)
-        self._music_now = self._music(block)
-        return (
-            bool(loud.sum() >= 2)
-            and _spectral_flatness(block) < MAX_SPEECH_FLATNESS
-            and not self._music_now
-        )
-
-    def _music(self, block: np.ndarray) -> bool:
-        """Held notes over the last second: music, not voice (see ``audio.vad.music_mask``)."""
-        audio = np.concatenate([self._context, block])
-        self._context = audio[-len(self._context) :]
-        hops = len(block) // int(SAMPLE_RATE * VAD_FRAME_MS / 1000)
-        f0 = pitch_hz(audio, SAMPLE_RATE)
-        first = len(self._context) // int(SAMPLE_RATE * VAD_FRAME_MS / 1000)
-        self._f0_history = np.concatenate([self._f0_history, f0[first : first + hops]])[
-            -len(self._f0_history) :
-        ]
-        voiced = np.isfinite(self._f0_history)
-        if voiced.sum() < 0.2 * len(voiced):
-            return False  # too little voiced sound to be either
-        share = steady_pitch_mask(self._f0_history).sum() / voiced.sum()
-        # Hysteresis: once music is heard, it takes clearly unsteady pitch to leave it.
-        threshold = MUSIC_LEAVE_SHARE if self._music_now else MUSIC_STEADY_SHARE
-        return bool(share > threshold)
-
     def _step(self, block: np.ndarray) -> None:
-        speech = self._speech(block)
-        if self._music_now and self._utt_start is not None:
+        speech = self._gate.is_voice(block)
+        if self._gate.music_now and self._utt_start is not None:
             # What the recognizer heard in the last second was the music starting: drop it.
-            self._recognizer.end_utt()
             onset = self._consumed / SAMPLE_RATE - MUSIC_WINDOW_S
-            # The utterance's phones from before that second stay: speech the music follows.
-            heard = self._final + self._partial
-            self._final = [p for p in heard if p.end_s <= onset]
-            self._partial = []
-            self._utt_start = None
-            self._quiet_ms = 0.0
+            if self._whole:
+                self._drop_utterance_after(onset)
+                self._end_utterance()
+            else:
+                self._recognizer.end_utt()
+                # The utterance's phones from before that second stay: speech the music follows.
+                heard = self._final + self._partial
+                self._final = [p for p in heard if p.end_s <= onset]
+                self._partial = []
+                self._utt_start = None
+                self._quiet_ms = 0.0
         if speech:
             self._quiet_ms = 0.0
             if self._utt_start is None:
-                self._recognizer.reinit_feat()
-                self._recognizer.start_utt()
-                self._recognizer.set_cmn(self._cepstral_mean or cepstral_mean_prior(block))
+                if not self._whole:
+                    self._recognizer.reinit_feat()
+                    self._recognizer.start_utt()
+                    self._recognizer.set_cmn(self._cepstral_mean or cepstral_mean_prior(block))
                 self._utt_start = self._consumed
         elif self._utt_start is not None:
             self._quiet_ms += BLOCK_MS
         if self._utt_start is not None:
-            pcm = np.clip(np.rint(block * 32768.0), -32768, 32767).astype("<i2")
-            self._recognizer.process_raw(pcm.tobytes(), False, False)
+            if self._whole:
+                self._utterance_audio.append(block)
+            else:
+                pcm = np.clip(np.rint(block * 32768.0), -32768, 32767).astype("<i2")
+                self._recognizer.process_raw(pcm.tobytes(), False, False)
         self._consumed += len(block)
         if self._utt_start is not None:
-            if self._quiet_ms >= PAUSE_TO_END_UTTERANCE_MS:
+            held_s = (self._consumed - self._utt_start) / SAMPLE_RATE
+            if self._quiet_ms >= PAUSE_TO_END_UTTERANCE_MS or (
+                self._whole and held_s >= MAX_UTTERANCE_S
+            ):
                 self._end_utterance()
-            else:
+            elif not self._whole:
                 self._partial = self._segments()
+
+    def _drop_utterance_after(self, time_s: float) -> None:
+        """Let go of the running utterance's audio from ``time_s`` on (whole utterances)."""
+        assert self._utt_start is not None
+        keep = max(round(time_s * SAMPLE_RATE) - self._utt_start, 0)
+        audio = np.concatenate(self._utterance_audio)[:keep] if self._utterance_audio else []
+        self._utterance_audio = [np.asarray(audio, np.float32)] if len(audio) else []
 
     def _segments(self) -> list[Phone]:
         offset = (self._utt_start or 0) / SAMPLE_RATE
@@ -232,9 +211,33 @@ class PhoneStream:
     def _end_utterance(self) -> None:
         if self._utt_start is None:
             return
-        self._recognizer.end_utt()
-        self._cepstral_mean = self._recognizer.get_cmn(False)
-        self._final.extend(self._segments())
+        if self._whole:
+            self._final.extend(self._decoded_utterance())
+            self._utterance_audio = []
+        else:
+            self._recognizer.end_utt()
+            self._cepstral_mean = self._recognizer.get_cmn(False)
+            self._final.extend(self._segments())
         self._partial = []
         self._utt_start = None
         self._quiet_ms = 0.0
+
+    def _decoded_utterance(self) -> list[Phone]:
+        """The running utterance's phones, decoded whole (its digital silence cut out)."""
+        if not self._utterance_audio:
+            return []
+        samples = np.concatenate(self._utterance_audio)
+        utterance = sphinx.utterance(Audio(samples, SAMPLE_RATE))
+        if not utterance.pcm:
+            return []
+        sphinx.decode(self._recognizer, utterance.pcm)
+        rate = sphinx.FRAMES_PER_S
+        spans = [
+            (s.word, s.start_frame / rate, (s.end_frame + 1) / rate, 1.0)
+            for s in self._recognizer.seg() or ()
+        ]
+        offset = (self._utt_start or 0) / SAMPLE_RATE
+        return [
+            Phone(normalize_label(label) or SILENCE, start + offset, end + offset, confidence)
+            for label, start, end, confidence in utterance.original_spans(spans)
+        ]
