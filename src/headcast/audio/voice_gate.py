@@ -82,3 +82,16 @@ class VoiceGate:
         # Hysteresis: once music is heard, it takes clearly unsteady pitch to leave it.
         threshold = MUSIC_LEAVE_SHARE if self.music_now else MUSIC_STEADY_SHARE
         return bool(share > threshold)
+
+
+def voice_frames(samples: np.ndarray) -> np.ndarray:
+    """Whether each ``VAD_FRAME_MS`` frame of 16 kHz mono audio lies in a block of voice
+    (``VoiceGate``, the clip judged from its start), as ``audio.vad.speech_mask`` gives them."""
+    x = np.asarray(samples, np.float32)
+    block = int(SAMPLE_RATE * BLOCK_MS / 1000)
+    gate = VoiceGate()
+    blocks = np.zeros(-(-len(x) // block), bool)
+    for index in range(len(blocks)):
+        piece = x[index * block : (index + 1) * block]
+        blocks[index] = gate.is_voice(np.pad(piece, (0, block - len(piece))))
+    return np.repeat(blocks, block // _HOP)[: len(x) // _HOP]

@@ -26,6 +26,7 @@ from headcast.phones.piecewise import (
     UNALIGNED_SPEECH_MAX_S,
     fits,
     hinted_parts,
+    speech_frames,
     unaligned_speech_s,
 )
 from headcast.phones.recognize import recognize_phones
@@ -161,7 +162,7 @@ def phones_in_pieces(
     cuts_s = _cuts(middles, levels, audio.duration_s, None)
     words = None
     whole: Alignment | None = None
-    mask = speech_mask(levels) if text is not None else None
+    mask = speech_frames(audio) if text is not None else None
     if parsed is not None and text is not None and mask is not None:
         # The whole transcript aligned first: where it does not fit the speech (see ``fits``),
         # or cues give times, the transcript is used only where it fits (``hinted_parts``).
@@ -181,14 +182,14 @@ def phones_in_pieces(
         ):
             if words is None and not parsed.timed:
                 log.warning("the transcript could not be aligned to the audio as a whole")
-            yield from _hinted_pieces(audio, parsed, fast, whole_first=parsed.timed)
+            yield from _hinted_pieces(audio, parsed, fast, mask, whole_first=parsed.timed)
             return
         cuts_s = _cuts(middles, levels, audio.duration_s, words)
         if not cuts_s and whole is None:
             # No pause left to cut at between the words placed: the speech is aligned whole.
             whole = align_words(audio, transcript_words(text))
             if whole is None or not fits(whole, mask, 0.0, audio.duration_s):
-                yield from _hinted_pieces(audio, parsed, fast, whole_first=False)
+                yield from _hinted_pieces(audio, parsed, fast, mask, whole_first=False)
                 return
     if not cuts_s:
         # One piece, decoded whole.
@@ -223,8 +224,9 @@ def phones_in_pieces(
                 # This piece's words do not fit its speech: used where they fit inside it.
                 text_of_piece = Transcript((TranscriptSegment(" ".join(said)),))
                 yield from _hinted_pieces(
-                    piece, text_of_piece, fast, whole_first=False, offset_s=start_s
-                )
+                    piece, text_of_piece, fast, _piece_mask(mask, start_s, end_s),
+                    whole_first=False, offset_s=start_s,
+                )  # fmt: skip
                 continue
             if alignment is not None:
                 track = sphinx.build_track(alignment.phones, piece.duration_s, "alignment")
@@ -263,12 +265,19 @@ def _piece_mask(mask: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
 
 
 def _hinted_pieces(
-    audio: Audio, transcript: Transcript, fast: bool, *, whole_first: bool, offset_s: float = 0.0
+    audio: Audio,
+    transcript: Transcript,
+    fast: bool,
+    speech: np.ndarray,
+    *,
+    whole_first: bool,
+    offset_s: float = 0.0,
 ) -> Iterator[PhonePiece]:
     """``hinted_parts`` as pieces (moved ``offset_s`` on), the coverage logged once all are
     found."""
     coverage = TranscriptCoverage()
-    for part in hinted_parts(audio, transcript, fast=fast, whole_first=whole_first):
+    parts = hinted_parts(audio, transcript, fast=fast, whole_first=whole_first, speech=speech)
+    for part in parts:
         coverage += part.coverage
         start_s, end_s = part.start_s + offset_s, part.end_s + offset_s
         if part.coverage.free_s > 0 and part.coverage.free_s == part.coverage.speech_s:
