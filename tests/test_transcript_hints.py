@@ -101,6 +101,34 @@ def test_a_transcript_missing_a_sentence_is_aligned_where_it_fits(
     assert got >= _audio_only("0870+0920", audio, spans) + 0.05, got
 
 
+def test_pieces_where_the_whole_alignment_fits_keep_it(monkeypatch: pytest.MonkeyPatch):
+    """A transcript right for the first sentence and with neighbouring words swapped in the
+    second: aligned whole it does not fit, but it does in the first sentence's piece, which
+    keeps that alignment; only the second is heard by guided recognition."""
+    import headcast.phones.piecewise as piecewise
+
+    audio, spans, second_s = _joined("0870", "0920")
+    words = clip_text("0920").split()
+    swapped = [w for i in range(0, len(words) - 1, 2) for w in (words[i + 1], words[i])]
+    text = " ".join([clip_text("0870"), *swapped, *words[len(swapped) :]])
+    heard: list[float] = []
+    guided_words = piecewise.guided_words
+
+    def counted(decoder, piece: Audio):
+        heard.append(piece.duration_s)
+        return guided_words(decoder, piece)
+
+    monkeypatch.setattr(piecewise, "guided_words", counted)
+    parts = list(piecewise.hinted_parts(audio, parse_transcript(text)))
+    first = parts[0]
+    assert first.source == "alignment"
+    assert second_s - GAP_S - 0.3 <= first.end_s <= second_s + 0.1  # measured 7.28 of 7.5
+    # One guided pass, over the second sentence's piece alone (measured 6.27 s of 13.55 s).
+    assert len(heard) == 1 and heard[0] <= audio.duration_s - first.end_s + 0.01
+    track = build_track([s for part in parts for s in part.spans], audio.duration_s, "mixed")
+    assert accuracy(track, spans, audio.duration_s) >= _audio_only("0870+0920", audio, spans)
+
+
 def test_a_transcript_in_the_wrong_order_guides_recognition() -> None:
     audio, spans = _clip("0920")
     words = clip_text("0920").split()

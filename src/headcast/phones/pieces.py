@@ -182,14 +182,16 @@ def phones_in_pieces(
         ):
             if words is None and not parsed.timed:
                 log.warning("the transcript could not be aligned to the audio as a whole")
-            yield from _hinted_pieces(audio, parsed, fast, mask, whole_first=parsed.timed)
+            yield from _hinted_pieces(
+                audio, parsed, fast, mask, whole_first=parsed.timed, whole=whole
+            )
             return
         cuts_s = _cuts(middles, levels, audio.duration_s, words)
         if not cuts_s and whole is None:
             # No pause left to cut at between the words placed: the speech is aligned whole.
             whole = align_words(audio, transcript_words(text))
             if whole is None or not fits(whole, mask, 0.0, audio.duration_s):
-                yield from _hinted_pieces(audio, parsed, fast, mask, whole_first=False)
+                yield from _hinted_pieces(audio, parsed, fast, mask, whole_first=False, whole=whole)
                 return
     if not cuts_s:
         # One piece, decoded whole.
@@ -225,7 +227,7 @@ def phones_in_pieces(
                 text_of_piece = Transcript((TranscriptSegment(" ".join(said)),))
                 yield from _hinted_pieces(
                     piece, text_of_piece, fast, _piece_mask(mask, start_s, end_s),
-                    whole_first=False, offset_s=start_s,
+                    whole_first=False, whole=alignment, offset_s=start_s,
                 )  # fmt: skip
                 continue
             if alignment is not None:
@@ -271,12 +273,15 @@ def _hinted_pieces(
     speech: np.ndarray,
     *,
     whole_first: bool,
+    whole: Alignment | None = None,
     offset_s: float = 0.0,
 ) -> Iterator[PhonePiece]:
     """``hinted_parts`` as pieces (moved ``offset_s`` on), the coverage logged once all are
     found."""
     coverage = TranscriptCoverage()
-    parts = hinted_parts(audio, transcript, fast=fast, whole_first=whole_first, speech=speech)
+    parts = hinted_parts(
+        audio, transcript, fast=fast, whole_first=whole_first, whole=whole, speech=speech
+    )
     for part in parts:
         coverage += part.coverage
         start_s, end_s = part.start_s + offset_s, part.end_s + offset_s

@@ -3,10 +3,11 @@
 Each stretch of the audio the transcript speaks of (the whole clip, or each timed cue of a
 subtitle file with a margin) is first aligned whole. Where that fails or fits badly (see
 ``fits``: speech under no word, phones squeezed), the stretch is cut at its pauses into
-pieces, recognized with a model of the transcript's words (``guided``), and each
-piece aligned with the transcript's own words where what was heard there follows the
-transcript, or with the words heard otherwise. Speech the transcript has no words for is
-recognized phone by phone. Every second of speech is counted as aligned, guided or free.
+pieces. Pieces where the stretch's whole alignment fits on their own keep it; the others are
+recognized with a model of the transcript's words (``guided``), and each aligned with the
+transcript's own words where what was heard there follows the transcript, or with the words
+heard otherwise. Speech the transcript has no words for is recognized phone by phone. Every
+second of speech is counted as aligned, guided or free.
 """
 
 from __future__ import annotations
@@ -112,10 +113,15 @@ def unaligned_speech_s(
 
 def fits(alignment: Alignment, mask: np.ndarray, start_s: float, end_s: float) -> bool:
     """Whether ``alignment`` (on the clip's timeline) fits the speech in ``[start_s, end_s)``:
-    no long run of speech under no word, not too many phones squeezed to the shortest."""
+    no long run of speech there under no word, not too many of its phones there squeezed to
+    the shortest."""
     if unaligned_speech_s(alignment.words, mask, start_s, end_s) > UNALIGNED_SPEECH_MAX_S:
         return False
-    spoken = [b - a for label, a, b, _ in alignment.phones if normalize_label(label) != SILENCE]
+    spoken = [
+        b - a
+        for label, a, b, _ in alignment.phones
+        if normalize_label(label) != SILENCE and start_s <= 0.5 * (a + b) < end_s
+    ]
     squeezed = sum(length <= SHORTEST_PHONE_S + 1e-6 for length in spoken)
     return not spoken or squeezed / len(spoken) <= SQUEEZED_SHARE_MAX
 
@@ -178,16 +184,22 @@ def hinted_parts(
     *,
     fast: bool = False,
     whole_first: bool = True,
+    whole: Alignment | None = None,
     speech: np.ndarray | None = None,
 ) -> Iterator[HintedPart]:
     """The phones of 16 kHz mono speech a part at a time, in order, the parts tiling the clip,
-    using ``transcript`` wherever it fits. ``whole_first=False`` skips trying each stretch's
-    words aligned whole (for a caller who found that an untimed transcript does not fit).
-    ``speech`` is ``speech_frames`` of the audio where the caller has them."""
+    using ``transcript`` wherever it fits.
+
+    For a caller who found that an untimed transcript does not fit the clip as a whole:
+    ``whole_first=False`` skips aligning it whole again, and ``whole`` is that alignment,
+    whose pieces are kept where they fit on their own. ``speech`` is ``speech_frames`` of
+    the audio where the caller has them.
+    """
     sphinx.validate(audio)
     mask = speech_frames(audio) if speech is None else speech
     for stretch in stretches(transcript, audio.duration_s):
-        yield from _stretch_parts(audio, stretch, mask, fast, whole_first)
+        tried = whole if whole is not None and not transcript.timed else None
+        yield from _stretch_parts(audio, stretch, mask, fast, whole_first, tried)
 
 
 def hinted_phones(audio: Audio, transcript: Transcript, *, fast: bool = False) -> PhoneTrack:
@@ -216,7 +228,12 @@ def _placed(alignment: Alignment, offset_s: float) -> Alignment:
 
 
 def _stretch_parts(
-    audio: Audio, stretch: _Stretch, mask: np.ndarray, fast: bool, whole_first: bool
+    audio: Audio,
+    stretch: _Stretch,
+    mask: np.ndarray,
+    fast: bool,
+    whole_first: bool,
+    tried: Alignment | None,
 ) -> Iterator[HintedPart]:
     start, end = stretch.start_s, stretch.end_s
     speech_s = _speech_s(mask, start, end)
@@ -229,22 +246,34 @@ def _stretch_parts(
             start, end, _recognized(part, start, fast), TranscriptCoverage(free_s=speech_s)
         )
         return
-    alignment = align_words(part, stretch.words) if whole_first else None
-    if alignment is not None:
-        placed = _placed(alignment, start)
-        if fits(placed, mask, start, end):
+    placed = tried
+    if placed is None and whole_first:
+        alignment = align_words(part, stretch.words)
+        placed = _placed(alignment, start) if alignment is not None else None
+        if placed is not None and fits(placed, mask, start, end):
             yield HintedPart(start, end, placed.phones, TranscriptCoverage(aligned_s=speech_s))
             return
-    pieces = list(_pieces(mask, start, end))
-    decoder = guided_decoder(stretch.words)
-    heard = [
-        span
-        for a, b in pieces
-        if _speech_s(mask, a, b) > 0
-        for span in _shifted(guided_words(decoder, _part(audio, a, b)), a)
-    ]
+    pieces = [(a, b) for a, b in _pieces(mask, start, end)]
+    # Pieces where the whole alignment fits keep it: only the others are heard (guided).
+    kept = [placed is not None and fits(placed, mask, a, b) for a, b in pieces]
+    decoder = guided_decoder(stretch.words) if not all(kept) else None
+    heard: list[sphinx.Span] = []
+    for (a, b), keep in zip(pieces, kept, strict=True):
+        if _speech_s(mask, a, b) == 0:
+            continue
+        if keep:
+            assert placed is not None
+            heard += [span for span in placed.words if a <= 0.5 * (span[1] + span[2]) < b]
+        else:
+            assert decoder is not None
+            heard += _shifted(guided_words(decoder, _part(audio, a, b)), a)
     matched = _transcript_indices(heard, stretch.words)
-    for a, b in pieces:
+    for (a, b), keep in zip(pieces, kept, strict=True):
+        if keep and _speech_s(mask, a, b) > 0:
+            assert placed is not None
+            aligned = TranscriptCoverage(aligned_s=_speech_s(mask, a, b))
+            yield HintedPart(a, b, _clipped(placed.phones, [(a, b)]), aligned)
+            continue
         found, covered = _piece_phones(audio, a, b, heard, matched, stretch.words, mask, fast)
         yield HintedPart(a, b, found, covered)
 
