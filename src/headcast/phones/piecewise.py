@@ -3,11 +3,17 @@
 Each stretch of the audio the transcript speaks of (the whole clip, or each timed cue of a
 subtitle file with a margin) is first aligned whole. Where that fails or fits badly (see
 ``fits``: speech under no word, phones squeezed), the stretch is cut at its pauses into
-pieces. Pieces where the stretch's whole alignment fits on their own keep it; the others are
+pieces. Pieces where the stretch's whole alignment fits on its own keep it; the others are
 recognized with a model of the transcript's words (``guided``), and each aligned with the
 transcript's own words where what was heard there follows the transcript, or with the words
-heard otherwise. Speech the transcript has no words for is recognized phone by phone. Every
-second of speech is counted as aligned, guided or free.
+heard otherwise. Between those words, speech the transcript has no words for keeps the
+phones the guided recognizer heard there ("phone words"); a piece with no words of the
+transcript is recognized. Every second of speech is counted as aligned, guided or free.
+
+Phone words rather than the recognizer's phones between the words heard, measured on the
+hard-audio table: transcripts with 20 % of words left out 0.933 against 0.928, 20 % wrong
+0.924 against 0.919, room noise at 10 dB SNR 0.851 against 0.852, at 0 dB 0.411 against
+0.428, at a real-time factor of 0.11-0.12 against 0.16-0.17 where the transcript does not fit.
 """
 
 from __future__ import annotations
@@ -52,8 +58,10 @@ LEVEL_SPEECH_MIN_SHARE = 0.02
 PAUSE_MIN_S = 0.25  # pieces are cut in the middle of pauses this long
 CUE_MARGIN_S = 0.5  # a timed cue's words are looked for this far outside its times
 # A piece is aligned with the transcript's words when at least this share of the time of the
-# words heard there (guided) are the transcript's, in its order.
-MATCHED_SHARE_MIN = 0.6
+# words heard there (guided) are the transcript's, in its order; else with the words heard.
+# At 0.6 the same figures on the hard-audio table, but more pieces aligned twice (RTF 0.117
+# against 0.102 for transcripts with 20 % of words wrong); at 0.95, two speakers 0.984 → 0.970.
+MATCHED_SHARE_MIN = 0.8
 # A piece is recognized freely when this share of the words heard there are words the
 # transcript has already used up elsewhere: speech it has no words for.
 SPARE_SHARE_MIN = 0.5
@@ -365,18 +373,10 @@ def _piece_phones(
         if is_phone_word(word)
     )
     free_s = min(free_s, speech_s)
-    phones = alignment.phones
-    gaps = [(a, b) for word, a, b, _ in alignment.words if is_phone_word(word)]
-    if gaps:
-        # Where no word of the transcript was heard, the recognizer's own phones.
-        recognized = _recognized(part, 0.0, fast)
-        phones = _outside(phones, gaps) + _clipped(recognized, gaps)
-    return _shifted(phones, start), TranscriptCoverage(guided_s=speech_s - free_s, free_s=free_s)
-
-
-def _outside(spans: list[sphinx.Span], gaps: list[tuple[float, float]]) -> list[sphinx.Span]:
-    """``spans`` whose middle lies in none of ``gaps``."""
-    return [s for s in spans if not any(a <= 0.5 * (s[1] + s[2]) < b for a, b in gaps)]
+    # Where no word of the transcript was heard, the phones of the phone words heard there.
+    return _shifted(alignment.phones, start), TranscriptCoverage(
+        guided_s=speech_s - free_s, free_s=free_s
+    )
 
 
 def _clipped(spans: list[sphinx.Span], gaps: list[tuple[float, float]]) -> list[sphinx.Span]:
