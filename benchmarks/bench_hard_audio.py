@@ -290,7 +290,10 @@ def failures(tally: Tally) -> str:
 
 def hard_audio_table(noise_dir: Path | None) -> None:
     folder = resources_dir(noise_dir)
-    lipsync(load_audio(clip_wav(CLIPS[0])), clip_text(CLIPS[0]))  # build the decoders first
+    warm = load_audio(clip_wav(CLIPS[0]))
+    for transcript in (clip_text(CLIPS[0]), None):  # build the decoders first
+        lipsync(warm, transcript)
+        lipsync(telephone_channel(warm), transcript)
     rows = []
     for label, cases in conditions(folder):
         alone, guided = Tally(), Tally()
