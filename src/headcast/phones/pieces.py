@@ -162,7 +162,7 @@ def phones_in_pieces(
     cuts_s = _cuts(middles, levels, audio.duration_s, None)
     words = None
     whole: Alignment | None = None
-    mask = speech_frames(audio) if text is not None else None
+    mask = speech_frames(audio, levels) if text is not None else None
     if parsed is not None and text is not None and mask is not None:
         # The whole transcript aligned first: where it does not fit the speech (see ``fits``),
         # or cues give times, the transcript is used only where it fits (``hinted_parts``).

@@ -84,10 +84,13 @@ class _Stretch:
     words: list[str]
 
 
-def speech_frames(audio: Audio) -> np.ndarray:
+def speech_frames(audio: Audio, levels_db: np.ndarray | None = None) -> np.ndarray:
     """Which 10 ms frames of ``audio`` are speech: those loud enough, unless the levels find
-    next to no speech where the voice gate hears some; then those the gate takes for voice."""
-    loud = speech_mask(frame_levels_db(audio.samples, audio.sample_rate))
+    next to no speech where the voice gate hears some; then those the gate takes for voice.
+    ``levels_db`` are the audio's ``frame_levels_db`` where the caller has them."""
+    if levels_db is None:
+        levels_db = frame_levels_db(audio.samples, audio.sample_rate)
+    loud = speech_mask(levels_db)
     if np.count_nonzero(loud) >= LEVEL_SPEECH_MIN_SHARE * len(loud):
         return loud  # the gate cannot hear more speech than there are frames
     voice = voice_frames(audio.samples)
