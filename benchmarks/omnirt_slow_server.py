@@ -18,7 +18,7 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
-from headcast.render.remote.omnirt_wire import video_message
+from headcast.render.remote.omnirt_wire import RemoteSessionSpec, created_message, video_message
 
 CHUNK_SAMPLES = 7680  # 0.48 s at 16 kHz: 12 frames at 25 fps
 FPS = 25
@@ -60,15 +60,8 @@ def _handler(speed: float):
                         side = int(config.get("width") or 512)
                         image = (request.get("inputs") or {}).get("image_b64", "")
                         frames = _frames(str(image), side)
-                        created = {
-                            "type": "session.created",
-                            "session_id": "slow",
-                            "audio": {"format": "pcm_s16le", "sample_rate": RATE_HZ,
-                                      "channels": 1, "chunk_samples": CHUNK_SAMPLES},
-                            "video": {"encoding": "jpeg-seq", "fps": FPS,
-                                      "width": side, "height": side},
-                        }  # fmt: skip
-                        ws.send(json.dumps(created))
+                        terms = RemoteSessionSpec("slow", RATE_HZ, CHUNK_SAMPLES, FPS, side, side)
+                        ws.send(json.dumps(created_message(terms)))
                     elif kind == "session.cancel":
                         ws.send(json.dumps({"type": "session.cancelled"}))
                     elif kind == "ping":

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from websockets.sync.server import ServerConnection, serve
 
-from headcast.render.remote.omnirt_wire import video_message
+from headcast.render.remote.omnirt_wire import RemoteSessionSpec, created_message, video_message
 
 CHUNK_SAMPLES = 7680  # 0.48 s at 16 kHz: 12 frames at 25 fps
 FPS = 25
@@ -31,15 +31,8 @@ def _handler(mode: str):
                 request = json.loads(message)
                 if request.get("type") == "session.create":
                     side = int((request.get("config") or {}).get("width") or side)
-                    created = {
-                        "type": "session.created",
-                        "session_id": "faulty",
-                        "audio": {"format": "pcm_s16le", "sample_rate": RATE_HZ,
-                                  "channels": 1, "chunk_samples": CHUNK_SAMPLES},
-                        "video": {"encoding": "jpeg-seq", "fps": FPS,
-                                  "width": side, "height": side},
-                    }  # fmt: skip
-                    ws.send(json.dumps(created))
+                    terms = RemoteSessionSpec("faulty", RATE_HZ, CHUNK_SAMPLES, FPS, side, side)
+                    ws.send(json.dumps(created_message(terms)))
                 continue
             frames = CHUNK_SAMPLES * FPS // RATE_HZ
             if mode == "bad-jpeg":

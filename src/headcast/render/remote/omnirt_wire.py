@@ -1,5 +1,5 @@
-"""The OmniRT realtime-avatar protocol on the wire, as a client sees it (and the one message a
-server builds the same way for any client: ``video_message``).
+"""The OmniRT realtime-avatar protocol on the wire, as a client sees it (and the messages a
+server builds the same way for any client: ``created_message``, ``video_message``).
 
 JSON text messages: ``session.create`` (model, ``inputs.image_b64``, ``config``) answered by
 ``session.created`` (``audio``: format, sample rate, ``chunk_samples``; ``video``: fps, size,
@@ -102,6 +102,28 @@ def session_spec(message: dict[str, Any]) -> RemoteSessionSpec:
     if min(spec.sample_rate, spec.chunk_samples) <= 0 or spec.fps <= 0:
         raise WireError("session.created gives a rate, chunk or fps that is not positive")
     return spec
+
+
+def created_message(spec: RemoteSessionSpec, **video_extra: Any) -> dict[str, Any]:
+    """The ``session.created`` message offering ``spec`` (``video_extra``: more fields of its
+    ``video`` terms), as a server sends it."""
+    return {
+        "type": "session.created",
+        "session_id": spec.session_id,
+        "audio": {
+            "format": PCM_FORMAT,
+            "sample_rate": spec.sample_rate,
+            "channels": 1,
+            "chunk_samples": spec.chunk_samples,
+        },
+        "video": {
+            "encoding": "jpeg-seq",
+            "fps": spec.fps,
+            "width": spec.width,
+            "height": spec.height,
+            **video_extra,
+        },
+    }
 
 
 def audio_message(pcm: np.ndarray) -> bytes:

@@ -21,7 +21,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from headcast.limits import MAX_FPS, MAX_SIZE_PX, MIN_FPS, MIN_SIZE_PX
 from headcast.live.backlog import BacklogFull
 from headcast.live.protocol import LiveSession
-from headcast.render.remote.omnirt_wire import MAGIC_AUDIO, MAGIC_VIDEO, video_message
+from headcast.render.remote.omnirt_wire import (
+    MAGIC_AUDIO,
+    MAGIC_VIDEO,
+    RemoteSessionSpec,
+    created_message,
+    video_message,
+)
 from headcast.server.live.ws_protocol import (
     ProtocolError,
     accept,
@@ -111,27 +117,17 @@ class RealtimeAvatar:
 
     def created_message(self) -> dict[str, Any]:
         spec = self.spec
-        return {
-            "type": "session.created",
-            "session_id": self.live.id,
-            "model": self.model,
-            "audio": {
-                "format": "pcm_s16le",
-                "sample_rate": spec.sample_rate,
-                "channels": 1,
-                "chunk_samples": spec.chunk_samples,
-            },
-            "video": {
-                "encoding": "jpeg-seq",
-                "wire_magic": MAGIC_VIDEO.decode("ascii"),
-                "fps": spec.fps,
-                "width": spec.width,
-                "height": spec.height,
-                "frame_count": spec.nominal_frames,
-                "motion_frames_num": 0,
-                "slice_len": spec.nominal_frames,
-            },
-        }
+        terms = RemoteSessionSpec(
+            self.live.id, spec.sample_rate, spec.chunk_samples, spec.fps, spec.width, spec.height
+        )
+        message = created_message(
+            terms,
+            wire_magic=MAGIC_VIDEO.decode("ascii"),
+            frame_count=spec.nominal_frames,
+            motion_frames_num=0,
+            slice_len=spec.nominal_frames,
+        )
+        return {**message, "model": self.model}
 
     async def render_chunk(self, pcm: np.ndarray) -> tuple[bytes, dict[str, Any]]:
         """This chunk's frames: its duration × fps, the fraction carried to the next chunk."""
