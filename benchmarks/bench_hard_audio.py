@@ -43,7 +43,7 @@ from headcast.lipsync import lipsync
 from headcast.motion.mouth_cues import mouth_cues, shapes_per_frame
 from headcast.phones import PhoneTrack, align_phones
 from headcast.phones.sphinx import build_track
-from tests.conftest import CLIPS, MEDIA, clip_text, clip_wav, reference_phones
+from tests.conftest import CLIPS, MEDIA, clip_text, clip_wav, reference_track, tolerant_agreement
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 16000
@@ -106,14 +106,6 @@ class Tally:
         return self.closed / self.bilabials if self.bilabials else math.nan
 
 
-def tolerant_agreement(truth: list[str], guess: list[str]) -> tuple[int, int]:
-    """Frames whose guessed shape is the true one at that frame or a neighbouring one."""
-    ok = 0
-    for index, shape in enumerate(guess):
-        ok += shape in truth[max(index - 1, 0) : index + 2]
-    return ok, len(truth)
-
-
 def score(case: Case, transcript: str | None) -> Tally:
     start = time.perf_counter()
     result = lipsync(case.audio, transcript, fps=VIDEO_FPS, head_motion=False)
@@ -167,16 +159,11 @@ def mix(speech: Audio, noise: np.ndarray, snr_db: float, offset: int) -> tuple[A
     return Audio(mixed, RATE), measured
 
 
-def reference(clip: str, duration_s: float) -> PhoneTrack:
-    spans = [(p.label, p.start_s, p.end_s, 1.0) for p in reference_phones(clip)]
-    return build_track(spans, duration_s, "reference")
-
-
 def librivox() -> dict[str, Case]:
     cases = {}
     for clip in CLIPS:
         audio = load_audio(clip_wav(clip))
-        cases[clip] = Case(audio, clip_text(clip), reference(clip, audio.duration_s))
+        cases[clip] = Case(audio, clip_text(clip), reference_track(clip, audio.duration_s))
     return cases
 
 

@@ -42,8 +42,7 @@ from headcast.motion.export import FORMATS, LipSyncResult, export  # noqa: E402
 from headcast.motion.mouth_cues import mouth_cues, shapes_per_frame  # noqa: E402
 from headcast.motion.oculus_visemes import dominant_visemes, oculus_viseme_weights  # noqa: E402
 from headcast.phones import phones_from_audio  # noqa: E402
-from headcast.phones.sphinx import build_track  # noqa: E402
-from tests.conftest import CLIPS, clip_text, clip_wav, reference_phones  # noqa: E402
+from tests.conftest import CLIPS, clip_text, clip_wav, reference_track  # noqa: E402
 
 MODES = {
     "audio alone": {"text": False, "fast": False},
@@ -52,11 +51,6 @@ MODES = {
 }
 VIDEO_FPS = 25.0
 TARGETS = {"audio alone": 0.70, "with transcript": 0.90}
-
-
-def reference_track(clip: str, duration_s: float):
-    spans = [(p.label, p.start_s, p.end_s, 1.0) for p in reference_phones(clip)]
-    return build_track(spans, duration_s, "reference")
 
 
 def agreement(truth: list[str], guess: list[str]) -> tuple[int, int]:

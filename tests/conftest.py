@@ -71,6 +71,21 @@ def reference_phones(clip: str) -> list:
     return spans
 
 
+def reference_track(clip: str, duration_s: float):
+    """The reference alignment as a gapless PhoneTrack over ``[0, duration_s]``."""
+    from headcast.phones.sphinx import build_track
+
+    spans = [(p.label, p.start_s, p.end_s, 1.0) for p in reference_phones(clip)]
+    return build_track(spans, duration_s, "reference")
+
+
+def tolerant_agreement(truth: list[str], guess: list[str]) -> tuple[int, int]:
+    """Frames whose guessed mouth shape is the true one at that frame or a neighbouring one
+    (the ±1 frame of the lip-sync benchmarks), and the frames counted."""
+    ok = sum(shape in truth[max(index - 1, 0) : index + 2] for index, shape in enumerate(guess))
+    return ok, len(truth)
+
+
 def run_cli(
     *args: str, cwd: Path | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess:

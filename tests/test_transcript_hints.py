@@ -19,7 +19,7 @@ from headcast.motion.mouth_cues import mouth_cues, shapes_per_frame
 from headcast.phones import PhoneTrack, phones_from_audio
 from headcast.phones.sphinx import build_track
 from headcast.phones.transcript_files import parse_transcript
-from tests.conftest import clip_text, clip_wav, reference_phones, run_cli
+from tests.conftest import clip_text, clip_wav, reference_phones, run_cli, tolerant_agreement
 
 GAP_S = 0.4  # silence between joined clips
 
@@ -46,7 +46,8 @@ def accuracy(track: PhoneTrack, spans: tuple, duration_s: float) -> float:
     n = round(duration_s * 100)
     truth = shapes_per_frame(tuple(mouth_cues(build_track(spans, duration_s, "ref"))), 100.0, n)
     guess = shapes_per_frame(tuple(mouth_cues(track)), 100.0, n)
-    return float(np.mean([g in truth[max(i - 1, 0) : i + 2] for i, g in enumerate(guess)]))
+    ok, frames = tolerant_agreement(truth, guess)
+    return ok / frames
 
 
 _AUDIO_ONLY: dict[str, float] = {}
