@@ -34,7 +34,6 @@ def recognize_phones(audio: Audio, *, fast: bool = False) -> PhoneTrack:
         for first in range(0, len(samples), feed):
             stream.push(samples[first : first + feed])
         stream.finish()
-        track = stream.track()
+        return stream.track()  # source "recognition", over the whole audio
     finally:
         stream.close()
-    return PhoneTrack(track.phones, audio.duration_s, "recognition")
