@@ -32,7 +32,8 @@ _HOP = int(SAMPLE_RATE * VAD_FRAME_MS / 1000)
 
 
 def _spectral_flatness(block: np.ndarray) -> float:
-    """Geometric over arithmetic mean of the power spectrum: ~0.56 for white noise, far lower for voice."""
+    """Geometric over arithmetic mean of the power spectrum: ~0.56 for white noise, far lower
+    for voice."""
     power = np.abs(np.fft.rfft(block.astype(np.float64) * np.hanning(len(block)))) ** 2 + 1e-18
     return float(np.exp(np.mean(np.log(power))) / np.mean(power))
 

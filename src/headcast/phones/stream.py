@@ -4,14 +4,14 @@ Audio is judged speech or not in fixed blocks whatever the push sizes, so the sa
 the same phones however it arrives. An utterance runs from the first block of speech to a
 pause, which keeps the search small; noise, music and silence between utterances are never
 decoded. Live, each utterance is decoded block by block and its partial segmentation read
-after every block. ``whole_utterances`` decodes each utterance at its end instead, in one pass with its own
-cepstral mean, as pocketsphinx's batch mode does; its phones are known only then. Measured on
-the hard-audio table (``bench_lipsync.py --hard``), mouth shapes from whole utterances against
-block by block: through a telephone channel 0.759 against 0.732 (clean speech 0.831 against
-0.835), room noise at 10 dB SNR 0.579 against 0.476, music under speech 0.793 against 0.724.
-A file is decoded block by block all the same, as a live stream is, so that both make the same
-frames (``tests/test_one_motion.py``); only telephone-band files, and pieces of clips recognized
-apart (``recognize_phones``), are decoded an utterance at a time.
+after every block. ``whole_utterances`` decodes each utterance at its end instead, in one
+pass with its own cepstral mean, as pocketsphinx's batch mode does; its phones are known only
+then. Measured on the hard-audio table (``bench_lipsync.py --hard``), mouth shapes from whole
+utterances against block by block: through a telephone channel 0.759 against 0.732 (clean
+speech 0.831 against 0.835), room noise at 10 dB SNR 0.579 against 0.476, music under speech
+0.793 against 0.724. A file is decoded block by block all the same, as a live stream is, so
+that both make the same frames (``tests/test_one_motion.py``); only telephone-band files, and
+pieces of clips recognized apart (``recognize_phones``), are decoded an utterance at a time.
 """
 
 from __future__ import annotations
