@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import struct
 
 import cv2
 import numpy as np
@@ -15,6 +14,7 @@ from websockets.asyncio.client import connect
 
 from headcast.server.state import app_state
 from tests.conftest import MEDIA, portrait_b64
+from tests.support.omnirt_frames import vidx_jpegs
 from tests.support.servers import server_fixture
 
 SIZE = 256
@@ -37,17 +37,6 @@ def _create_message(config: dict) -> str:
             "config": config,
         }
     )
-
-
-def _frames_of(payload: bytes) -> list[bytes]:
-    assert payload[:4] == b"VIDX"
-    count, offset, jpegs = struct.unpack("<I", payload[4:8])[0], 8, []
-    for _ in range(count):
-        (length,) = struct.unpack("<I", payload[offset : offset + 4])
-        jpegs.append(payload[offset + 4 : offset + 4 + length])
-        offset += 4 + length
-    assert offset == len(payload)
-    return jpegs
 
 
 def test_flashhead_client_runs_a_whole_session(server, speech_pcm, judge):
@@ -96,7 +85,7 @@ def test_frames_per_chunk_carry_the_remainder(server, speech_pcm):
             for k in range(8):
                 await ws.send(b"AUDI" + speech_pcm[k * chunk : (k + 1) * chunk].tobytes())
                 metrics.append(json.loads(await ws.recv()))
-                jpegs = _frames_of(await ws.recv())
+                jpegs = vidx_jpegs(await ws.recv())
                 counts.append(len(jpegs))
             image = cv2.imdecode(np.frombuffer(jpegs[0], np.uint8), cv2.IMREAD_COLOR)
         return created, counts, metrics, image
@@ -138,11 +127,11 @@ def test_protocol_errors_are_answered_and_the_session_survives(server, speech_pc
             # The session is still there: a good chunk gets its frames.
             await ws.send(b"AUDI" + speech_pcm[:chunk].tobytes())
             seen["metrics"] = json.loads(await ws.recv())
-            seen["frames"] = len(_frames_of(await ws.recv()))
+            seen["frames"] = len(vidx_jpegs(await ws.recv()))
             seen["cancel"] = await ask(json.dumps({"type": "session.cancel"}))
             await ws.send(b"AUDI" + speech_pcm[chunk : 2 * chunk].tobytes())
             seen["metrics_after_cancel"] = json.loads(await ws.recv())
-            seen["after_cancel"] = len(_frames_of(await ws.recv()))
+            seen["after_cancel"] = len(vidx_jpegs(await ws.recv()))
             seen["close"] = await ask(json.dumps({"type": "session.close"}))
             seen["live_after_close"] = len(app_state(server.app).live_sessions)
         return created, seen

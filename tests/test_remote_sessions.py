@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 import time
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from websockets.asyncio.client import connect
 
 from tests.conftest import portrait_b64
+from tests.support.omnirt_frames import vidx_jpegs
 from tests.support.remote_serve import REALTIME_PATH, remote_chunks_answered
 from tests.support.webrtc_sync import apertures, best_lag_frames
 from tests.test_webrtc import LONG_TEXT, MAX_LAG_FRAMES, RATE, SIZE, Peer, wait_until
@@ -114,17 +114,6 @@ def test_an_interrupt_silences_a_webrtc_session_on_the_remote(webrtc_run, judge)
     assert len(late) > 20 and apertures(judge, late)[:, 1].max() < 0.05
 
 
-def _frames_of(payload: bytes) -> list[bytes]:
-    assert payload[:4] == b"VIDX"
-    count, offset, jpegs = struct.unpack("<I", payload[4:8])[0], 8, []
-    for _ in range(count):
-        (length,) = struct.unpack("<I", payload[offset : offset + 4])
-        jpegs.append(payload[offset + 4 : offset + 4 + length])
-        offset += 4 + length
-    assert offset == len(payload)
-    return jpegs
-
-
 def test_the_fronts_realtime_endpoint_renders_on_the_remote(omnirt_front, speech_pcm, judge):
     """0.3125 s chunks at 25 fps are 7.8125 frames: 7s and 8s that add up exactly."""
     chunk, chunks = 5000, 10
@@ -147,7 +136,7 @@ def test_the_fronts_realtime_endpoint_renders_on_the_remote(omnirt_front, speech
             for k in range(chunks):
                 await ws.send(b"AUDI" + speech[k * chunk : (k + 1) * chunk].tobytes())
                 metrics.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
-                frames = _frames_of(await ws.recv())
+                frames = vidx_jpegs(await ws.recv())
                 counts.append(len(frames))
                 jpegs += frames
             await ws.send(json.dumps({"type": "session.close"}))
