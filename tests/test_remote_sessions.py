@@ -1,47 +1,27 @@
 """Live sessions beyond ``/v1/stream`` rendered by the "omnirt" engine, with headcast's own
 ``/v1/avatar/realtime`` in another process as the remote: a WebRTC peer sees the remote's face
-speak in sync with the voice it hears (an interrupt does not yet silence it within half a
-second: marked as an expected failure), and the front's own
-``/v1/avatar/realtime`` passes each chunk on to the remote and answers with the right number
-of frames."""
+speak in sync with the voice it hears, and an interrupt silences voice and mouth within half a
+second; the front's own ``/v1/avatar/realtime`` passes each chunk on to the remote and answers
+with the right number of frames."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass
 
 import cv2
 import httpx
 import numpy as np
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamTrack
 from websockets.asyncio.client import connect
 
 from tests.conftest import portrait_b64
 from tests.support.omnirt_frames import vidx_jpegs
 from tests.support.remote_serve import REALTIME_PATH, remote_chunks_answered
 from tests.support.webrtc_sync import apertures, best_lag_frames
-from tests.test_webrtc import LONG_TEXT, MAX_LAG_FRAMES, RATE, SIZE, Peer, wait_until
-
-
-async def _connect(http: httpx.AsyncClient) -> Peer:
-    """A receiving peer whose session is drawn by the "omnirt" engine."""
-    pc = RTCPeerConnection()
-    pc.addTransceiver("video", direction="recvonly")
-    pc.addTransceiver("audio", direction="recvonly")
-    tracks: dict[str, MediaStreamTrack] = {}
-    pc.on("track", lambda track: tracks.__setitem__(track.kind, track))
-    await pc.setLocalDescription(await pc.createOffer())
-    offer = {"sdp": pc.localDescription.sdp, "type": "offer", "size": SIZE, "engine": "omnirt"}
-    reply = await http.post("/v1/webrtc/offer", json=offer)
-    assert reply.status_code == 200, reply.text
-    answer = reply.json()
-    assert answer["size"] == SIZE and answer["fps"] == 25
-    await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
-    return Peer(pc, answer["session_id"], tracks["video"], tracks["audio"])
+from tests.test_webrtc import MAX_LAG_FRAMES, RATE, SIZE, Peer, interrupted_speech
+from tests.test_webrtc import connect as connect_peer
 
 
 @dataclass
@@ -62,22 +42,8 @@ def webrtc_run(omnirt_front) -> WebRtcRun:
 
     async def scenario():
         async with httpx.AsyncClient(base_url=omnirt_front.base_url, timeout=60) as http:
-            peer = await _connect(http)
-            peer.record()
-            await wait_until(lambda: len(peer.pictures) >= 10, timeout_s=30)
-            idle_until = time.monotonic()
-            say = asyncio.create_task(
-                http.post(f"/v1/live/{peer.session_id}/say", json={"text": LONG_TEXT})
-            )
-            await wait_until(lambda: peer.loud_since(idle_until) >= 100, timeout_s=30)
-            interrupted = time.monotonic()
-            reply = await http.post(f"/v1/live/{peer.session_id}/interrupt")
-            assert reply.status_code == 204
-            answered = time.monotonic()
-            await asyncio.sleep(1.5)
-            said = await say
-            await peer.stop()
-            return peer, idle_until, interrupted, answered, said
+            peer = await connect_peer(http, engine="omnirt")
+            return peer, *await interrupted_speech(http, peer, timeout_s=30)
 
     run = asyncio.run(scenario())
     return WebRtcRun(*run, remote_chunks_answered(omnirt_front) - chunks_before)

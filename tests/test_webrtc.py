@@ -110,7 +110,13 @@ class Peer:
             self.packets.append((time.monotonic(), float(np.sqrt(np.mean(x * x)))))
 
 
-async def connect(http: httpx.AsyncClient, microphone: MediaStreamTrack | None = None) -> Peer:
+async def connect(
+    http: httpx.AsyncClient,
+    microphone: MediaStreamTrack | None = None,
+    engine: str | None = None,
+) -> Peer:
+    """A peer of a new session (drawn by ``engine``, or the server's own), receiving its
+    pictures and voice; sending ``microphone`` where given."""
     pc = RTCPeerConnection()
     pc.addTransceiver("video", direction="recvonly")
     if microphone is None:
@@ -120,9 +126,10 @@ async def connect(http: httpx.AsyncClient, microphone: MediaStreamTrack | None =
     tracks: dict[str, MediaStreamTrack] = {}
     pc.on("track", lambda track: tracks.__setitem__(track.kind, track))
     await pc.setLocalDescription(await pc.createOffer())
-    reply = await http.post(
-        "/v1/webrtc/offer", json={"sdp": pc.localDescription.sdp, "type": "offer", "size": SIZE}
-    )
+    offer = {"sdp": pc.localDescription.sdp, "type": "offer", "size": SIZE}
+    if engine is not None:
+        offer["engine"] = engine
+    reply = await http.post("/v1/webrtc/offer", json=offer)
     assert reply.status_code == 200, reply.text
     answer = reply.json()
     assert answer["type"] == "answer" and answer["size"] == SIZE and answer["fps"] == 25
@@ -138,25 +145,34 @@ async def wait_until(condition, timeout_s: float = 20.0, step_s: float = 0.05) -
         await asyncio.sleep(step_s)
 
 
+async def interrupted_speech(
+    http: httpx.AsyncClient, peer: Peer, timeout_s: float = 20.0
+) -> tuple[float, float, float, httpx.Response]:
+    """Idle pictures, then a long text said until 2 s of it were heard, then an interrupt, then
+    1.5 s more: when the speech was asked, the interrupt sent and answered, and the reply to
+    the text. The peer is stopped at the end."""
+    peer.record()
+    await wait_until(lambda: len(peer.pictures) >= 10, timeout_s)
+    idle_until = time.monotonic()
+    say = asyncio.create_task(
+        http.post(f"/v1/live/{peer.session_id}/say", json={"text": LONG_TEXT})
+    )
+    await wait_until(lambda: peer.loud_since(idle_until) >= 100, timeout_s)  # 2 s of speech
+    interrupted = time.monotonic()
+    reply = await http.post(f"/v1/live/{peer.session_id}/interrupt")
+    assert reply.status_code == 204
+    answered = time.monotonic()
+    await asyncio.sleep(1.5)
+    said = await say
+    await peer.stop()
+    return idle_until, interrupted, answered, said
+
+
 def test_avatar_streams_speech_in_sync_and_stops_on_interrupt(server, judge):
     async def scenario():
         async with client(server) as http:
             peer = await connect(http)
-            peer.record()
-            await wait_until(lambda: len(peer.pictures) >= 10)
-            idle_until = time.monotonic()
-            say = asyncio.create_task(
-                http.post(f"/v1/live/{peer.session_id}/say", json={"text": LONG_TEXT})
-            )
-            await wait_until(lambda: peer.loud_since(idle_until) >= 100)  # 2 s of speech
-            interrupted = time.monotonic()
-            reply = await http.post(f"/v1/live/{peer.session_id}/interrupt")
-            assert reply.status_code == 204
-            answered = time.monotonic()
-            await asyncio.sleep(1.5)
-            said = await say
-            await peer.stop()
-            return peer, idle_until, interrupted, answered, said
+            return peer, *await interrupted_speech(http, peer)
 
     peer, idle_until, interrupted, answered, said = asyncio.run(scenario())
     assert said.status_code == 200 and said.json()["queued_s"] > 0
